@@ -1,0 +1,8 @@
+"""rnn_core: the truncated-BPTT RNN engine of the truncation explorer (no UI).
+
+Modules: config (settings), data (echo tasks, baselines), model (the seed's cell, unrolled graph),
+kernels (compiled training chunks), train (the trainer), report (JSON bundles), charts (Altair).
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal

@@ -1,0 +1,206 @@
+"""Echo-sequence tasks, CSV sequences, batching into windows, and exact loss baselines.
+
+A task says P(Y_t = 1) = clip(base + sum_i e_i * X_{t - L_i}, 0, 1) with X_t ~ Bernoulli(q).
+R2RT part I: lags (3, 8), effects (+0.5, -0.25), base 0.5, q 0.5.
+Hallstrom's pure echo: one lag (the echo step), effect 1, base 0, so y_t = x_{t - s} exactly.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import BOUNDS, RunConfig
+
+MAX_FILE_STEPS = int(BOUNDS["series_length"].high)
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EchoTask:
+    """A synthetic echo task: lags, their effects, base probability and input probability."""
+
+    lags: tuple[int, ...]
+    effects: tuple[float, ...]
+    base_prob: float = 0.5
+    input_prob: float = 0.5
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """P(Y_t = 1) for every t of a 0/1 series x (inputs before t = 0 count as 0)."""
+        p = np.full(x.shape, self.base_prob, dtype=np.float64)
+        for lag, effect in zip(self.lags, self.effects):
+            p[lag:] += effect * x[:-lag]
+        return np.clip(p, 0.0, 1.0)
+
+    def generate(self, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A fresh series (x, y) of 0/1 int8 arrays of the given length."""
+        x = (rng.random(length) < self.input_prob).astype(np.int8)
+        y = (rng.random(length) < self.probability(x)).astype(np.int8)
+        return x, y
+
+    def conditional_table(self) -> list[tuple[tuple[int, ...], float]]:
+        """Every combination of the lagged inputs with its P(Y = 1), lags in the task's order."""
+        rows = []
+        for bits in itertools.product((0, 1), repeat=len(self.lags)):
+            p = self.base_prob + sum(e * b for e, b in zip(self.effects, bits))
+            rows.append((bits, min(1.0, max(0.0, p))))
+        return rows
+
+
+R2RT = EchoTask(lags=(3, 8), effects=(0.5, -0.25), base_prob=0.5, input_prob=0.5)
+
+
+def task_for(cfg: RunConfig) -> EchoTask | None:
+    """The generated task a config names, or None for a file sequence."""
+    if cfg.task == "r2rt":
+        return R2RT
+    if cfg.task == "echo":
+        return EchoTask(lags=(cfg.echo_step,), effects=(1.0,), base_prob=0.0, input_prob=cfg.input_prob)
+    if cfg.task == "custom":
+        return EchoTask(tuple(cfg.lags), tuple(cfg.effects), cfg.base_prob, cfg.input_prob)
+    return None
+
+
+def _entropy_terms(p_true: float, p_model: float) -> float:
+    """Cross-entropy in nats of a Bernoulli(p_true) target under a Bernoulli(p_model) prediction."""
+    total = 0.0
+    for p, q in ((p_true, p_model), (1.0 - p_true, 1.0 - p_model)):
+        if p > 0.0:
+            total -= p * math.log(q) if q > 0.0 else math.inf
+    return total
+
+
+def baselines(task: EchoTask) -> list[float]:
+    """Exact expected cross-entropy of the best predictor knowing the k shortest lags, k = 0..len(lags).
+
+    Enumerates all 2^|L| combinations of lagged inputs; p_k = E[p_true | the k shortest lags].
+    """
+    order = np.argsort(task.lags)
+    lags = [task.lags[i] for i in order]
+    effects = [task.effects[i] for i in order]
+    q = task.input_prob
+    combos = []
+    for bits in itertools.product((0, 1), repeat=len(lags)):
+        weight = math.prod(q if b else 1.0 - q for b in bits)
+        p = min(1.0, max(0.0, task.base_prob + sum(e * b for e, b in zip(effects, bits))))
+        combos.append((bits, weight, p))
+    out = []
+    for k in range(len(lags) + 1):
+        groups: dict[tuple[int, ...], list[tuple[float, float]]] = {}
+        for bits, weight, p in combos:
+            groups.setdefault(bits[:k], []).append((weight, p))
+        loss = 0.0
+        for members in groups.values():
+            mass = sum(w for w, _ in members)
+            if mass == 0.0:
+                continue
+            p_k = sum(w * p for w, p in members) / mass
+            loss += sum(w * _entropy_terms(p, p_k) for w, p in members if w > 0.0)
+        out.append(loss)
+    return out
+
+
+def baseline_labels(task: EchoTask) -> list[str]:
+    """Human labels for `baselines(task)`: 'learns nothing', 'learns lag 3', 'learns all lags'."""
+    lags = sorted(task.lags)
+    labels = ["learns nothing"]
+    for k in range(1, len(lags) + 1):
+        if k == len(lags) and k > 1:
+            labels.append("learns both" if k == 2 else "learns all lags")
+        else:
+            labels.append("learns lag " + ", ".join(str(lag) for lag in lags[:k]))
+    return labels
+
+
+def load_sequence_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Read a user's sequence: a header line `x,y`, then one 0/1 pair per line.
+
+    Raises ValueError with the line number and what is wrong for a malformed file.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"data file {str(path)!r} does not exist")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"data file is too large ({path.stat().st_size} bytes; at most {MAX_FILE_BYTES})")
+        raw = path.read_bytes()
+    else:
+        raw = bytes(source)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValueError(f"data file is too large ({len(raw)} bytes; at most {MAX_FILE_BYTES})")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("data file is not UTF-8 text; expected a CSV with header x,y") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise ValueError("data file is empty; expected a header line x,y and one 0/1 pair per line")
+    header = [h.strip().lower() for h in lines[0].split(",")]
+    if header != ["x", "y"]:
+        raise ValueError(f"data file header is {lines[0].strip()!r}; expected exactly the two columns x,y")
+    body = lines[1:]
+    if not body:
+        raise ValueError("data file has a header but no rows")
+    if len(body) > MAX_FILE_STEPS:
+        raise ValueError(f"data file has {len(body)} rows; at most {MAX_FILE_STEPS} are allowed")
+    try:
+        arr = np.loadtxt(io.StringIO("\n".join(body)), delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError:
+        arr = None
+    if arr is None or arr.shape[1] != 2 or arr.shape[0] != len(body):
+        for number, line in enumerate(body, start=2):
+            parts = line.split(",")
+            if len(parts) != 2:
+                raise ValueError(f"data file line {number}: {line.strip()!r} does not have 2 columns")
+            for part in parts:
+                if part.strip() not in ("0", "1"):
+                    raise ValueError(f"data file line {number}: {part.strip()!r} is not 0 or 1")
+        raise ValueError("data file could not be read as x,y pairs")
+    bad = np.argwhere((arr != 0) & (arr != 1))
+    if bad.size:
+        row, col = bad[0]
+        raise ValueError(f"data file line {row + 2}: {'xy'[col]} = {body[row].split(',')[col].strip()!r} is not 0 or 1")
+    return arr[:, 0].astype(np.int8), arr[:, 1].astype(np.int8)
+
+
+def to_csv(x: np.ndarray, y: np.ndarray) -> str:
+    """The CSV text `load_sequence_csv` reads."""
+    return "x,y\n" + "".join(f"{a},{b}\n" for a, b in zip(x.tolist(), y.tolist()))
+
+
+def batch_rows(x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Cut a series row-major into batch_size rows of floor(T / B) steps (row i = i-th contiguous block)."""
+    length = len(x) // batch_size
+    return np.ascontiguousarray(x[: batch_size * length].reshape(batch_size, length))
+
+
+def steps_per_epoch(row_length: int, n: int, k1: int) -> int:
+    """Training steps in one pass over rows of `row_length`: windows of n starting every k1 steps."""
+    if row_length < n:
+        return 0
+    return 1 + (row_length - n) // k1
+
+
+def epoch_data(cfg: RunConfig, epoch: int, sequence: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) rows [B, L] of one epoch: fresh seeded data for generated tasks, the file otherwise."""
+    task = task_for(cfg)
+    if task is None:
+        if sequence is None:
+            raise ValueError("task 'file' needs a sequence (load one with load_sequence_csv)")
+        x, y = sequence
+    else:
+        rng = np.random.default_rng([cfg.seed, epoch, 7919])
+        x, y = task.generate(cfg.series_length, rng)
+    xb, yb = batch_rows(x, cfg.batch_size), batch_rows(y, cfg.batch_size)
+    if xb.shape[1] < cfg.truncation:
+        raise ValueError(
+            f"the sequence has {len(x)} steps: too short for batch_size={cfg.batch_size} rows of at least "
+            f"n={cfg.truncation} steps; use a smaller batch size or n"
+        )
+    return xb, yb

@@ -1,0 +1,213 @@
+"""The seed's RNN cell and its graph unrolled n time steps wide, TensorFlow style.
+
+    S_t = tanh(W (X_t || S_{t-1}) + b_s)     W: d x (2 + d), b_s: d
+    P_t = U S_t + b_p                        U: 2 x d,       b_p: 2
+
+`unroll` builds the graph exactly as the source document describes it: each kind of duplicated
+tensor (inputs, states, predictions, losses) is a Python list of n tensors sharing W, b_s, U, b_p,
+and the caller feeds the final state of one run in as the initial state of the next. `step` is one
+training step on that graph, differentiated by tf.GradientTape: `loss, grads, metrics, last_state`.
+
+`window_pass` is the same window computed with the time loop rolled up (tf.scan forward and a
+hand-written backward scan) so that the compiled trainer's build time does not grow with n; the
+tests hold it to `step` and to finite differences.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+
+class Params(NamedTuple):
+    """The four weight arrays of the seed's model."""
+
+    W: np.ndarray  # (d, 2 + d)
+    b_s: np.ndarray  # (d,)
+    U: np.ndarray  # (2, d)
+    b_p: np.ndarray  # (2,)
+
+
+def init_params(state_size: int, init_scale: float = 1.0, seed: int = 0, dtype=np.float32) -> Params:
+    """Glorot-uniform W and U times init_scale, zero biases; repeatable for a seed."""
+    rng = np.random.default_rng([seed, 104729])
+    d = state_size
+
+    def glorot(rows: int, cols: int) -> np.ndarray:
+        limit = np.sqrt(6.0 / (rows + cols))
+        return (rng.uniform(-limit, limit, size=(rows, cols)) * init_scale).astype(dtype)
+
+    return Params(glorot(d, 2 + d), np.zeros(d, dtype), glorot(2, d), np.zeros(2, dtype))
+
+
+def unroll(params, x_window, y_window, first_state):
+    """The graph n steps wide as Python lists of tensors.
+
+    x_window, y_window: int [B, n]; first_state: [B, d].
+    Returns (rnn_inputs, states, predictions, losses), each a list of n tensors:
+    rnn_inputs[t] [B, 2] one-hot X_t, states[t] [B, d] S_t, predictions[t] [B, 2] logits P_t,
+    losses[t] [B] cross-entropy of P_t against Y_t in nats.
+    """
+    W, b_s, U, b_p = params
+    rnn_inputs = tf.unstack(tf.one_hot(x_window, 2, dtype=W.dtype), axis=1)
+    targets = tf.unstack(tf.cast(y_window, tf.int32), axis=1)
+    states = []
+    S = first_state
+    for X_t in rnn_inputs:
+        S = tf.tanh(tf.matmul(tf.concat([X_t, S], axis=1), W, transpose_b=True) + b_s)
+        states.append(S)
+    predictions = [tf.matmul(S_t, U, transpose_b=True) + b_p for S_t in states]
+    losses = [
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=Y_t, logits=P_t)
+        for Y_t, P_t in zip(targets, predictions)
+    ]
+    return rnn_inputs, states, predictions, losses
+
+
+def loss_mask(n: int, k1: int, first_window: bool) -> np.ndarray:
+    """Which window positions' losses are trained: the last k1 (all n in an epoch's first window)."""
+    mask = np.zeros(n, np.float32)
+    mask[0 if first_window else n - k1 :] = 1.0
+    return mask
+
+
+def step(params, x_window, y_window, first_state, k1: int | None = None, first_window: bool = True):
+    """One training step on the unrolled graph: (loss, grads, metrics, last_state).
+
+    The trained loss is the mean over batch of the losses at the positions `loss_mask` selects
+    (TF style, k1 = n: all of them). `last_state` is the state handed to the next step: S after k1
+    inputs (the final state when k1 = n). metrics has `position_loss` [n], `grad_norms` [n]
+    (||dL/dS_t||), `temporal` [n] (||dL_last/dS_t||), `global_norm`.
+    """
+    params = [tf.convert_to_tensor(p) for p in params]
+    n = int(x_window.shape[1])
+    k1 = n if k1 is None else k1
+    mask = loss_mask(n, k1, first_window)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        _, states, _, losses = unroll(params, x_window, y_window, first_state)
+        per_position = [tf.reduce_mean(l) for l in losses]
+        loss = tf.add_n([m * l for m, l in zip(mask.tolist(), per_position)]) / float(mask.sum())
+    grads_and_states = tape.gradient(loss, params + states)
+    temporal = tape.gradient(per_position[-1], states)
+    del tape
+    grads = grads_and_states[:4]
+    metrics = {
+        "position_loss": tf.stack(per_position),
+        "grad_norms": tf.stack([tf.norm(g) for g in grads_and_states[4:]]),
+        "temporal": tf.stack([tf.norm(g) for g in temporal]),
+        "global_norm": tf.linalg.global_norm(grads),
+    }
+    return loss, grads, metrics, states[k1 - 1]
+
+
+def window_pass(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
+    """The window of `unroll`/`step` with the time loop rolled: same numbers, build cost independent of n.
+
+    x_window, y_window: int [B, n]; mask: float [n]; k1: int tensor.
+    Returns (loss, [dW, db_s, dU, db_p], position_loss [n], grad_norms [n], temporal [n],
+    states [n, B, d], probs [n, B] of Y = 1, next_state [B, d]).
+    """
+    X = tf.one_hot(tf.transpose(x_window), 2, dtype=W.dtype)  # [n, B, 2]
+    Y = tf.one_hot(tf.transpose(y_window), 2, dtype=W.dtype)  # [n, B, 2]
+    B = tf.cast(tf.shape(x_window)[0], W.dtype)
+
+    def cell(S_prev, X_t):
+        return tf.tanh(tf.matmul(tf.concat([X_t, S_prev], axis=1), W, transpose_b=True) + b_s)
+
+    S = tf.scan(cell, X, initializer=first_state)  # [n, B, d]
+    P = tf.einsum("nbd,kd->nbk", S, U) + b_p  # [n, B, 2]
+    losses = tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=P)  # [n, B]
+    position_loss = tf.reduce_mean(losses, axis=1)  # [n]
+    loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
+
+    probs = tf.nn.softmax(P)
+    dP = (probs - Y) * (mask / (tf.reduce_sum(mask) * B))[:, None, None]  # dL/dP_t  [n, B, 2]
+    dS_local = tf.einsum("nbk,kd->nbd", dP, U)  # the part of dL/dS_t through P_t
+    dP_last = (probs[-1] - Y[-1]) / B
+    W_s = W[:, 2:]  # recurrent block [d, d]
+    n = tf.shape(X)[0]
+    seed_last = tf.einsum("bk,kd->bd", dP_last, U)
+
+    def back(carry, inputs):
+        dZ_next, gZ_next, _, _, t = carry
+        dS_loc_t, S_t = inputs
+        dS_t = dS_loc_t + tf.matmul(dZ_next, W_s)  # dL/dS_t
+        gS_t = tf.where(t == n - 1, seed_last, tf.matmul(gZ_next, W_s))  # dL_last/dS_t
+        one_minus = 1.0 - S_t * S_t  # tanh'
+        return dS_t * one_minus, gS_t * one_minus, dS_t, gS_t, t - 1
+
+    zeros = tf.zeros_like(first_state)
+    dZ, _, dS, gS, _ = tf.scan(back, (dS_local, S), initializer=(zeros, zeros, zeros, zeros, n - 1), reverse=True)
+    S_prev = tf.concat([first_state[None], S[:-1]], axis=0)  # [n, B, d]
+    H = tf.concat([X, S_prev], axis=2)  # (X_t || S_{t-1})  [n, B, 2 + d]
+    dW = tf.einsum("nbi,nbj->ij", dZ, H)
+    db_s = tf.reduce_sum(dZ, axis=[0, 1])
+    dU = tf.einsum("nbk,nbd->kd", dP, S)
+    db_p = tf.reduce_sum(dP, axis=[0, 1])
+    grad_norms = tf.norm(tf.reshape(dS, [n, -1]), axis=1)
+    temporal = tf.norm(tf.reshape(gS, [n, -1]), axis=1)
+    next_state = tf.gather(S, k1 - 1)
+    return loss, [dW, db_s, dU, db_p], position_loss, grad_norms, temporal, S, probs[:, :, 1], next_state
+
+
+def sigma_max(W) -> tf.Tensor:
+    """Largest singular value of the recurrent block W_s = W[:, 2:]."""
+    W_s = W[:, 2:]
+    return tf.sqrt(tf.reduce_max(tf.linalg.eigvalsh(tf.matmul(W_s, W_s, transpose_a=True))))
+
+
+def save_weights(path: str | Path, params: Params) -> None:
+    """Write W, b_s, U, b_p to an .npz file (no pickle)."""
+    np.savez(path, W=params.W, b_s=params.b_s, U=params.U, b_p=params.b_p)
+
+
+def load_weights(path: str | Path, state_size: int | None = None) -> Params:
+    """Read an .npz of W (d, 2+d), b_s (d,), U (2, d), b_p (2,), float32 or float64; ValueError if bad."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise ValueError(f"weights file {str(path)!r} does not exist") from None
+    except Exception as exc:  # zip, header or pickle errors all mean a bad file
+        raise ValueError(f"weights file {str(path)!r} is not a readable .npz without pickles ({exc})") from None
+    missing = [k for k in ("W", "b_s", "U", "b_p") if k not in arrays]
+    if missing:
+        raise ValueError(f"weights file lacks {', '.join(missing)}; it needs W, b_s, U and b_p")
+    for name, a in arrays.items():
+        if name in ("W", "b_s", "U", "b_p") and a.dtype not in (np.float32, np.float64):
+            raise ValueError(f"weights file: {name} has dtype {a.dtype}; expected float32 or float64")
+    d = arrays["b_s"].shape[0] if arrays["b_s"].ndim == 1 else -1
+    expect = {"W": (d, 2 + d), "b_s": (d,), "U": (2, d), "b_p": (2,)}
+    for name, shape in expect.items():
+        if arrays[name].shape != shape or d < 1:
+            raise ValueError(f"weights file: {name} has shape {arrays[name].shape}; expected {shape}")
+    if state_size is not None and d != state_size:
+        raise ValueError(f"weights file has state size d={d} but the run has d={state_size}")
+    if not all(np.isfinite(arrays[k]).all() for k in expect):
+        raise ValueError("weights file holds NaN or infinite values")
+    return Params(*(arrays[k].astype(np.float32) for k in ("W", "b_s", "U", "b_p")))
+
+
+def window_pass_unrolled(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
+    """`window_pass` computed on the seed's unrolled list graph with tf.GradientTape.
+
+    Same arguments and results; XLA runs it fastest for small n, but its build time grows with n.
+    """
+    params = [W, b_s, U, b_p]
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
+        position_loss = tf.stack([tf.reduce_mean(l) for l in losses])
+        loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
+        last_loss = position_loss[-1]
+    grads_and_states = tape.gradient(loss, params + states)
+    temporal = tape.gradient(last_loss, states)
+    del tape
+    grad_norms = tf.stack([tf.norm(g) for g in grads_and_states[4:]])
+    temporal_norms = tf.stack([tf.norm(g) for g in temporal])
+    S = tf.stack(states)
+    probs = tf.stack([tf.nn.softmax(P_t)[:, 1] for P_t in predictions])
+    return loss, grads_and_states[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1)

@@ -1,0 +1,329 @@
+"""The trainer: runs a `RunConfig` in chunks of compiled steps and yields metrics after each chunk.
+
+    trainer = Trainer(cfg)
+    for chunk in trainer.run():      # stop any time by leaving the loop; run() again continues
+        draw(chunk, trainer.history)
+
+Each training step takes the window's first state and returns the state to carry: the final state
+for TensorFlow style BPTT(n; n), the state after k1 inputs for Williams-Peng BPTT(n; k1). The
+state is zero at the start of every epoch, and no gradient crosses from one window to the last.
+
+A chunk runs as many steps as fit in about `chunk_seconds` inside one XLA-compiled call. Shapes
+never compiled before start at once on the same kernel run eagerly, while the compiled program
+is built on a background thread; the run moves to it as soon as it is ready.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import RunConfig
+from .data import baselines, epoch_data, steps_per_epoch, task_for
+from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, slab_width
+from .model import Params, init_params
+
+
+@dataclass
+class Snapshot:
+    """Row 0 of the last window trained: inputs, targets, P(Y=1) and the states S_t."""
+
+    x: np.ndarray  # [n] int
+    y: np.ndarray  # [n] int
+    prob: np.ndarray  # [n] float
+    states: np.ndarray  # [n, d]
+
+
+@dataclass
+class Chunk:
+    """Metrics of the training steps one call ran, and where the run stands."""
+
+    first_step: int  # global index of the chunk's first step
+    loss: np.ndarray  # [k] trained loss per step
+    position_loss: np.ndarray  # [k, n] loss at each window position
+    grad_norms: np.ndarray  # [k, n] ||dL/dS_t||, position 0 the oldest state of the window
+    temporal: np.ndarray  # [k, n] ||dL_last/dS_t||
+    global_norm: np.ndarray  # [k] gradient norm before clipping
+    sigma_max: np.ndarray  # [k] largest singular value of W_s after the step
+    epoch: int
+    steps_done: int
+    total_steps: int
+    seconds: float  # training time of the run so far
+    compile_seconds: float  # time spent building compiled programs so far
+    compiled: bool  # whether this chunk ran in the compiled program
+    status: str  # "running", "completed" or "diverged"
+    diverged_at: int | None
+    snapshot: Snapshot
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Global step indices of the chunk's rows."""
+        return np.arange(self.first_step, self.first_step + len(self.loss))
+
+
+class History:
+    """All per-step scalars, and per-position profiles thinned to at most `max_profiles` rows."""
+
+    def __init__(self, max_profiles: int | None = 2000):
+        self.max_profiles = max_profiles
+        self.loss: list[np.ndarray] = []
+        self.global_norm: list[np.ndarray] = []
+        self.sigma_max: list[np.ndarray] = []
+        self.profile_steps: list[int] = []
+        self.position_loss: list[np.ndarray] = []
+        self.grad_norms: list[np.ndarray] = []
+        self.temporal: list[np.ndarray] = []
+        self._stride = 1
+
+    def add(self, chunk: Chunk) -> None:
+        """Append a chunk's metrics."""
+        self.loss.append(chunk.loss)
+        self.global_norm.append(chunk.global_norm)
+        self.sigma_max.append(chunk.sigma_max)
+        for row, step in enumerate(chunk.steps):
+            if step % self._stride == 0:
+                self.profile_steps.append(int(step))
+                self.position_loss.append(chunk.position_loss[row])
+                self.grad_norms.append(chunk.grad_norms[row])
+                self.temporal.append(chunk.temporal[row])
+        while self.max_profiles is not None and len(self.profile_steps) > self.max_profiles:
+            self._stride *= 2
+            keep = [i for i, s in enumerate(self.profile_steps) if s % self._stride == 0]
+            for name in ("profile_steps", "position_loss", "grad_norms", "temporal"):
+                values = getattr(self, name)
+                setattr(self, name, [values[i] for i in keep])
+
+    def scalars(self) -> dict[str, np.ndarray]:
+        """Per-step arrays: step, loss, global_norm, sigma_max."""
+        loss = np.concatenate(self.loss) if self.loss else np.zeros(0, np.float32)
+        return {
+            "step": np.arange(len(loss)),
+            "loss": loss,
+            "global_norm": np.concatenate(self.global_norm) if self.global_norm else np.zeros(0, np.float32),
+            "sigma_max": np.concatenate(self.sigma_max) if self.sigma_max else np.zeros(0, np.float32),
+        }
+
+    def profiles(self) -> dict[str, np.ndarray]:
+        """Kept per-position rows: step [r], position_loss, grad_norms, temporal [r, n]."""
+        def stack(rows: list[np.ndarray]) -> np.ndarray:
+            return np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+
+        return {
+            "step": np.asarray(self.profile_steps, dtype=np.int64),
+            "position_loss": stack(self.position_loss),
+            "grad_norms": stack(self.grad_norms),
+            "temporal": stack(self.temporal),
+        }
+
+
+@dataclass
+class RunState:
+    """Everything a run carries between chunks: weights, optimizer state, data position, state S."""
+
+    params: list[np.ndarray]
+    optimizer_state: list[np.ndarray] | None = None
+    epoch: int = 0
+    window: int = 0  # next window of the current epoch
+    state: np.ndarray | None = None  # [B, d] first state of the next window
+    steps_done: int = 0
+    seconds: float = 0.0
+    compile_seconds: float = 0.0
+    status: str = "ready"
+    diverged_at: int | None = None
+
+
+def final_loss(loss: np.ndarray, last: int = 100) -> float:
+    """Mean loss over the last `last` steps (all of them if fewer)."""
+    return float(np.mean(loss[-last:])) if len(loss) else float("nan")
+
+
+class Trainer:
+    """Trains one `RunConfig`; `run()` yields `Chunk`s and can be called again to continue."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        sequence: tuple[np.ndarray, np.ndarray] | None = None,
+        initial_params: Params | None = None,
+        chunk_seconds: float = 0.1,
+        max_profiles: int | None = 2000,
+        use_compiled: bool = True,
+    ):
+        self.cfg = cfg.validate()
+        self.sequence = sequence
+        self.chunk_seconds = chunk_seconds
+        self.use_compiled = use_compiled
+        params = initial_params if initial_params is not None else init_params(cfg.state_size, cfg.init_scale, cfg.seed)
+        self.state = RunState(params=[np.asarray(p, np.float32) for p in params])
+        self.history = History(max_profiles)
+        self.task = task_for(cfg)
+        self.baselines = baselines(self.task) if self.task is not None else []
+        self.key = KernelKey(
+            cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
+            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1),
+        )
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None
+        self._rows_epoch = -1
+        self.steps_per_epoch = steps_per_epoch(self._epoch_rows(0)[0].shape[1], cfg.truncation, cfg.effective_k1)
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.last_chunk: Chunk | None = None
+
+    @property
+    def params(self) -> Params:
+        """Current weights."""
+        return Params(*self.state.params)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run completed or diverged (nothing left to continue)."""
+        return self.state.status in ("completed", "diverged")
+
+    def _epoch_rows(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._rows_epoch != epoch:
+            xb, yb = epoch_data(self.cfg, epoch, self.sequence)
+            self._rows = (xb.astype(np.int32), yb.astype(np.int32))
+            self._rows_epoch = epoch
+        assert self._rows is not None
+        return self._rows
+
+    def _slab(self, rows: np.ndarray, window: int, count: int) -> np.ndarray:
+        k1, n = self.cfg.effective_k1, self.cfg.truncation
+        start = window * k1
+        stop = start + (count - 1) * k1 + n
+        slab = np.zeros((rows.shape[0], slab_width(self.key)), np.int32)
+        slab[:, : stop - start] = rows[:, start:stop]
+        return slab
+
+    def run(self, max_steps: int | None = None) -> Iterator[Chunk]:
+        """Train until the run ends (or `max_steps` more steps), yielding a Chunk after each call."""
+        st, cfg = self.state, self.cfg
+        if self.finished:
+            return
+        st.status = "running"
+        kernel = POOL.lease(self.key)
+        pending: Future | None = None
+        compile_started = 0.0
+        if self.use_compiled and not kernel.compiled:
+            pending = compile_in_background(self.key)
+            compile_started = time.perf_counter()
+        if st.optimizer_state is None:
+            st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
+        kernel.load(st.params, st.optimizer_state)
+        budget = max_steps if max_steps is not None else math.inf
+        per_step = None
+        try:
+            while st.epoch < cfg.epochs and budget > 0:
+                if pending is not None and pending.done():
+                    compiled_kernel = pending.result()
+                    st.compile_seconds += time.perf_counter() - compile_started
+                    compiled_kernel.load(*kernel.save())
+                    kernel, pending, per_step = compiled_kernel, None, None
+                xb, yb = self._epoch_rows(st.epoch)
+                if st.window == 0:
+                    st.state = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
+                left = self.steps_per_epoch - st.window
+                count = self._next_count(per_step, left, budget, kernel.compiled)
+                t0 = time.perf_counter()
+                out = kernel.run(
+                    self._slab(xb, st.window, count), self._slab(yb, st.window, count), st.state, count,
+                    st.window == 0, cfg.clip, compiled=kernel.compiled,
+                )
+                elapsed = time.perf_counter() - t0
+                per_step = elapsed / count
+                st.seconds += elapsed
+                chunk = self._record(out, count, kernel.compiled, xb, yb)
+                st.window += count
+                budget -= count
+                if st.window >= self.steps_per_epoch:
+                    st.epoch, st.window = st.epoch + 1, 0
+                if chunk.status == "diverged":
+                    yield chunk
+                    return
+                if st.epoch >= cfg.epochs:
+                    st.status = chunk.status = "completed"
+                yield chunk
+        finally:
+            if st.status == "running":
+                st.status = "paused"
+            st.params, st.optimizer_state = kernel.save()
+            POOL.give_back(kernel)
+            if pending is not None:
+                pending.add_done_callback(lambda f: f.exception() is None and POOL.give_back(f.result()))
+
+    def _next_count(self, per_step: float | None, left: int, budget: float, compiled: bool) -> int:
+        cap = self.key.capacity
+        if per_step is None:
+            count = 1
+        else:
+            count = int(self.chunk_seconds / max(per_step, 1e-7))
+        if not compiled:
+            count = min(count, 64)
+        return int(max(1, min(count, cap, left, budget)))
+
+    def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, xb: np.ndarray, yb: np.ndarray) -> Chunk:
+        st, cfg = self.state, self.cfg
+        loss = out["loss"][:count]
+        bad = np.flatnonzero(~np.isfinite(loss))
+        status = "running"
+        if bad.size:
+            count = int(bad[0]) + 1
+            loss = loss[:count]
+            status = "diverged"
+            st.status = "diverged"
+            st.diverged_at = st.steps_done + count - 1
+        first = st.steps_done
+        st.steps_done += count
+        st.state = out["state"]
+        k1, n = cfg.effective_k1, cfg.truncation
+        last_start = (st.window + count - 1) * k1
+        chunk = Chunk(
+            first_step=first,
+            loss=loss,
+            position_loss=out["position_loss"][:count],
+            grad_norms=out["grad_norms"][:count],
+            temporal=out["temporal"][:count],
+            global_norm=out["global_norm"][:count],
+            sigma_max=out["sigma_max"][:count],
+            epoch=st.epoch,
+            steps_done=st.steps_done,
+            total_steps=self.total_steps,
+            seconds=st.seconds,
+            compile_seconds=st.compile_seconds,
+            compiled=compiled,
+            status=status,
+            diverged_at=st.diverged_at,
+            snapshot=Snapshot(
+                x=xb[0, last_start : last_start + n].copy(),
+                y=yb[0, last_start : last_start + n].copy(),
+                prob=out["snapshot_probs"].copy(),
+                states=out["snapshot_states"].copy(),
+            ),
+        )
+        self.history.add(chunk)
+        self.last_chunk = chunk
+        return chunk
+
+    def run_to_end(self, on_chunk=None) -> "Trainer":
+        """Train to the end, calling `on_chunk(chunk)` after each chunk if given."""
+        for chunk in self.run():
+            if on_chunk is not None:
+                on_chunk(chunk)
+        return self
+
+    def summary(self) -> dict:
+        """final_loss (mean of the last 100 steps), steps, seconds, steps_per_second, status."""
+        loss = self.history.scalars()["loss"]
+        st = self.state
+        return {
+            "final_loss": final_loss(loss),
+            "steps": st.steps_done,
+            "seconds": st.seconds,
+            "compile_seconds": st.compile_seconds,
+            "steps_per_second": st.steps_done / st.seconds if st.seconds > 0 else 0.0,
+            "status": "completed" if st.status == "completed" else st.status,
+            "diverged_at": st.diverged_at,
+        }
