@@ -185,7 +185,7 @@ class Trainer:
     def _epoch_rows(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         if self._rows_epoch != epoch:
             xb, yb = epoch_data(self.cfg, epoch, self.sequence)
-            self._rows = (xb.astype(np.int32), yb.astype(np.int32))
+            self._rows = (xb.astype(np.int8), yb.astype(np.int8))  # 1 byte a step; slabs widen to int32
             self._rows_epoch = epoch
         assert self._rows is not None
         return self._rows
