@@ -67,6 +67,14 @@ class RunConfig:
     echo_step: int = 3  # echo task: y_t = x_{t - echo_step}
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # A whole number given for a float setting (learning_rate=1) is stored as a float: keras
+        # optimizers reject an int learning rate, and JSON/URL round trips should not change type.
+        for name in FLOAT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+
     @property
     def k2(self) -> int:
         """Backpropagation depth: the window width n."""
@@ -175,18 +183,34 @@ def coerce(name: str, value: Any) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name}={value!r} is not a number") from None
-    if name == "lags":
-        return parse_list(name, value, int) if isinstance(value, str) else tuple(coerce_int_item(name, v) for v in value)
-    if name == "effects":
-        return parse_list(name, value, float) if isinstance(value, str) else tuple(float(v) for v in value)
+    if name in ("lags", "effects"):
+        kind = int if name == "lags" else float
+        if isinstance(value, str):
+            return parse_list(name, value, kind)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name}={value!r} is not a list")
+        return tuple(coerce_int_item(name, v) if kind is int else coerce_float_item(name, v) for v in value)
     return str(value)
 
 
 def coerce_int_item(name: str, v: Any) -> int:
     """One whole number of a list field."""
-    if isinstance(v, bool) or float(v) != int(float(v)):
+    try:
+        as_float = float(v)
+        whole = not isinstance(v, bool) and as_float == int(as_float)
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
         raise ValueError(f"{name}: {v!r} is not a whole number")
-    return int(float(v))
+    return int(as_float)
+
+
+def coerce_float_item(name: str, v: Any) -> float:
+    """One number of a list field."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {v!r} is not a number") from None
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
