@@ -107,13 +107,18 @@ class RunRecord:
                 rows = {}
                 for name in prof:
                     values = rec.get(name, [math.nan] * n)
-                    if not isinstance(values, list) or len(values) != n:
-                        raise ValueError(f"run bundle: history[{i}].{name} must be a list of n = {n} numbers")
-                    rows[name] = [_float(v) for v in values]
+                    try:
+                        if not isinstance(values, list) or len(values) != n:
+                            raise ValueError
+                        rows[name] = [_float(v) for v in values]
+                    except (TypeError, ValueError):
+                        raise ValueError(f"run bundle: history[{i}].{name} must be a list of n = {n} numbers") from None
                 p_steps.append(int(rec["step"]))
                 for name in prof:
                     prof[name].append(rows[name])
-        summary = data["summary"] if isinstance(data["summary"], dict) else {}
+        if not isinstance(data["summary"], dict):
+            raise ValueError("run bundle: 'summary' must be an object")
+        summary = data["summary"]
         scalars = {
             "step": np.asarray(steps, np.int64),
             "loss": np.asarray(loss, np.float32),
@@ -123,7 +128,13 @@ class RunRecord:
         profiles = {"step": np.asarray(p_steps, np.int64)}
         for name, rows in prof.items():
             profiles[name] = np.asarray(rows, np.float32).reshape(len(rows), n)
-        baselines = [_float(b) for b in data.get("baselines", [])]
+        try:
+            raw_baselines = data.get("baselines", [])
+            if not isinstance(raw_baselines, list):
+                raise ValueError
+            baselines = [_float(b) for b in raw_baselines]
+        except (TypeError, ValueError):
+            raise ValueError("run bundle: 'baselines' must be a list of numbers") from None
         return cls(cfg, baselines, scalars, profiles, summary, label=str(data.get("label") or describe(cfg)))
 
     def final_loss(self) -> float:
