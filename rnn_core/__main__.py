@@ -122,13 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(folder):
                 return _fail(f"{flag} {path}: folder {folder} does not exist")
-    from .data import load_sequence_csv  # heavy imports after the cheap checks
-    from .model import load_weights, save_weights
+    from .data import load_sequence_csv  # numpy only: a bad data file is reported before TensorFlow loads
 
     sequence = None
     try:
         if args.data_file is not None:
             sequence = load_sequence_csv(args.data_file)
+    except ValueError as exc:
+        return _fail(str(exc))
+    from .model import load_weights, save_weights  # imports TensorFlow (seconds)
+
+    try:
         initial = load_weights(args.init, cfg.state_size) if args.init is not None else None
         from .report import RunRecord
         from .train import Trainer
