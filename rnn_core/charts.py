@@ -1,0 +1,256 @@
+"""Altair chart builders for one run: plain NumPy data in, `alt.Chart` out (no streamlit).
+
+Long series are thinned to at most `MAX_POINTS` points (heatmaps to at most `MAX_CELLS` cells)
+before they reach the chart, so a redraw several times a second stays cheap. `chart_to_png` and
+`chart_to_svg` render a chart offline with vl-convert.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import vl_convert as vlc
+
+MAX_POINTS = 2000
+MAX_CELLS = 4800  # below Altair's default 5000-row limit for inline data
+HEIGHT = 260
+RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
+
+
+def thin_indices(length: int, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Evenly spaced indices into a series of `length`, at most `max_points`, always keeping the last."""
+    if length <= max_points:
+        return np.arange(length)
+    idx = np.linspace(0, length - 1, max_points).round().astype(np.int64)
+    return np.unique(idx)
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over up to `window` steps (NaN-aware, so a diverged tail does not blank it)."""
+    return pd.Series(np.asarray(values, np.float64)).rolling(max(1, window), min_periods=1).mean().to_numpy()
+
+
+def _finite(df: pd.DataFrame, column: str, positive: bool = False) -> pd.DataFrame:
+    values = df[column].to_numpy(np.float64)
+    keep = np.isfinite(values) & ((values > 0) if positive else True)
+    return df[keep]
+
+
+def _steps(values: np.ndarray, steps: np.ndarray | None) -> np.ndarray:
+    return np.arange(len(values)) if steps is None else np.asarray(steps)
+
+
+def _reference_lines(values: Sequence[float], labels: Sequence[str], color: str = "#555") -> list[alt.Chart]:
+    """Dashed horizontal rules at `values`, each labelled at the right edge of the plot."""
+    if not len(values):
+        return []
+    ref = pd.DataFrame({"value": [float(v) for v in values], "label": list(labels)})
+    rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
+        y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
+    )
+    # The lowest label sits under its line, the others above theirs, so two close lines stay legible.
+    lowest = float(min(ref["value"]))
+    above, below = ref[ref["value"] > lowest], ref[ref["value"] <= lowest]
+    layers = [rules]
+    for part, baseline, dy in ((above, "bottom", -2), (below, "top", 2)):
+        if len(part):
+            layers.append(alt.Chart(part).mark_text(align="right", baseline=baseline, dx=-4, dy=dy, color=color).encode(
+                x=alt.value({"expr": "width"}), y="value:Q", text=alt.Text("label:N")))
+    return layers
+
+
+def _legend() -> alt.Legend:
+    return alt.Legend(orient="top", labelLimit=0)
+
+
+def loss_chart(
+    loss: np.ndarray,
+    baselines: Sequence[float] = (),
+    labels: Sequence[str] = (),
+    steps: np.ndarray | None = None,
+    window: int = 100,
+) -> alt.LayerChart:
+    """Trained loss per step (raw and its trailing mean over `window` steps) with the exact baselines.
+
+    `baselines[k]` is the expected loss of the best predictor that knows the k shortest lags,
+    drawn as a dashed rule labelled `labels[k]`.
+    """
+    loss = np.asarray(loss, np.float64)
+    steps = _steps(loss, steps)
+    idx = thin_indices(len(loss))
+    smoothed = smooth(loss, window)
+    raw_label, smooth_label = "loss per step", f"mean of last {window} steps"
+    df = pd.concat([
+        pd.DataFrame({"step": steps[idx], "loss": loss[idx], "series": raw_label}),
+        pd.DataFrame({"step": steps[idx], "loss": smoothed[idx], "series": smooth_label}),
+    ])
+    df = _finite(df, "loss")
+    lines = alt.Chart(df).mark_line(clip=True).encode(
+        x=alt.X("step:Q", title="training step"),
+        y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=[raw_label, smooth_label], range=[RAW, SMOOTH]),
+                        legend=_legend()),
+        tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4f"), "series:N"],
+    )
+    return alt.layer(lines, *_reference_lines(baselines, labels)).properties(
+        title="Loss", height=HEIGHT
+    )
+
+
+def grad_profile_chart(grad_norms: np.ndarray, temporal: np.ndarray) -> alt.Chart:
+    """The latest gradient norm at each window position, log scale: ||dL/dS_t|| and ||dL_last/dS_t||."""
+    grad_norms, temporal = np.asarray(grad_norms, np.float64), np.asarray(temporal, np.float64)
+    full, last = "‖∂L/∂S_t‖ (all losses)", "‖∂L_last/∂S_t‖ (last loss)"
+    positions = np.arange(len(grad_norms))
+    df = pd.concat([
+        pd.DataFrame({"position": positions, "norm": grad_norms, "gradient": full}),
+        pd.DataFrame({"position": positions, "norm": temporal, "gradient": last}),
+    ])
+    df = _finite(df, "norm", positive=True)
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("position:Q", title="position in window (0 = oldest)", axis=alt.Axis(tickMinStep=1),
+                scale=alt.Scale(domain=[0, max(1, len(positions) - 1)])),
+        y=alt.Y("norm:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
+        color=alt.Color("gradient:N", title=None, scale=alt.Scale(domain=[full, last], range=[GRAD, TEMPORAL]),
+                        legend=_legend()),
+        tooltip=["position:Q", alt.Tooltip("norm:Q", format=".3e"), "gradient:N"],
+    ).properties(title="Gradient norm per time step (latest step)", height=HEIGHT)
+
+
+def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖∂L/∂S_t‖ over training") -> alt.Chart:
+    """Heatmap of training step (x) by window position (y) coloured by gradient norm on a log scale."""
+    steps = np.asarray(steps, np.int64)
+    norms = np.asarray(norms, np.float64)
+    rows, n = norms.shape if norms.ndim == 2 else (0, 0)
+    idx = thin_indices(rows, max(2, MAX_CELLS // max(1, n)))
+    kept = steps[idx]
+    ends = np.append(kept[1:], kept[-1] + 1 if len(kept) else 1)
+    df = pd.DataFrame({
+        "step": np.repeat(kept, n),
+        "step_end": np.repeat(ends, n),
+        "position": np.tile(np.arange(n), len(kept)),
+        "norm": norms[idx].reshape(-1) if rows else np.zeros(0),
+    })
+    df = _finite(df, "norm", positive=True)
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("step:Q", title="training step"),
+        x2="step_end:Q",
+        y=alt.Y("position:O", title="position (0 = oldest)", sort="descending"),
+        color=alt.Color("norm:Q", title="norm", scale=alt.Scale(type="log", scheme="viridis"),
+                        legend=alt.Legend(format=".1e")),
+        tooltip=["step:Q", "position:O", alt.Tooltip("norm:Q", format=".3e")],
+    ).properties(title=title, height=HEIGHT)
+
+
+def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (), labels: Sequence[str] = ()) -> alt.LayerChart:
+    """Loss at each window position (bars) with the exact baselines as labelled rules."""
+    values = np.asarray(position_loss, np.float64)
+    df = _finite(pd.DataFrame({"position": np.arange(len(values)), "loss": values}), "loss")
+    bars = alt.Chart(df).mark_bar(color=SMOOTH, opacity=0.8).encode(
+        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("loss:Q", title="cross-entropy (nats)"),
+        tooltip=["position:Q", alt.Tooltip("loss:Q", format=".4f")],
+    )
+    return alt.layer(bars, *_reference_lines(baselines, labels)).properties(
+        title="Loss per window position", height=HEIGHT
+    )
+
+
+def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.LayerChart:
+    """Largest singular value of W_s per step with the rule at 1 (Pascanu et al. 2013)."""
+    sigma = np.asarray(sigma, np.float64)
+    steps = _steps(sigma, steps)
+    idx = thin_indices(len(sigma))
+    df = _finite(pd.DataFrame({"step": steps[idx], "sigma": sigma[idx]}), "sigma")
+    line = alt.Chart(df).mark_line(color=SMOOTH).encode(
+        x=alt.X("step:Q", title="training step"),
+        y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
+        tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
+    )
+    return alt.layer(line, *_reference_lines([1.0], ["σ = 1"], color="#c00")).properties(title="Largest singular value of W_s", height=HEIGHT)
+
+
+def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | None = None) -> alt.LayerChart:
+    """Global gradient norm per step (log scale), with the clipping threshold as a rule when clip > 0."""
+    norms = np.asarray(norms, np.float64)
+    steps = _steps(norms, steps)
+    idx = thin_indices(len(norms))
+    df = _finite(pd.DataFrame({"step": steps[idx], "norm": norms[idx]}), "norm", positive=True)
+    line = alt.Chart(df).mark_line(color=SMOOTH).encode(
+        x=alt.X("step:Q", title="training step"),
+        y=alt.Y("norm:Q", title="‖g‖ before clipping (log)", scale=alt.Scale(type="log")),
+        tooltip=["step:Q", alt.Tooltip("norm:Q", format=".4g")],
+    )
+    rules = _reference_lines([clip], [f"clip threshold {clip:g}"], color="#c00") if clip > 0 else []
+    return alt.layer(line, *rules).properties(title="Global gradient norm", height=HEIGHT)
+
+
+STRIP_ROWS = ("P(Y_t = 1)", "target Y_t", "input X_t")
+
+
+def strip_chart(x: np.ndarray, y: np.ndarray, prob: np.ndarray) -> alt.LayerChart:
+    """Hallström's picture for one row: input, target and predicted P(Y=1) as bars per time step."""
+    x, y, prob = (np.asarray(a, np.float64) for a in (x, y, prob))
+    positions = np.arange(len(x))
+    frames = []
+    for base, (name, values) in enumerate(zip(STRIP_ROWS, (prob, y, x))):
+        frames.append(pd.DataFrame({
+            "position": positions, "row": name, "value": values,
+            "low": float(base), "high": base + 0.8 * np.clip(values, 0.0, 1.0),
+        }))
+    df = pd.concat(frames)
+    colors = alt.Scale(domain=list(STRIP_ROWS), range=[TEMPORAL, "#31a354", SMOOTH])
+    label = f"datum.value < 1 ? '{STRIP_ROWS[0]}' : datum.value < 2 ? '{STRIP_ROWS[1]}' : '{STRIP_ROWS[2]}'"
+    bars = alt.Chart(df).mark_bar(width={"band": 0.85}).encode(
+        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("low:Q", title=None, scale=alt.Scale(domain=[0, 3]),
+                axis=alt.Axis(values=[0.4, 1.4, 2.4], labelExpr=label, grid=False, ticks=False)),
+        y2="high:Q",
+        color=alt.Color("row:N", scale=colors, legend=None),
+        tooltip=["position:O", "row:N", alt.Tooltip("value:Q", format=".3f")],
+    )
+    values = alt.Chart(df[df["row"] == STRIP_ROWS[0]]).mark_text(baseline="bottom", dy=-2).encode(
+        x="position:O", y="high:Q", text=alt.Text("value:Q", format=".2f")
+    )
+    return alt.layer(bars, values).properties(title="Input, target and prediction (row 0)", height=HEIGHT)
+
+
+def state_heatmap(states: np.ndarray) -> alt.Chart:
+    """The hidden state S_t of one row: time step (x) by state unit (y), coloured in [-1, 1]."""
+    states = np.asarray(states, np.float64)
+    n, d = states.shape if states.ndim == 2 else (0, 0)
+    df = pd.DataFrame({
+        "position": np.repeat(np.arange(n), d),
+        "unit": np.tile(np.arange(d), n),
+        "value": states.reshape(-1) if n else np.zeros(0),
+    })
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("unit:O", title="state unit"),
+        color=alt.Color("value:Q", title="S_t", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
+        tooltip=["position:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(title="Hidden state S_t (row 0)", height=HEIGHT)
+
+
+def presentation(chart: alt.TopLevelMixin, font_size: int = 18) -> alt.TopLevelMixin:
+    """The same chart with fonts large enough for a projector."""
+    return chart.configure_axis(labelFontSize=font_size - 2, titleFontSize=font_size).configure_legend(
+        labelFontSize=font_size - 2, titleFontSize=font_size
+    ).configure_title(fontSize=font_size + 4).configure_text(fontSize=font_size - 2)
+
+
+def chart_to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """The chart rendered as PNG bytes (vl-convert, no browser)."""
+    return vlc.vegalite_to_png(_for_export(chart), scale=scale)
+
+
+def chart_to_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart rendered as SVG text (vl-convert, no browser)."""
+    return vlc.vegalite_to_svg(_for_export(chart))
+
+
+def _for_export(chart: alt.TopLevelMixin) -> str:
+    # A file has no container to stretch into, so give it a fixed width.
+    return chart.properties(width=640).to_json()

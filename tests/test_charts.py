@@ -1,0 +1,119 @@
+"""rnn_core.charts: each builder draws exactly the numbers it is given, and exports render."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnn_core import charts
+from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines
+
+RNG = np.random.default_rng(0)
+
+
+def layer_data(chart, mark: str) -> list[pd.DataFrame]:
+    """The data frames of a layered chart's layers with the given mark type."""
+    layers = getattr(chart, "layer", [chart])
+    out = []
+    for layer in layers:
+        kind = layer.mark if isinstance(layer.mark, str) else layer.mark.type
+        if kind == mark:
+            # Altair lifts the data of a lone layer to the layered chart itself.
+            out.append(layer.data if isinstance(layer.data, pd.DataFrame) else chart.data)
+    return out
+
+
+def test_thin_indices_keeps_ends_and_bounds_count():
+    idx = charts.thin_indices(100_000, 2000)
+    assert len(idx) <= 2000 and idx[0] == 0 and idx[-1] == 99_999
+    assert np.all(np.diff(idx) > 0)
+    assert list(charts.thin_indices(5, 2000)) == [0, 1, 2, 3, 4]
+
+
+def test_loss_chart_has_exact_baselines_and_the_loss():
+    loss = RNG.random(500).astype(np.float32)
+    base, labels = baselines(R2RT), baseline_labels(R2RT)
+    chart = charts.loss_chart(loss, base, labels, window=10)
+    rules = layer_data(chart, "rule")[0]
+    assert rules["value"].tolist() == pytest.approx(base, abs=0)
+    assert rules["label"].tolist() == labels == ["learns nothing", "learns lag 3", "learns both"]
+    texts = pd.concat(layer_data(chart, "text"))
+    assert sorted(texts["label"]) == sorted(labels)
+    lines = layer_data(chart, "line")[0]
+    raw = lines[lines["series"] == "loss per step"]
+    np.testing.assert_allclose(raw["loss"].to_numpy(), loss, rtol=1e-6)
+    smoothed = lines[lines["series"] != "loss per step"]["loss"].to_numpy()
+    np.testing.assert_allclose(smoothed[-1], loss[-10:].mean(), rtol=1e-6)
+
+
+def test_loss_chart_thins_long_series_and_drops_nan():
+    loss = np.ones(50_000)
+    loss[-1] = np.nan
+    chart = charts.loss_chart(loss, [], [])
+    lines = layer_data(chart, "line")[0]
+    assert len(lines) <= 2 * charts.MAX_POINTS
+    assert np.isfinite(lines["loss"]).all()
+
+
+def test_custom_task_baselines_are_labelled():
+    task = EchoTask(lags=(2, 5, 9), effects=(0.3, 0.2, -0.2))
+    chart = charts.position_loss_chart(np.full(10, 0.5), baselines(task), baseline_labels(task))
+    rules = layer_data(chart, "rule")[0]
+    assert rules["value"].tolist() == baselines(task)
+    assert rules["label"].tolist()[-1] == "learns all lags"
+
+
+def test_grad_profile_keeps_positions_and_drops_non_positive_for_log_scale():
+    g = np.array([1e-6, 1e-4, 1e-2, 1.0])
+    tmp = np.array([0.0, 1e-3, 1e-2, 0.1])
+    df = charts.grad_profile_chart(g, tmp).data
+    full = df[df["gradient"].str.contains("all")]
+    np.testing.assert_allclose(full["norm"], g)
+    assert full["position"].tolist() == [0, 1, 2, 3]
+    assert len(df) == 7  # the zero cannot be drawn on a log scale
+
+
+def test_grad_heatmap_cells_match_and_are_bounded():
+    steps = np.arange(0, 3000, 3)
+    norms = RNG.random((len(steps), 20)) + 1e-3
+    df = charts.grad_heatmap_chart(steps, norms).data
+    assert len(df) <= charts.MAX_CELLS
+    first = df[df["step"] == 0].sort_values("position")
+    np.testing.assert_allclose(first["norm"], norms[0])
+
+
+def test_sigma_chart_has_rule_at_one():
+    sigma = 0.9 + RNG.random(300)
+    chart = charts.sigma_chart(sigma)
+    assert layer_data(chart, "rule")[0]["value"].tolist() == [1.0]
+    np.testing.assert_allclose(layer_data(chart, "line")[0]["sigma"], sigma)
+
+
+@pytest.mark.parametrize("clip, rules", [(0.0, []), (2.5, [2.5])])
+def test_global_norm_chart_draws_clip_threshold_only_when_on(clip, rules):
+    chart = charts.global_norm_chart(RNG.random(100) + 0.1, clip)
+    found = layer_data(chart, "rule")
+    assert (found[0]["value"].tolist() if found else []) == rules
+
+
+def test_strip_chart_rows_hold_input_target_and_prediction():
+    x, y, p = np.array([1, 0, 1, 1]), np.array([0, 0, 1, 0]), np.array([0.2, 0.5, 0.9, 0.1])
+    df = layer_data(charts.strip_chart(x, y, p), "bar")[0]
+    for name, values in zip(charts.STRIP_ROWS, (p, y, x)):
+        np.testing.assert_allclose(df[df["row"] == name]["value"], values)
+    assert df["high"].max() <= 3
+
+
+def test_state_heatmap_cells():
+    states = np.tanh(RNG.normal(size=(5, 3)))
+    df = charts.state_heatmap(states).data
+    assert len(df) == 15
+    np.testing.assert_allclose(df[(df["position"] == 4) & (df["unit"] == 2)]["value"], states[4, 2])
+
+
+def test_png_and_svg_export():
+    chart = charts.presentation(charts.loss_chart(RNG.random(50), baselines(R2RT), baseline_labels(R2RT)))
+    png = charts.chart_to_png(chart)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = charts.chart_to_svg(chart)
+    assert "<svg" in svg and "learns lag 3" in svg
