@@ -1,0 +1,24 @@
+"""Truncation explorer: the Streamlit entry point.
+
+Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
+(ui/settings.py) and starts compiling the default run's kernel in the background.
+Run with `streamlit run app.py`.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the log
+
+import streamlit as st  # noqa: E402
+
+from ui import settings, warmup  # noqa: E402
+
+st.set_page_config(page_title="Truncation explorer", page_icon=":material/timeline:", layout="wide")
+page = st.navigation([
+    st.Page("pages/train.py", title="Train", icon=":material/play_circle:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+])
+settings.sidebar()
+warmup.start()
+page.run()

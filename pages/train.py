@@ -1,0 +1,135 @@
+"""Train (the landing page): train the seed's RNN with truncated BPTT and watch it learn, live.
+
+Flat script: inputs (the validated config from the sidebar, the four buttons), work (the training
+loop, redrawing the charts in place), output (status, downloads). The Trainer lives in
+st.session_state, so Continue resumes it on a later rerun. Any click during training stops this
+script at its next st.* call; the loop's `finally` closes the trainer's generator, which copies
+the weights out, and the rerun that the click started puts the stopped run into the run store.
+With fast reruns that rerun starts on a new thread while this one still trains, so the loop holds
+run_state.training_lock() and run_state waits for it before touching the trainer.
+`st.session_state["train_step_budget"]`, if set, caps the steps one click trains (tests use it).
+"""
+import time
+
+import streamlit as st
+
+from rnn_core.report import RunRecord
+from rnn_core.train import Trainer
+from ui import downloads, live, run_state
+
+cfg = st.session_state["config"]
+problem = st.session_state.get("config_error")
+present = bool(st.session_state.get("present"))
+sequence = st.session_state.get("sequence") if cfg.task == "file" else None
+budget = st.session_state.get("train_step_budget")
+
+st.title("Truncated backpropagation through time")
+if not present:
+    st.caption(
+        f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence in windows of n = {cfg.truncation} "
+        "steps. Gradients never cross from one window into the one before, so can it still learn a dependency "
+        "longer than n? Press **Train** and watch the loss against the exact baselines."
+    )
+
+trainer = run_state.trainer()
+if trainer is not None and (trainer.cfg != cfg or trainer.sequence is not sequence):
+    run_state.reset()  # the settings changed since this run was made
+    trainer = None
+run_state.save()  # a run stopped by the click that started this rerun goes into the run store now
+
+with st.container(horizontal=True):
+    train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
+                      help="Start a fresh run with the settings in the sidebar.")
+    st.button("Stop", icon=":material/stop:", help="Stop training at once and keep what was trained.")
+    resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
+                       help="Resume from the current weights, optimizer state and RNN state.")
+    reset = st.button("Reset", icon=":material/restart_alt:",
+                      help="Forget the current run here (it stays in the session's run list for Compare).")
+if problem:
+    st.error(f"Fix the settings first: {problem}")
+
+if reset:
+    run_state.reset()
+    trainer = None
+if train:
+    try:
+        trainer = run_state.start(cfg, sequence)
+    except ValueError as exc:
+        st.error(f"Cannot start this run: {exc}")
+        trainer = None
+running = trainer is not None and (train or resume) and not trainer.finished
+
+progress = st.empty()
+board = live.Board(present)
+
+
+def compile_note(t: Trainer) -> str:
+    """What compiling cost this run, from the trainer."""
+    if t.last_chunk is not None and not t.last_chunk.compiled:
+        if t.state.status == "running":
+            return "compiling the XLA program in the background (running uncompiled meanwhile)"
+        return "ran uncompiled while the XLA program was being built"
+    if t.state.compile_seconds > 0:
+        return f"compiling took {t.state.compile_seconds:.1f} s"
+    return "compiled program reused: no compile time"
+
+
+def progress_text(t: Trainer, wall_rate: float) -> str:
+    """Steps, speed, time left and compile time, all from the trainer."""
+    s = t.state
+    done, total = s.steps_done, t.total_steps
+    parts = [f"Step {done:,} of {total:,}"]
+    if s.seconds > 0:
+        parts.append(f"{done / s.seconds:,.0f} steps/s")
+    if wall_rate > 0 and done < total:
+        parts.append(f"about {(total - done) / wall_rate:,.1f} s left")
+    parts.append(compile_note(t))
+    return " · ".join(parts)
+
+if running:
+    with run_state.training_lock():
+        steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
+        chunks = trainer.run(max_steps=budget)
+        try:
+            for chunk in chunks:
+                rate = (chunk.steps_done - steps_before) / max(time.perf_counter() - wall_start, 1e-6)
+                progress.progress(min(1.0, chunk.steps_done / max(1, chunk.total_steps)),
+                                  text=progress_text(trainer, rate))
+                if board.due():
+                    board.draw(RunRecord.from_trainer(trainer), chunk.snapshot)
+        finally:
+            chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
+    if not trainer.finished:
+        st.rerun()  # a step budget ran out: redraw the buttons so Continue is enabled
+
+record = run_state.save() if trainer is not None else run_state.loaded()
+snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
+if record is None:
+    st.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
+    st.stop()
+
+figs = board.draw(record, snapshot)
+summary = record.summary
+steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
+compile_seconds = float(summary.get("compile_seconds") or 0.0)
+compiling = compile_note(trainer) if trainer is not None else f"compiling took {compile_seconds:.1f} s"
+total = trainer.total_steps if trainer is not None else steps
+if trainer is not None:
+    progress.progress(min(1.0, steps / max(1, total)), text=progress_text(trainer, 0.0))
+speed = f"{steps / seconds:,.0f} steps/s" if seconds > 0 else "speed not recorded"
+status = summary.get("status")
+if status == "diverged":
+    st.error(live.divergence_advice(record))
+elif trainer is None:
+    st.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}. "
+            "Press **Train** to run these settings again.")
+elif status == "completed":
+    st.success(f"Done: {steps:,} steps in {seconds:.1f} s of training ({speed}); {compiling}. "
+               f"Final loss {record.final_loss():.3f} nats.")
+else:
+    st.info(f"Stopped at step {steps:,} of {total:,} ({speed}). **Continue** resumes from the current weights, "
+            "optimizer state and RNN state.")
+
+st.subheader("Downloads")
+downloads.run_buttons(record)
+downloads.chart_buttons(figs, downloads.file_stem(record))

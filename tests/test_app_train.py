@@ -1,0 +1,182 @@
+"""The Train page and the shared sidebar, driven headless with Streamlit's AppTest."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+import streamlit.testing.v1.app_test as app_test
+
+from rnn_core.config import RunConfig
+from rnn_core.report import RunRecord
+from rnn_core.train import Trainer
+from ui import settings
+from tests.conftest import ROOT
+
+TIMEOUT = 120
+SMALL = {"series_length": "20000"}  # 20 training steps of the default shapes
+
+
+@pytest.fixture(autouse=True)
+def navigation_like_the_server(monkeypatch):
+    """AppTest re-detects the pages/ folder before every run and then runs a page without app.py;
+    a real server stops doing that once app.py has called st.navigation. Make AppTest do the same."""
+
+    class NavigationPages(PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationPages)
+
+
+def open_app(params: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params = dict(params or {})
+    return at.run()
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def texts(elements) -> str:
+    return " | ".join(e.value for e in elements)
+
+
+def test_controls_exist_with_r2rt_defaults():
+    at = open_app()
+    assert not at.exception
+    default = RunConfig()
+    for s in settings.SETTINGS:
+        if s.shown(settings.DEFAULT_VALUES):
+            widget = at.sidebar.get("number_input") + at.sidebar.get("selectbox") + at.sidebar.get("text_input")
+            found = [w for w in widget if w.key == f"w_{s.name}"]
+            assert found and found[0].value == getattr(default, s.name), s.name
+            assert found[0].help, f"{s.name} has no help text"
+    assert (default.state_size, default.truncation, default.optimizer, default.learning_rate, default.batch_size,
+            default.series_length, default.task) == (4, 5, "adagrad", 0.1, 200, 1_000_000, "r2rt")
+    assert [b.label for b in at.button] == ["Train", "Stop", "Continue", "Reset"]
+    assert button(at, "Continue").disabled
+    assert at.session_state["config"] == default
+    assert at.query_params == {}
+
+
+def test_small_run_trains_to_the_end():
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert "Done: 20 steps" in texts(at.success)
+    runs = at.session_state["runs"]
+    assert len(runs) == 1 and runs[0].summary["steps"] == 20 and runs[0].summary["status"] == "completed"
+    assert len(at.get("vega_lite_chart")) == 8
+    assert "learns lag 3" in texts(at.caption)
+    assert {b.label for b in at.get("download_button")} >= {"Metrics (CSV)", "Run bundle (JSON)", "PNG", "SVG"}
+
+
+def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
+    at = open_app(SMALL)
+    at.session_state["train_step_budget"] = 5
+    button(at, "Train").click().run()
+    assert "Stopped at step 5 of 20" in texts(at.info)
+    weights = [p.copy() for p in at.session_state["trainer"].params]
+    assert not button(at, "Continue").disabled
+    button(at, "Stop").click().run()  # a Stop with nothing running changes nothing
+    assert at.session_state["trainer"].state.steps_done == 5
+    del at.session_state["train_step_budget"]
+    button(at, "Continue").click().run()
+    assert not at.exception
+    assert "Done: 20 steps" in texts(at.success)
+    trainer: Trainer = at.session_state["trainer"]
+    assert trainer.state.steps_done == 20
+    assert any((a != b).any() for a, b in zip(weights, trainer.params))
+    runs = at.session_state["runs"]
+    assert len(runs) == 1 and runs[0].summary["steps"] == 20  # one entry per run, updated on Continue
+
+
+def test_changing_a_setting_updates_the_url_and_resets_the_run():
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    at.sidebar.number_input(key="w_truncation").set_value(4).run()
+    assert at.query_params == {"series_length": "20000", "truncation": "4"}
+    assert at.session_state["config"].truncation == 4
+    assert "trainer" not in at.session_state
+    assert len(at.session_state["runs"]) == 1  # the earlier run is kept for Compare
+
+
+def test_url_settings_open_the_app_with_them():
+    at = open_app({"truncation": "10", "state_size": "16", "optimizer": "adam", "learning_rate": "0.01",
+                   "task": "custom", "lags": "2,6", "effects": "0.4,-0.2"})
+    assert not at.warning
+    assert at.session_state["config"] == RunConfig(truncation=10, state_size=16, optimizer="adam",
+                                                   learning_rate=0.01, task="custom", lags=(2, 6), effects=(0.4, -0.2))
+    assert at.sidebar.text_input(key="w_lags").value == "2, 6"
+
+
+def test_junk_in_the_url_warns_and_falls_back_to_defaults():
+    at = open_app({"truncation": "abc", "state_size": "9999", "learning_rate": "nan", "style": "sideways",
+                   "present": "maybe", "batch_size": "2.5"})
+    assert not at.exception
+    warned = texts(at.warning)
+    for fragment in ("truncation=abc", "state_size=9999", "learning_rate=nan", "style=sideways", "present=maybe",
+                     "batch_size=2.5"):
+        assert fragment in warned
+    assert at.session_state["config"] == RunConfig()
+    assert at.query_params == {}
+
+
+def test_cross_field_conflict_in_the_url_keeps_the_valid_part():
+    at = open_app({"style": "williams-peng", "k1": "7"})  # k1 must be at most n = 5
+    assert "k1=7" in texts(at.warning)
+    assert at.session_state["config"] == RunConfig(style="williams-peng")
+
+
+def test_presentation_mode_renders():
+    at = open_app({**SMALL, "present": "1"})
+    assert at.sidebar.toggle(key="w_present").value is True
+    assert any("font-size" in m.value for m in at.markdown)
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 8
+    assert at.query_params["present"] == "1"
+
+
+def test_run_bundle_loads_back_with_its_settings_and_charts():
+    trainer = Trainer(RunConfig(series_length=20000, truncation=4, seed=3))
+    trainer.run_to_end()
+    bundle = json.dumps(RunRecord.from_trainer(trainer).to_json()).encode()
+    at = open_app()
+    at.sidebar.file_uploader(key="w_bundle").upload("run.json", bundle, "application/json").run()
+    assert not at.exception
+    assert at.session_state["config"] == trainer.cfg
+    assert at.query_params == {"series_length": "20000", "truncation": "4", "seed": "3"}
+    assert "Loaded run" in texts(at.info)
+    assert len(at.get("vega_lite_chart")) == 6  # the per-row snapshot is not in a bundle
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"{not json", "not valid JSON"),
+    (b'{"config": {"truncation": 0}, "history": [], "summary": {}}', "truncation"),
+    (b"[1, 2]", "JSON object"),
+])
+def test_bad_bundles_get_a_clear_error(payload, message):
+    at = open_app()
+    at.sidebar.file_uploader(key="w_bundle").upload("bad.json", payload, "application/json").run()
+    assert not at.exception
+    assert message in texts(at.sidebar.error)
+    assert at.session_state["config"] == RunConfig()
+
+
+def test_csv_task_trains_on_the_uploaded_sequence_and_reports_bad_files():
+    at = open_app({"task": "file", "batch_size": "10"})
+    assert "needs a sequence" in texts(at.error)
+    assert button(at, "Train").disabled
+    at.sidebar.file_uploader(key="w_csv").upload("bad.csv", b"x,y\n0,1\n1,2\n", "text/csv").run()
+    assert "line 3" in texts(at.sidebar.error)
+    rows = "".join(f"{i % 2},{(i // 3) % 2}\n" for i in range(500))
+    at.sidebar.file_uploader(key="w_csv").upload("seq.csv", ("x,y\n" + rows).encode(), "text/csv").run()
+    assert not at.sidebar.error
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert "Done: 10 steps" in texts(at.success)  # 10 rows of 50 steps: windows of n = 5 every 5 steps

@@ -1,0 +1,69 @@
+"""Download buttons: each chart as PNG and SVG, a run's metrics as CSV and as the JSON bundle.
+
+Chart files are rendered only when a button is clicked (deferred data), so drawing the page
+costs nothing; the buttons do not rerun the app, so a click never interrupts training.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from rnn_core import charts
+from rnn_core.report import RunRecord
+from ui.live import Figure
+
+TITLES = {
+    "loss": "Loss", "gradient-profile": "Gradient per time step", "gradient-heatmap": "Gradient heatmap",
+    "position-loss": "Loss per position", "sigma-max": "σ_max(W_s)", "global-norm": "Global gradient norm",
+    "input-target-prediction": "Input, target, prediction", "hidden-state": "Hidden state",
+}
+
+
+def file_stem(record: RunRecord) -> str:
+    """A file-name-safe stem from the run's label, e.g. 'TF-n5-d4-adagrad-0.1-r2rt-seed-0'."""
+    stem = re.sub(r"[^A-Za-z0-9.]+", "-", record.label.replace("n=", "n").replace("d=", "d")).strip("-")
+    return stem or "run"
+
+
+def metrics_csv(record: RunRecord) -> str:
+    """Per-step metrics as CSV: step, loss, global_norm, sigma_max, then per-position columns where recorded."""
+    frame = pd.DataFrame({name: record.scalars[name] for name in ("step", "loss", "global_norm", "sigma_max")})
+    prof = record.profiles
+    if len(prof["step"]):
+        columns = {"step": prof["step"]}
+        for name in ("grad_norms", "temporal", "position_loss"):
+            values = np.asarray(prof[name])
+            for t in range(values.shape[1]):
+                columns[f"{name}_{t}"] = values[:, t]
+        frame = frame.merge(pd.DataFrame(columns), on="step", how="left")
+    return frame.to_csv(index=False)
+
+
+def run_buttons(record: RunRecord) -> None:
+    """The run's metrics CSV and JSON bundle."""
+    stem = file_stem(record)
+    with st.container(horizontal=True):
+        st.download_button("Metrics (CSV)", lambda: metrics_csv(record), f"{stem}-metrics.csv", "text/csv",
+                           on_click="ignore", icon=":material/table:", key="dl_csv",
+                           help="One row per training step; per-position columns on the recorded steps.")
+        st.download_button("Run bundle (JSON)", lambda: json.dumps(record.to_json()), f"{stem}.json",
+                           "application/json", on_click="ignore", icon=":material/data_object:", key="dl_json",
+                           help="Settings, baselines and every metric; load it back from the sidebar.")
+
+
+def chart_buttons(figs: list[Figure], stem: str, per_row: int = 4) -> None:
+    """PNG and SVG buttons for every drawn chart, in a grid."""
+    drawn = [f for f in figs if f.chart is not None]
+    for i in range(0, len(drawn), per_row):
+        for fig, col in zip(drawn[i : i + per_row], st.columns(per_row)):
+            with col:
+                st.caption(TITLES.get(fig.name, fig.name))
+                with st.container(horizontal=True):
+                    st.download_button("PNG", lambda c=fig.chart: charts.chart_to_png(c), f"{stem}-{fig.name}.png",
+                                       "image/png", on_click="ignore", key=f"dl_png_{fig.name}")
+                    st.download_button("SVG", lambda c=fig.chart: charts.chart_to_svg(c), f"{stem}-{fig.name}.svg",
+                                       "image/svg+xml", on_click="ignore", key=f"dl_svg_{fig.name}")

@@ -1,0 +1,364 @@
+"""The shared sidebar: every RunConfig setting as a widget, kept in the URL both ways.
+
+One path for every change (design principle 5): link, widget or loaded bundle all end in
+`_commit`, which validates the settings into a RunConfig and, when it differs from the current
+one, resets the live run. The validated config is `st.session_state["config"]` (a problem with
+the widgets' values is `st.session_state["config_error"]`, the last good config staying in place);
+an uploaded sequence for the 'file' task is `st.session_state["sequence"]`.
+
+URL parameters are the RunConfig field names (`?truncation=10&state_size=16`) plus `present=1`;
+only values that differ from the defaults are written, so a default setting is simply absent.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from rnn_core.config import BOUNDS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
+from rnn_core.data import load_sequence_csv
+from rnn_core.report import RunRecord
+from ui import run_state
+from ui.runs import add_run
+
+DEFAULT = RunConfig()
+PRESENT = "present"
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _always(values: dict[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One RunConfig field as a widget: its label, group, kind and when it is shown."""
+
+    name: str
+    label: str
+    group: str
+    kind: str  # "int", "float", "choice" or "list"
+    help: str
+    step: float | None = None
+    options: tuple[str, ...] = ()
+    shown: Callable[[dict[str, Any]], bool] = _always
+
+
+def _help(name: str, extra: str = "") -> str:
+    default = getattr(DEFAULT, name)
+    shown = ", ".join(str(v) for v in default) if isinstance(default, tuple) else f"{default:,}" if isinstance(default, int) else f"{default:g}" if isinstance(default, float) else default
+    text = BOUNDS[name].help if name in BOUNDS else ""
+    return " ".join(part for part in (text + ("." if text else ""), extra, f"Default (R2RT): {shown}.") if part)
+
+
+def _task_is(*tasks: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda values: values["task"] in tasks
+
+
+R2RT_RULE = "P(Y_t = 1) = 0.5 + 0.5·X_{t−3} − 0.25·X_{t−8}"
+SETTINGS: tuple[Setting, ...] = (
+    Setting("state_size", "State size d", "Model", "int", _help("state_size", "A larger state (e.g. 16) helps to learn both R2RT lags."), 1),
+    Setting("init_scale", "Initial weight scale", "Model", "float", _help("init_scale", "Above about 1 the recurrent matrix starts with σ_max > 1."), 0.1),
+    Setting("seed", "Seed", "Model", "int", _help("seed"), 1),
+    Setting("style", "Truncation style", "Truncation", "choice",
+            "TensorFlow style BPTT(n; n): a graph n steps wide; each training step trains all n losses, the last "
+            "one backpropagated n steps. Williams–Peng BPTT(n; k1): the window slides k1 steps at a time and only "
+            "its last k1 losses are trained, each through at least n − k1 + 1 steps (k1 = 1: 'true' truncation).",
+            options=STYLES),
+    Setting("truncation", "Window n (steps unrolled)", "Truncation", "int",
+            _help("truncation", "No gradient crosses from one window into the one before."), 1),
+    Setting("k1", "k1 (steps between training steps)", "Truncation", "int", _help("k1", "At most n."), 1,
+            shown=lambda v: v["style"] == "williams-peng"),
+    Setting("task", "Task", "Task", "choice",
+            f"r2rt: R2RT part I, {R2RT_RULE}. echo: Hallström's pure echo, Y_t = X_(t − echo step). "
+            "custom: your own lags and effects. file: your own 0/1 sequence, a CSV with the header x,y.",
+            options=TASKS),
+    Setting("echo_step", "Echo step", "Task", "int", _help("echo_step"), 1, shown=_task_is("echo")),
+    Setting("lags", "Lags L_i", "Task", "list",
+            f"Comma-separated lags, 1 to {MAX_LAG}, at most {MAX_LAGS}: Y_t depends on X_(t − L_i). Default: 3, 8.",
+            shown=_task_is("custom")),
+    Setting("effects", "Effects e_i", "Task", "list",
+            "Comma-separated effects in [−1, 1], one per lag: P(Y_t = 1) rises by e_i when X_(t − L_i) = 1. "
+            "Default: 0.5, −0.25.", shown=_task_is("custom")),
+    Setting("base_prob", "Base P(Y = 1)", "Task", "float", _help("base_prob"), 0.05, shown=_task_is("custom")),
+    Setting("input_prob", "P(X = 1)", "Task", "float", _help("input_prob"), 0.05, shown=_task_is("echo", "custom")),
+    Setting("optimizer", "Optimizer", "Optimisation", "choice",
+            "Keras SGD, Adagrad or Adam. R2RT used Adagrad with learning rate 0.1.", options=OPTIMIZERS),
+    Setting("learning_rate", "Learning rate", "Optimisation", "float", _help("learning_rate"), 0.01),
+    Setting("clip", "Clip gradient norm at", "Optimisation", "float",
+            _help("clip", "Pascanu et al.: if ‖g‖ > threshold, g ← threshold·g/‖g‖."), 0.5),
+    Setting("batch_size", "Batch size B", "Optimisation", "int", _help("batch_size"), 1),
+    Setting("series_length", "Series length T", "Optimisation", "int", _help("series_length"), 10_000,
+            shown=lambda v: v["task"] != "file"),
+    Setting("epochs", "Epochs", "Optimisation", "int", _help("epochs"), 1),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+GROUPS = ("Model", "Truncation", "Task", "Optimisation")
+LABELS = {
+    "tensorflow": "TF style BPTT(n; n)", "williams-peng": "Williams–Peng BPTT(n; k1)",
+    "r2rt": "R2RT: lags 3 and 8", "echo": "Echo (Hallström)", "custom": "Custom lags", "file": "My CSV file",
+    "sgd": "SGD", "adagrad": "Adagrad", "adam": "Adam",
+}
+
+
+def widget_value(name: str, value: Any) -> Any:
+    """A RunConfig value as its widget holds it (lists as '3, 8' text)."""
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, tuple) else value
+
+
+def values_from_config(cfg: RunConfig) -> dict[str, Any]:
+    """Widget values for every setting of a config."""
+    return {s.name: widget_value(s.name, getattr(cfg, s.name)) for s in SETTINGS}
+
+
+DEFAULT_VALUES = values_from_config(DEFAULT)
+
+
+def url_text(name: str, value: Any) -> str:
+    """How a widget value is written into the URL."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and BY_NAME[name].kind == "list":
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
+    return str(value)
+
+
+def parse_field(name: str, raw: str) -> Any:
+    """A URL value checked on its own; ValueError saying what is wrong with it."""
+    value = coerce(name, raw)
+    if name in BOUNDS:
+        bound = BOUNDS[name]
+        if value != value or not bound.low <= value <= bound.high:
+            raise ValueError(f"out of range [{bound.low:g}, {bound.high:g}]")
+    setting = BY_NAME[name]
+    if setting.kind == "choice" and value not in setting.options:
+        raise ValueError(f"not one of {', '.join(setting.options)}")
+    if setting.kind == "list":
+        if not value or len(value) > MAX_LAGS:
+            raise ValueError(f"give 1 to {MAX_LAGS} comma-separated values")
+        low, high = (1, MAX_LAG) if name == "lags" else (-1.0, 1.0)
+        for item in value:
+            if item != item or not low <= item <= high:
+                raise ValueError(f"{item!r} is out of range [{low:g}, {high:g}]")
+        if name == "lags" and len(set(value)) != len(value):
+            raise ValueError("lags must be distinct")
+    return widget_value(name, value)
+
+
+def config_from_values(values: dict[str, Any]) -> RunConfig:
+    """Validate widget values into a RunConfig (ValueError naming the setting otherwise)."""
+    return RunConfig.from_dict(dict(values))
+
+
+def read_url(params: dict[str, str]) -> tuple[dict[str, Any], bool, list[str]]:
+    """Settings from URL parameters: (widget values, presentation mode, warnings for what was refused)."""
+    values, warnings = dict(DEFAULT_VALUES), []
+    accepted: dict[str, Any] = {}
+    for s in SETTINGS:
+        if s.name not in params:
+            continue
+        raw = params[s.name]
+        try:
+            accepted[s.name] = parse_field(s.name, raw)
+        except ValueError as exc:
+            warnings.append(_refused(s.name, raw, str(exc)))
+    try:
+        config_from_values({**values, **accepted})
+        values.update(accepted)
+    except ValueError:
+        for name, value in accepted.items():
+            trial = {**values, name: value}
+            try:
+                config_from_values(trial)
+                values = trial
+            except ValueError as exc:
+                warnings.append(_refused(name, params[name], str(exc)))
+    present = False
+    if PRESENT in params:
+        word = str(params[PRESENT]).strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            present = word in TRUE_WORDS
+        else:
+            warnings.append(_refused(PRESENT, params[PRESENT], "expected 1 or 0", "off"))
+    return values, present, warnings
+
+
+def _refused(name: str, raw: str, why: str, default: Any = None) -> str:
+    shown = default if default is not None else url_text(name, DEFAULT_VALUES[name])
+    return f"The link's setting `{name}={raw}` was ignored ({why}); using the default, `{shown}`."
+
+
+def url_params(values: dict[str, Any], present: bool) -> dict[str, str]:
+    """The URL parameters for these settings: only those that differ from the defaults."""
+    out = {name: url_text(name, v) for name, v in values.items() if url_text(name, v) != url_text(name, DEFAULT_VALUES[name])}
+    if present:
+        out[PRESENT] = "1"
+    return out
+
+
+OWN_PARAMS = tuple(s.name for s in SETTINGS) + (PRESENT,)
+
+
+def _wkey(name: str) -> str:
+    return f"w_{name}"
+
+
+def _set_widgets(values: dict[str, Any], present: bool) -> None:
+    st.session_state["settings"] = dict(values)
+    st.session_state[PRESENT] = present
+    for name, value in values.items():
+        st.session_state[_wkey(name)] = value
+    st.session_state[_wkey(PRESENT)] = present
+
+
+def _sync_from_url() -> bool:
+    """Take the settings from the URL on a session's first run, or when the URL was changed from outside."""
+    current = {k: st.query_params[k] for k in OWN_PARAMS if k in st.query_params}
+    written = st.session_state.get("_url_written")
+    if written is not None and (current == written or not current):
+        return False  # our own writes, or a page switch that dropped the query string: the widgets lead
+    values, present, warnings = read_url(current)
+    _set_widgets(values, present)
+    st.session_state["url_warnings"] = warnings
+    return True
+
+
+def _write_url(values: dict[str, Any], present: bool) -> None:
+    wanted = url_params(values, present)
+    for name in OWN_PARAMS:
+        if name in wanted and st.query_params.get(name) != wanted[name]:
+            st.query_params[name] = wanted[name]
+        elif name not in wanted and name in st.query_params:
+            del st.query_params[name]
+    st.session_state["_url_written"] = wanted
+
+
+def _on_csv() -> None:
+    upload = st.session_state.get("w_csv")
+    st.session_state.pop("csv_error", None)
+    if upload is None:
+        st.session_state.pop("sequence", None)
+        st.session_state.pop("sequence_name", None)
+        return
+    try:
+        st.session_state["sequence"] = load_sequence_csv(upload.getvalue())
+        st.session_state["sequence_name"] = upload.name
+    except ValueError as exc:
+        st.session_state.pop("sequence", None)
+        st.session_state["csv_error"] = f"{upload.name}: {exc}"
+
+
+def _on_bundle() -> None:
+    upload = st.session_state.get("w_bundle")
+    st.session_state.pop("bundle_error", None)
+    if upload is None:
+        return
+    try:
+        record = RunRecord.from_json(upload.getvalue())
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        st.session_state["bundle_error"] = f"Could not load {upload.name}: {exc}"
+        return
+    _set_widgets(values_from_config(record.config), bool(st.session_state.get(PRESENT)))
+    st.session_state["bundle_pending"] = record
+
+
+def _widget(s: Setting) -> Any:
+    key = _wkey(s.name)
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state["settings"][s.name]
+    if s.kind == "choice":
+        return st.selectbox(s.label, s.options, format_func=lambda v: LABELS.get(v, v), key=key, help=s.help)
+    if s.kind == "list":
+        return st.text_input(s.label, key=key, help=s.help)
+    bound = BOUNDS[s.name]
+    if s.kind == "int":
+        return st.number_input(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
+    return st.number_input(s.label, float(bound.low), float(bound.high), step=float(s.step or 0.1), format="%g",
+                           key=key, help=s.help)
+
+
+def _csv_uploader() -> None:
+    st.file_uploader("Sequence CSV (header x,y; one 0/1 pair per line)", type=["csv", "txt"], key="w_csv",
+                     on_change=_on_csv, help="Your own sequence for the 'file' task: the first line is x,y, then one "
+                     "0/1 pair per line. It is cut into B rows like a generated series.")
+    if st.session_state.get("csv_error"):
+        st.error(st.session_state["csv_error"])
+    elif st.session_state.get("sequence") is not None:
+        x, _ = st.session_state["sequence"]
+        st.caption(f"Using {st.session_state.get('sequence_name', 'the uploaded file')}: {len(x):,} steps.")
+    else:
+        st.info("Upload a CSV to train on your own sequence.")
+
+
+def _commit(values: dict[str, Any], from_url: bool) -> None:
+    """Validate the widget values; a changed config or sequence resets the live run."""
+    try:
+        cfg = config_from_values(values)
+    except ValueError as exc:
+        st.session_state["config_error"] = str(exc)
+        st.session_state.setdefault("config", DEFAULT)
+        return
+    if cfg.task == "file" and st.session_state.get("sequence") is None:
+        st.session_state["config_error"] = "task 'file' needs a sequence: upload a CSV under Task"
+    else:
+        st.session_state.pop("config_error", None)
+    sequence = st.session_state.get("sequence") if cfg.task == "file" else None
+    if cfg != st.session_state.get("config") or sequence is not st.session_state.get("_committed_sequence"):
+        if "config" in st.session_state:
+            run_state.reset()
+        if not from_url:
+            st.session_state.pop("url_warnings", None)  # the user has moved on from the link
+        st.session_state["config"] = cfg
+        st.session_state["_committed_sequence"] = sequence
+
+
+def present_css() -> str:
+    """CSS that enlarges text for a projector."""
+    return """<style>
+    html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+    [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p,
+    [data-testid="stWidgetLabel"] p, button p { font-size: 1.25rem !important; }
+    h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
+    </style>"""
+
+
+def sidebar() -> RunConfig:
+    """Render the settings sidebar; return the current validated RunConfig."""
+    st.session_state.setdefault("settings", dict(DEFAULT_VALUES))
+    from_url = _sync_from_url()
+    values: dict[str, Any] = st.session_state["settings"]
+    with st.sidebar:
+        st.session_state.setdefault(_wkey(PRESENT), st.session_state.get(PRESENT, False))
+        present = st.toggle("Presentation mode", key=_wkey(PRESENT),
+                            help="For the projector: larger text, settings folded away, charts full width.")
+        if present != st.session_state.get("_present_applied"):
+            st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
+            st.session_state["_present_applied"] = present
+        st.session_state[PRESENT] = present
+        for group in GROUPS:
+            with st.expander(group, expanded=not present):
+                for s in SETTINGS:
+                    if s.group == group and s.shown(values):
+                        values[s.name] = _widget(s)
+                if group == "Task" and values["task"] == "file":
+                    _csv_uploader()
+        _commit(values, from_url)
+        if st.session_state.get("config_error"):
+            st.error(f"Settings not applied: {st.session_state['config_error']}")
+        with st.expander("Load a run (JSON bundle)", expanded=False):
+            st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
+                             help="A JSON bundle downloaded from the Train page (or written by the command line). "
+                             "Loading it restores the run's settings and charts.")
+            if st.session_state.get("bundle_error"):
+                st.error(st.session_state["bundle_error"])
+    record = st.session_state.pop("bundle_pending", None)
+    if record is not None:
+        run_state.show_loaded(add_run(record))
+    if present:
+        st.markdown(present_css(), unsafe_allow_html=True)
+    for warning in st.session_state.get("url_warnings", []):
+        st.warning(warning, icon="⚠️")
+    _write_url(values, present)
+    return st.session_state["config"]
