@@ -1,0 +1,101 @@
+"""Plans for comparing runs: n-sweeps, truncation-style trios, data consumed per step, rough costs.
+
+No UI and no training here: these build the RunConfigs the Compare page trains, and the numbers it
+needs to put different runs on a common axis.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .config import RunConfig
+from .data import steps_per_epoch
+
+TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine
+
+
+def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int], epochs: int) -> list[RunConfig]:
+    """One config per (d, seed, n), n innermost; everything else from `base`.
+
+    Williams-Peng's k1 is capped at n so small n stay legal. Raises ValueError naming the first
+    combination that is not a legal run (e.g. a series too short for B x n).
+    """
+    if not ns:
+        raise ValueError("pick at least one value of n")
+    out = []
+    for d in ds:
+        for seed in seeds:
+            for n in sorted(set(int(v) for v in ns)):
+                cfg = base.replace(truncation=n, state_size=int(d), seed=int(seed), epochs=int(epochs),
+                                   k1=min(base.k1, n))
+                try:
+                    cfg.validate()
+                except ValueError as exc:
+                    raise ValueError(f"n={n}, d={d}, seed={seed}: {exc}") from None
+                out.append(cfg)
+    return out
+
+
+def style_configs(base: RunConfig, n: int, k1: int) -> list[tuple[str, RunConfig]]:
+    """TensorFlow style BPTT(n; n), Williams-Peng BPTT(n; 1) and BPTT(n; k1) on the same data (same seed).
+
+    The k1 run is left out when k1 is 1 or n, which would repeat one of the other two.
+    """
+    tf_style = base.replace(truncation=n, style="tensorflow", k1=1)
+    plans = [(f"BPTT({n}; {n}) TensorFlow style", tf_style),
+             (f"BPTT({n}; 1) Williams-Peng", base.replace(truncation=n, style="williams-peng", k1=1))]
+    if 1 < k1 < n:
+        plans.append((f"BPTT({n}; {k1}) Williams-Peng", base.replace(truncation=n, style="williams-peng", k1=k1)))
+    for _, cfg in plans:
+        cfg.validate()
+    return plans
+
+
+def row_length(cfg: RunConfig, sequence_length: int | None = None) -> int:
+    """Time steps in each of the B rows an epoch is cut into."""
+    total = sequence_length if cfg.task == "file" and sequence_length is not None else cfg.series_length
+    return total // cfg.batch_size
+
+
+def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
+    """Time steps of data consumed (over all B rows) by the end of each 0-based training step.
+
+    A window of n starts every k1 steps, so step w of an epoch has read B (w k1 + n) steps of it.
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    k1, n, B = cfg.effective_k1, cfg.truncation, cfg.batch_size
+    per_epoch = max(1, steps_per_epoch(rows, n, k1))
+    epoch, window = steps // per_epoch, steps % per_epoch
+    return B * (epoch * rows + window * k1 + n)
+
+
+def total_steps(cfg: RunConfig, rows: int) -> int:
+    """Training steps of the whole run."""
+    return steps_per_epoch(rows, cfg.truncation, cfg.effective_k1) * cfg.epochs
+
+
+def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None) -> tuple[float, float]:
+    """Rough (training, compiling) seconds for the runs on 2 cores; compiling counts each new shape once.
+
+    Training grows with steps x n x (1 + d/32); compiling the unrolled graph grows with n. Both are
+    crude fits to timings on a 2-core machine (within a factor of 2-3), good enough to warn about a long wait.
+    """
+    train, compile_ = 0.0, 0.0
+    shapes = set()
+    for cfg in cfgs:
+        steps = total_steps(cfg, row_length(cfg, sequence_length))
+        train += steps * TRAIN_SECONDS_PER_STEP * (2 + cfg.truncation * (1 + cfg.state_size / 32))
+        shape = (cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer)
+        if shape not in shapes:
+            shapes.add(shape)
+            compile_ += min(15.0, 3.0 + 0.3 * min(cfg.truncation, 16))
+    return train, compile_
+
+
+def nearest_baseline(loss: float, baselines: Sequence[float], labels: Sequence[str]) -> str:
+    """The label of the baseline closest to a final loss ('' when there are none or the loss is NaN)."""
+    if not baselines or loss != loss:
+        return ""
+    i = int(np.argmin([abs(loss - b) for b in baselines]))
+    return labels[i]
