@@ -51,6 +51,7 @@ def slab_width(key: KernelKey) -> int:
 
 
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    learning_rate = float(learning_rate)  # keras rejects an int learning rate
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate)
     if name == "adam":

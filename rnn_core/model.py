@@ -154,14 +154,22 @@ def window_pass(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
 
 
 def sigma_max(W) -> tf.Tensor:
-    """Largest singular value of the recurrent block W_s = W[:, 2:]."""
+    """Largest singular value of the recurrent block W_s = W[:, 2:]; inf once W_s is not finite.
+
+    Computed as m * sigma(W_s / m), m = max |W_s|, so huge weights near divergence do not overflow.
+    """
     W_s = W[:, 2:]
-    return tf.sqrt(tf.reduce_max(tf.linalg.eigvalsh(tf.matmul(W_s, W_s, transpose_a=True))))
+    m = tf.reduce_max(tf.abs(W_s))
+    finite = tf.reduce_all(tf.math.is_finite(W_s))
+    safe = tf.where(finite & (m > 0), W_s / tf.where(m > 0, m, 1.0), tf.zeros_like(W_s))
+    sigma = m * tf.sqrt(tf.reduce_max(tf.linalg.eigvalsh(tf.matmul(safe, safe, transpose_a=True))))
+    return tf.where(finite, tf.where(m > 0, sigma, 0.0), tf.constant(float("inf"), W.dtype))
 
 
 def save_weights(path: str | Path, params: Params) -> None:
     """Write W, b_s, U, b_p to an .npz file (no pickle)."""
-    np.savez(path, W=params.W, b_s=params.b_s, U=params.U, b_p=params.b_p)
+    with open(path, "wb") as fh:  # a handle, so numpy does not append ".npz" to the name
+        np.savez(fh, W=params.W, b_s=params.b_s, U=params.U, b_p=params.b_p)
 
 
 def load_weights(path: str | Path, state_size: int | None = None) -> Params:

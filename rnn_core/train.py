@@ -230,12 +230,12 @@ class Trainer:
                 t0 = time.perf_counter()
                 out = kernel.run(
                     self._slab(xb, st.window, count), self._slab(yb, st.window, count), st.state, count,
-                    st.window == 0, cfg.clip, compiled=kernel.compiled,
+                    st.window == 0, cfg.clip, compiled=kernel.compiled and self.use_compiled,
                 )
                 elapsed = time.perf_counter() - t0
                 per_step = elapsed / count
                 st.seconds += elapsed
-                chunk = self._record(out, count, kernel.compiled, xb, yb)
+                chunk = self._record(out, count, kernel.compiled and self.use_compiled, xb, yb)
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:

@@ -318,8 +318,6 @@ def test_weights_roundtrip(tmp_path, dtype):
     np.testing.assert_array_equal(loaded_str.W, params.W.astype(np.float32))
 
 
-@pytest.mark.xfail(strict=True, reason="model.save_weights: np.savez appends '.npz' to a path without it, "
-                   "so load_weights(same path) finds no file (CLI --save-weights w.bin then --init w.bin fails)")
 def test_weights_roundtrip_keeps_the_path_given(tmp_path):
     params, *_ = make_case(seed=7, d=4, dtype=np.float32)
     path = tmp_path / "trained.weights"

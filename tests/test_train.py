@@ -96,11 +96,6 @@ def test_reasonable_huge_settings_do_not_raise():
     assert trainer.summary()["steps"] >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: model.sigma_max runs tf.linalg.eigvalsh on W_s^T W_s, which raises "
-    "InvalidArgumentError in eager mode once W holds inf/NaN (or entries above ~1e19, where W_s^T W_s "
-    "overflows); kernels.Kernel._chunk calls it after every step, so an eager chunk (use_compiled=False, "
-    "or any new shape's first chunks while XLA compiles) crashes instead of ending 'diverged'"))
 def test_divergence_in_an_eager_chunk_ends_the_run(fresh_pool):
     cfg = make_cfg(epochs=1)
     trainer = train.Trainer(cfg, initial_params=exploding_params(), use_compiled=False)
@@ -182,9 +177,6 @@ def test_compiled_and_eager_runs_agree(fresh_pool):
     np.testing.assert_allclose(eager.state.state, compiled.state.state, **TOL)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: Trainer.run leases from POOL and calls kernel.run(compiled=kernel.compiled), so "
-    "use_compiled=False still runs compiled whenever the pool holds a compiled kernel of the same shapes"))
 def test_use_compiled_false_runs_eagerly_even_when_a_compiled_kernel_is_pooled():
     cfg = make_cfg(epochs=1)
     warm(train.Trainer(cfg).key)
