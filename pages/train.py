@@ -96,7 +96,7 @@ if running:
                 progress.progress(min(1.0, chunk.steps_done / max(1, chunk.total_steps)),
                                   text=progress_text(trainer, rate))
                 if board.due():
-                    board.draw(RunRecord.from_trainer(trainer), chunk.snapshot)
+                    board.draw_live(RunRecord.from_trainer(trainer), chunk.snapshot)
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
     if not trainer.finished:

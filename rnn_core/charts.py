@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import vl_convert as vlc
 
-MAX_POINTS = 2000
-MAX_CELLS = 4800  # below Altair's default 5000-row limit for inline data
+MAX_POINTS = 1000
+MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
 HEIGHT = 260
 RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
 
@@ -234,9 +234,9 @@ def state_heatmap(states: np.ndarray) -> alt.Chart:
     ).properties(title="Hidden state S_t (row 0)", height=HEIGHT)
 
 
-def presentation(chart: alt.TopLevelMixin, font_size: int = 18) -> alt.TopLevelMixin:
-    """The same chart with fonts large enough for a projector."""
-    return chart.configure_axis(labelFontSize=font_size - 2, titleFontSize=font_size).configure_legend(
+def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:
+    """The same chart taller and with fonts large enough for a projector."""
+    return chart.properties(height=height).configure_axis(labelFontSize=font_size - 2, titleFontSize=font_size).configure_legend(
         labelFontSize=font_size - 2, titleFontSize=font_size
     ).configure_title(fontSize=font_size + 4).configure_text(fontSize=font_size - 2)
 

@@ -180,3 +180,26 @@ def test_csv_task_trains_on_the_uploaded_sequence_and_reports_bad_files():
     button(at, "Train").click().run()
     assert not at.exception
     assert "Done: 10 steps" in texts(at.success)  # 10 rows of 50 steps: windows of n = 5 every 5 steps
+
+
+def test_a_diverged_run_says_where_and_what_to_try():
+    trainer = Trainer(RunConfig(series_length=20000))
+    trainer.run_to_end()
+    bundle = RunRecord.from_trainer(trainer).to_json()
+    bundle["summary"].update(status="diverged", diverged_at=7)
+    at = open_app()
+    at.sidebar.file_uploader(key="w_bundle").upload("run.json", json.dumps(bundle).encode(), "application/json").run()
+    message = texts(at.error)
+    assert "diverged at step 7" in message
+    assert "clipping" in message and "smaller learning rate" in message and "0.01" in message
+
+
+def test_url_round_trip_of_every_setting():
+    cfg = RunConfig(state_size=16, truncation=10, style="williams-peng", k1=3, batch_size=32, series_length=64000,
+                    epochs=2, learning_rate=0.003, optimizer="adam", clip=1.5, init_scale=0.5, seed=9, task="custom",
+                    lags=(2, 7), effects=(0.25, -0.5), base_prob=0.4, input_prob=0.3, echo_step=5)
+    params = settings.url_params(settings.values_from_config(cfg), present=True)
+    values, present, warnings = settings.read_url(params)
+    assert not warnings and present
+    assert settings.config_from_values(values) == cfg
+    assert settings.url_params(settings.DEFAULT_VALUES, present=False) == {}

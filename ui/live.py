@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import altair as alt
+from altair.utils.schemapi import debug_mode
 import numpy as np
 import streamlit as st
 
@@ -55,75 +56,109 @@ def task_rule(record: RunRecord) -> str:
     return f"Target rule: P(Y_t = 1) = {task.base_prob:g} {terms} (clipped to [0, 1])."
 
 
-def figures(record: RunRecord, snapshot: Snapshot | None) -> list[Figure]:
-    """Every chart of the Train page with its caption, built from the run's own numbers."""
-    cfg, sc, pr = record.config, record.scalars, record.profiles
+def _loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     labels, base = _labels(record), record.baselines
-    loss, steps = sc["loss"], sc["step"]
-    out: list[Figure] = []
-
+    loss = record.scalars["loss"]
     final = record.final_loss()
     text = f"Loss now {_fmt(final)} nats (mean of the last {min(SMOOTH, len(loss))} steps)."
     if base:
         pairs = ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
-        nearest = labels[int(np.argmin([abs(final - b) for b in base]))] if np.isfinite(final) else None
         text += f" Exact baselines, the best possible expected loss of a model that {pairs}."
-        if nearest:
-            text += f" Closest: **{nearest}**."
-    out.append(Figure("loss", charts.loss_chart(loss, base, labels, steps=steps, window=SMOOTH), text))
+        if np.isfinite(final):
+            text += f" Closest: **{labels[int(np.argmin([abs(final - b) for b in base]))]}**."
+    return Figure("loss", charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH), text)
 
-    if len(pr["step"]):
-        g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
-        ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
-        text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
-                f"{_fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{cfg.truncation - 1}‖). "
-                f"No gradient crosses into the previous window.")
-        out.append(Figure("gradient-profile", charts.grad_profile_chart(g, tmp), text))
-        out.append(Figure(
-            "gradient-heatmap", charts.grad_heatmap_chart(pr["step"], pr["grad_norms"]),
-            f"‖∂L/∂S_t‖ at each position for {len(pr['step']):,} recorded steps, log colour scale: "
-            "darker means less error signal reaches that state."))
-        recent = pr["position_loss"][-RECENT:]
-        k1 = cfg.effective_k1
-        trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
-        out.append(Figure(
-            "position-loss", charts.position_loss_chart(np.nanmean(recent, axis=0), base, labels),
-            f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "
-            f"t + 1 steps only, so only positions t ≥ L can teach a lag-L dependency (n = {cfg.truncation}; "
-            f"{trained} positions are trained)."))
-    else:
-        for name in ("gradient-profile", "gradient-heatmap", "position-loss"):
-            out.append(Figure(name, None, "", "This run has no per-position profiles recorded."))
 
-    sigma = sc["sigma_max"]
-    if len(sigma):
-        now, first = sigma[-1], sigma[0]
-        out.append(Figure(
-            "sigma-max", charts.sigma_chart(sigma, steps=steps),
-            f"σ_max(W_s) is {_fmt(now)} now ({_fmt(first)} after the first step). Below 1 long-term gradients "
-            "must vanish; above 1 is necessary, not sufficient, for them to explode (Pascanu et al. 2013)."))
-    norms = sc["global_norm"]
+NO_PROFILES = "This run has no per-position profiles recorded."
+
+
+def _gradient_profile(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    pr, n = record.profiles, record.config.truncation
+    if not len(pr["step"]):
+        return Figure("gradient-profile", None, "", NO_PROFILES)
+    g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
+    ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
+    text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
+            f"{_fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
+            "No gradient crosses into the previous window.")
+    return Figure("gradient-profile", charts.grad_profile_chart(g, tmp), text)
+
+
+def _gradient_heatmap(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    pr = record.profiles
+    if not len(pr["step"]):
+        return Figure("gradient-heatmap", None, "", NO_PROFILES)
+    return Figure("gradient-heatmap", charts.grad_heatmap_chart(pr["step"], pr["grad_norms"]),
+                  f"‖∂L/∂S_t‖ at each position for {len(pr['step']):,} recorded steps, log colour scale: "
+                  "darker means less error signal reaches that state.")
+
+
+def _position_loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    cfg, pr = record.config, record.profiles
+    if not len(pr["step"]):
+        return Figure("position-loss", None, "", NO_PROFILES)
+    recent = pr["position_loss"][-RECENT:]
+    k1 = cfg.effective_k1
+    trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
+    return Figure(
+        "position-loss", charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record)),
+        f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "
+        f"t + 1 steps only, so only positions t ≥ L can teach a lag-L dependency (n = {cfg.truncation}; "
+        f"{trained} positions are trained).")
+
+
+def _sigma(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    sigma = record.scalars["sigma_max"]
+    if not len(sigma):
+        return Figure("sigma-max", None, "", "No steps recorded.")
+    return Figure(
+        "sigma-max", charts.sigma_chart(sigma, steps=record.scalars["step"]),
+        f"σ_max(W_s) is {_fmt(sigma[-1])} now ({_fmt(sigma[0])} after the first step). Below 1 long-term gradients "
+        "must vanish; above 1 is necessary, not sufficient, for them to explode (Pascanu et al. 2013).")
+
+
+def _global_norm(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    clip, norms = record.config.clip, record.scalars["global_norm"]
     finite = norms[np.isfinite(norms)]
-    if len(finite):
-        mean = float(np.mean(finite))
-        text = (f"Mean ‖g‖ so far {_fmt(mean)}. Pascanu et al.'s heuristic clips at half to ten times the average: "
-                f"{_fmt(mean / 2)} to {_fmt(mean * 10)}.")
-        if cfg.clip > 0:
-            text += f" Clipping at {cfg.clip:g} rescaled {np.mean(finite > cfg.clip):.0%} of the steps."
-        out.append(Figure("global-norm", charts.global_norm_chart(norms, cfg.clip, steps=steps), text))
+    if not len(finite):
+        return Figure("global-norm", None, "", "No finite gradient norm recorded.")
+    mean = float(np.mean(finite))
+    text = (f"Mean ‖g‖ so far {_fmt(mean)}. Pascanu et al.'s heuristic clips at half to ten times the average: "
+            f"{_fmt(mean / 2)} to {_fmt(mean * 10)}.")
+    if clip > 0:
+        text += f" Clipping at {clip:g} rescaled {np.mean(finite > clip):.0%} of the steps."
+    return Figure("global-norm", charts.global_norm_chart(norms, clip, steps=record.scalars["step"]), text)
 
-    if snapshot is not None and len(snapshot.x):
-        out.append(Figure(
-            "input-target-prediction", charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
-            f"Row 0 of the last window trained. {task_rule(record)}"))
-        out.append(Figure(
-            "hidden-state", charts.state_heatmap(snapshot.states),
-            f"S_t of row 0 in the last window, d = {cfg.state_size} units; tanh keeps each in (−1, 1)."))
-    else:
-        why = "A run bundle stores no per-row snapshot: train this run to see it."
-        out.append(Figure("input-target-prediction", None, "", why))
-        out.append(Figure("hidden-state", None, "", why))
-    return out
+
+NO_SNAPSHOT = "A run bundle stores no per-row snapshot: train this run to see it."
+
+
+def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    if snapshot is None or not len(snapshot.x):
+        return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
+    return Figure("input-target-prediction", charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
+                  f"Row 0 of the last window trained. {task_rule(record)}")
+
+
+def _state(record: RunRecord, snapshot: Snapshot | None) -> Figure:
+    if snapshot is None or not len(snapshot.x):
+        return Figure("hidden-state", None, "", NO_SNAPSHOT)
+    return Figure("hidden-state", charts.state_heatmap(snapshot.states),
+                  f"S_t of row 0 in the last window, d = {record.config.state_size} units; tanh keeps each in (−1, 1).")
+
+
+BUILDERS = {
+    "loss": _loss, "gradient-profile": _gradient_profile, "gradient-heatmap": _gradient_heatmap,
+    "position-loss": _position_loss, "sigma-max": _sigma, "global-norm": _global_norm,
+    "input-target-prediction": _strip, "hidden-state": _state,
+}
+
+
+def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
+    """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
+    # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
+    with debug_mode(False):
+        return [BUILDERS[name](record, snapshot) for name in names]
 
 
 def divergence_advice(record: RunRecord) -> str:
@@ -154,22 +189,36 @@ class Board:
                     self.slots[name] = (st.empty(), st.empty())
         self._last = 0.0
         self._cost = 0.0
+        self._turn = 0
 
-    def draw(self, record: RunRecord, snapshot: Snapshot | None) -> list[Figure]:
-        """Redraw every chart and caption now; returns the figures drawn."""
+    def draw(self, record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
+        """Redraw the named charts (all by default) and their captions now; returns the figures drawn."""
         t0 = time.perf_counter()
-        figs = figures(record, snapshot)
+        figs = figures(record, snapshot, names)
         for fig in figs:
             chart_slot, caption_slot = self.slots[fig.name]
             if fig.chart is None:
                 chart_slot.info(fig.missing)
                 caption_slot.empty()
             else:
-                chart_slot.altair_chart(charts.presentation(fig.chart) if self.present else fig.chart, width="stretch")
+                if self.present:  # Streamlit's theme would override the larger fonts
+                    chart_slot.altair_chart(charts.presentation(fig.chart), width="stretch", theme=None)
+                else:
+                    chart_slot.altair_chart(fig.chart, width="stretch")
                 caption_slot.caption(fig.caption)
         self._last = time.perf_counter()
         self._cost = self._last - t0
         return figs
+
+    def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
+        """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
+        if self._last == 0.0:
+            self.draw(record, snapshot)  # the first tick fills every slot, so the layout does not jump later
+            return
+        rest = NAMES[1:]
+        picked = tuple(rest[(self._turn + i) % len(rest)] for i in range(per_tick))
+        self._turn = (self._turn + per_tick) % len(rest)
+        self.draw(record, snapshot, ("loss",) + picked)
 
     def due(self) -> bool:
         """Whether a redraw is due: at most every `min_interval` s, and never more than a third of the time."""

@@ -320,7 +320,7 @@ def present_css() -> str:
     html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
     [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p,
     [data-testid="stWidgetLabel"] p, button p { font-size: 1.25rem !important; }
-    h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
+    h1 { font-size: 2.4rem !important; } h2, h3 { font-size: 2.2rem !important; }
     </style>"""
 
 
