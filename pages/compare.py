@@ -62,9 +62,11 @@ with tab_sweep:
     seeds = c3.multiselect("Seeds", SEED_OPTIONS, default=[cfg.seed if cfg.seed in SEED_OPTIONS else 0], key="sweep_seeds")
     epochs = c4.number_input("Epochs", 1, int(BOUNDS["epochs"].high), 2, key="sweep_epochs",
                              help="Two epochs settle the small-n runs better than one, at little extra cost.")
+    data_text = (f"your sequence of {seq_len:,} steps" if seq_len is not None and cfg.task == "file"
+                 else f"{cfg.series_length:,} steps per epoch")
     st.caption(
         f"Everything else comes from the sidebar: {cfg.style} style, task {cfg.task}, B = {cfg.batch_size}, "
-        f"{cfg.series_length:,} steps per epoch, {cfg.optimizer} {cfg.learning_rate:g}."
+        f"{data_text}, {cfg.optimizer} {cfg.learning_rate:g}."
     )
     plan: list[RunConfig] = []
     problem = ""
@@ -133,7 +135,7 @@ with tab_sweep:
                 st.caption(
                     "Closest baseline of each final loss. The window limits how far back error can flow, not how "
                     "far back the state can remember: a larger state that was taught to keep inputs for a few steps "
-                    "can keep them longer, so it sometimes learns a lag longer than n. A small state cannot."
+                    "can keep them longer, so it sometimes learns a lag longer than n; a small state has little room to."
                 )
     elif stop:
         progress_slot.info("Stopped before the first run finished.")
@@ -163,8 +165,8 @@ with tab_styles:
         counts = ", ".join(f"BPTT({c.truncation}; {c.effective_k1}) {total_steps(c, rows):,}" for _, c in trio)
         train_s, compile_s = estimate_seconds([c for _, c in trio], seq_len)
         st.caption(
-            f"Training steps over {cfg.epochs} epoch(s) of {cfg.series_length if seq_len is None else seq_len:,} "
-            f"steps: {counts}. BPTT(n; 1) takes about n times as many steps for the same data. "
+            f"Training steps over {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} of "
+            f"{seq_len if cfg.task == 'file' and seq_len is not None else cfg.series_length:,} steps: {counts}. BPTT(n; 1) takes about n times as many steps for the same data. "
             f"Roughly {train_s:.0f} s of training plus up to {compile_s:.0f} s of compiling."
         )
     with st.container(horizontal=True):
@@ -202,6 +204,9 @@ with tab_styles:
                 f"{r['style'].split(')')[0]}) took {r['seconds'] / tf_row['seconds']:.1f}× the "
                 f"training time of TensorFlow style for the same data and ended at {r['final loss']:.3f} "
                 f"(TensorFlow style {tf_row['final loss']:.3f})." for r in done[1:]))
+            if min(r["seconds"] for r in done) < 1.0:
+                st.caption("Runs shorter than a second are timed mostly by per-call overhead; use a longer series "
+                           "in the sidebar for a speed comparison you can trust.")
         window = st.slider("Smoothing (steps)", 1, 500, 100, key="styles_smooth")
         st.altair_chart(charts_compare.loss_overlay(styles["curves"], window, styles["baselines"], styles["labels"],
                                                     x_title="time steps of data consumed (all rows)"), width="stretch")
@@ -258,3 +263,5 @@ with tab_runs:
             "final loss": st.column_config.NumberColumn(format="%.4f"),
             "steps/s": st.column_config.NumberColumn(format="%.0f"),
             "seconds": st.column_config.NumberColumn(format="%.1f")})
+        st.caption("Seconds and steps/s count training time, including any steps run eagerly while a new shape was "
+                   "still compiling; the Truncation styles tab compiles first, so its speeds compare fairly.")

@@ -22,7 +22,7 @@ def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: 
     combination that is not a legal run (e.g. a series too short for B x n).
     """
     if not ns:
-        raise ValueError("pick at least one value of n")
+        raise ValueError("Pick at least one value of n.")
     out = []
     for d in ds:
         for seed in seeds:
