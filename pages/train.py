@@ -60,6 +60,7 @@ if train:
 running = trainer is not None and (train or resume) and not trainer.finished
 
 progress = st.empty()
+outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
 board = live.Board(present)
 
 
@@ -105,7 +106,7 @@ if running:
 record = run_state.save() if trainer is not None else run_state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
 if record is None:
-    st.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
+    outcome.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
     st.stop()
 
 figs = board.draw(record, snapshot)
@@ -119,16 +120,16 @@ if trainer is not None:
 speed = f"{steps / seconds:,.0f} steps/s" if seconds > 0 else "speed not recorded"
 status = summary.get("status")
 if status == "diverged":
-    st.error(live.divergence_advice(record))
+    outcome.error(live.divergence_advice(record))
 elif trainer is None:
-    st.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}. "
-            "Press **Train** to run these settings again.")
+    outcome.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}. "
+                 "Press **Train** to run these settings again.")
 elif status == "completed":
-    st.success(f"Done: {steps:,} steps in {seconds:.1f} s of training ({speed}); {compiling}. "
-               f"Final loss {record.final_loss():.3f} nats.")
+    outcome.success(f"Done: {steps:,} steps in {seconds:.1f} s of training ({speed}); {compiling}. "
+                    f"Final loss {record.final_loss():.3f} nats.")
 else:
-    st.info(f"Stopped at step {steps:,} of {total:,} ({speed}). **Continue** resumes from the current weights, "
-            "optimizer state and RNN state.")
+    outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}). **Continue** resumes from the current weights, "
+                 "optimizer state and RNN state.")
 
 st.subheader("Downloads")
 downloads.run_buttons(record)
