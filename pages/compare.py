@@ -34,7 +34,7 @@ def run_row(record: RunRecord) -> dict:
     """One line of the runs table."""
     c, s = record.config, record.summary
     return {
-        "run": record.label, "from": record.extra.get("source", "") or "train page",
+        "run": record.label, "from": record.extra.get("source", "") or "train page or bundle",
         "style": "TF BPTT(n;n)" if c.style == "tensorflow" else f"BPTT(n;{c.k1})",
         "n": c.truncation, "d": c.state_size, "steps": s.get("steps"), "final loss": record.final_loss(),
         "closest baseline": nearest_baseline(record.final_loss(), record.baselines, task_labels_for(record)),

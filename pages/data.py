@@ -134,7 +134,7 @@ if sequence is not None:
         st.altair_chart(charts_data.lag_chart(dependency, known), width="stretch")
         strong = [r["lag"] for r in dependency if abs(r["difference"]) > 3 * r["stderr"]]
         st.caption(
-            "Each bar is P(y_t = 1 | x_{t−L} = 1) − P(y_t = 1 | x_{t−L} = 0), with ±2 standard errors. "
+            "Each bar is P(y(t) = 1 | x(t−L) = 1) − P(y(t) = 1 | x(t−L) = 0), with ±2 standard errors. "
             + (f"Lags clearly away from zero (more than 3 standard errors): {', '.join(map(str, strong))}. "
                if strong else "No lag stands more than 3 standard errors away from zero. ")
             + "Only one lag at a time is looked at, so a dependency that shows only in combination can hide here."

@@ -42,8 +42,8 @@ st.markdown(
     "it returned fed back in. The state does flow forward, but backpropagation treats the incoming $S_{t-1}$ as a "
     "constant: the error of $L_t$ adjusts how $W$ maps the current input and the given state to a prediction, and "
     "never reaches step t − 1. So nothing ever teaches the cell to *store* $X_{t-3}$ for a later loss. "
-    "(A large random state may keep some of the past by accident, which is why n = 1 is sometimes a little better "
-    "than the 'learns nothing' baseline; it is never taught to.)"
+    "(A larger state may keep some of the past by accident, which is why n = 1 can land below the 'learns "
+    "nothing' baseline, as a sweep with d = 16 on the Compare page shows; it is never taught to keep it.)"
     + (" **Your sidebar has n = 1: this is the graph you train.**" if n == 1 else "")
 )
 

@@ -71,14 +71,14 @@ def lag_frame(rows: Sequence[dict], true_lags: Sequence[int] = ()) -> pd.DataFra
     frame = pd.DataFrame(list(rows), columns=["lag", "p_given_1", "p_given_0", "difference", "stderr", "pairs_1", "pairs_0"])
     frame["low"] = frame["difference"] - 2 * frame["stderr"]
     frame["high"] = frame["difference"] + 2 * frame["stderr"]
-    frame["kind"] = np.where(frame["lag"].isin(list(true_lags)), "a lag of the task", "other lag")
+    frame["kind"] = np.where(frame["lag"].isin(list(true_lags)), "a lag of the task above", "other lag")
     return frame
 
 
 def lag_chart(rows: Sequence[dict], true_lags: Sequence[int] = ()) -> alt.Chart:
     """Bars of P(y_t=1 | x_{t-L}=1) - P(y_t=1 | x_{t-L}=0) per lag L with ±2 standard errors."""
     frame = lag_frame(rows, true_lags)
-    color = alt.Color("kind:N", scale=alt.Scale(domain=["a lag of the task", "other lag"], range=["#d9480f", "#1f5fa8"]),
+    color = alt.Color("kind:N", scale=alt.Scale(domain=["a lag of the task above", "other lag"], range=["#d9480f", "#1f5fa8"]),
                       title=None, legend=alt.Legend(orient="top") if len(true_lags) else None)
     x = alt.X("lag:O", title="lag L", axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(frame).mark_bar().encode(

@@ -77,7 +77,7 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
     carried = k1 - 1
     lines = [
         "digraph unrolled {",
-        '  rankdir=BT; nodesep=0.25; ranksep=0.3; node [fontname="Helvetica", fontsize=13, margin="0.04,0.02"];',
+        '  rankdir=BT; nodesep=0.25; ranksep=0.3; node [fontname="Helvetica", fontsize=14, margin="0.04,0.02", width=0.45, height=0.36];',
         '  edge [arrowsize=0.6, fontname="Helvetica"];',
         f'  init [label={_label("S", "-1", "carried in")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
         f'  next [label={_label("S", str(carried), "to the next window")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
@@ -86,7 +86,7 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
     for i, t in enumerate(positions):
         if t is None:
             hidden = n - len([p for p in positions if p is not None])
-            lines.append(f'  gap [label="… {hidden} more steps …", shape=plaintext, fontcolor="#495057"];')
+            lines.append(f'  gap [label="… {hidden} more …", shape=plaintext, fontcolor="#495057"];')
             chain.append(("gap", positions[i + 1] - 1))
             continue
         trained = t >= n - k1

@@ -77,7 +77,7 @@ def test_lag_dependency_finds_a_pure_echo():
     assert diffs[4] == pytest.approx(1.0)
     assert all(abs(v) < 0.1 for lag, v in diffs.items() if lag != 4)
     frame = charts_data.lag_frame(rows, true_lags=(4,))
-    assert frame.loc[frame.lag == 4, "kind"].item() == "a lag of the task"
+    assert frame.loc[frame.lag == 4, "kind"].item() == "a lag of the task above"
     assert (frame["low"] <= frame["difference"]).all() and (frame["difference"] <= frame["high"]).all()
 
 

@@ -50,7 +50,7 @@ def test_unrolled_dot_marks_trained_losses_and_the_traced_reach():
     assert reached == ["0", "1", "2", "3"]
     assert "S₁\\nto the next window" in dot  # the state after k1 = 2 inputs is carried on
     wide = unrolled_dot(30)
-    assert "… 19 more steps …" in wide and "S29 ->" not in wide.split("gap")[0]
+    assert "… 19 more …" in wide and "S29 ->" not in wide.split("gap")[0]
 
 
 @pytest.mark.parametrize("args", [(0,), (5, 6), (5, 0), (5, 5, 5)])

@@ -54,7 +54,7 @@ def test_style_and_trace_change_the_drawing():
 
 def test_wide_windows_are_capped_with_an_ellipsis_and_lags_out_of_reach_are_named():
     at = _page(RunConfig(truncation=40, series_length=200 * 40))
-    assert "… 29 more steps …" in _graphs(at)[1]
+    assert "… 29 more …" in _graphs(at)[1]
     assert any("the other 29 are alike" in c.value for c in at.caption)
     short = _page(RunConfig(truncation=5))
     table = short.dataframe[0].value
