@@ -64,6 +64,16 @@ outcome = st.empty()  # claims its place now, so the last run's message does not
 board = live.Board(present)
 
 
+def duration(seconds: float) -> str:
+    """'42 s', '3 min 5 s' or '2 h 10 min'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def compile_note(t: Trainer) -> str:
     """What compiling cost this run, from the trainer."""
     if t.last_chunk is not None and not t.last_chunk.compiled:
@@ -83,7 +93,7 @@ def progress_text(t: Trainer, wall_rate: float) -> str:
     if s.seconds > 0:
         parts.append(f"{done / s.seconds:,.0f} steps/s")
     if wall_rate > 0 and done < total:
-        parts.append(f"about {(total - done) / wall_rate:,.1f} s left")
+        parts.append(f"about {duration((total - done) / wall_rate)} left")
     parts.append(compile_note(t))
     return " · ".join(parts)
 

@@ -16,6 +16,7 @@ import vl_convert as vlc
 MAX_POINTS = 1000
 MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
 HEIGHT = 260
+SHORT = 20  # a series this short also gets point marks: a single step draws no line
 RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
 
 
@@ -164,7 +165,7 @@ def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.Layer
     steps = _steps(sigma, steps)
     idx = thin_indices(len(sigma))
     df = _finite(pd.DataFrame({"step": steps[idx], "sigma": sigma[idx]}), "sigma")
-    line = alt.Chart(df).mark_line(color=SMOOTH).encode(
+    line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
@@ -178,7 +179,7 @@ def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | 
     steps = _steps(norms, steps)
     idx = thin_indices(len(norms))
     df = _finite(pd.DataFrame({"step": steps[idx], "norm": norms[idx]}), "norm", positive=True)
-    line = alt.Chart(df).mark_line(color=SMOOTH).encode(
+    line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("norm:Q", title="‖g‖ before clipping (log)", scale=alt.Scale(type="log")),
         tooltip=["step:Q", alt.Tooltip("norm:Q", format=".4g")],
