@@ -170,6 +170,15 @@ class KernelPool:
             self.built += 1
         return Kernel(key)
 
+    def lease_compiled(self, key: KernelKey) -> Kernel | None:
+        """An idle compiled kernel for `key`, or None."""
+        with self._lock:
+            kernels = self._idle.get(key)
+            if kernels:
+                self._idle.move_to_end(key)
+                return kernels.pop()
+        return None
+
     def give_back(self, kernel: Kernel) -> None:
         """Return a kernel for reuse, dropping the least recently used beyond the limit."""
         if not kernel.compiled:
@@ -201,16 +210,51 @@ def build_compiled(key: KernelKey) -> Kernel:
     return kernel
 
 
+_IN_FLIGHT: dict[KernelKey, Future] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+_FAILED: dict[KernelKey, BaseException] = {}  # compiles that raised: runs of these shapes stay eager
+
+
+def _build_into_pool(key: KernelKey) -> None:
+    try:
+        POOL.give_back(build_compiled(key))
+    except BaseException as exc:
+        _FAILED[key] = exc
+        raise
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.pop(key, None)
+
+
 def compile_in_background(key: KernelKey) -> Future:
-    """Start compiling a kernel for `key` on the compile thread; the future yields the Kernel."""
-    return _COMPILER.submit(build_compiled, key)
+    """Compile a kernel for `key` on the compile thread into the pool (once, however many ask).
+
+    Runs that wait for it take it with `POOL.lease_compiled(key)` when it is done.
+    """
+    with _IN_FLIGHT_LOCK:
+        future = _IN_FLIGHT.get(key)
+        if future is None and key in _FAILED:
+            future = Future()
+            future.set_exception(_FAILED[key])
+        elif future is None:
+            future = _IN_FLIGHT[key] = _COMPILER.submit(_build_into_pool, key)
+        return future
+
+
+def compiling(key: KernelKey) -> bool:
+    """Whether a compile for `key` is queued or running."""
+    with _IN_FLIGHT_LOCK:
+        return key in _IN_FLIGHT or key in _FAILED
 
 
 def warm_up(key: KernelKey) -> float:
-    """Compile a kernel for `key` ahead of use and leave it in the pool; returns the seconds taken."""
+    """Make sure a compiled kernel for `key` waits in the pool; returns the seconds taken."""
     t0 = time.perf_counter()
-    kernel = POOL.lease(key)
-    if not kernel.compiled:
-        kernel = compile_in_background(key).result()
-    POOL.give_back(kernel)
+    kernel = POOL.lease_compiled(key)
+    if kernel is not None:
+        POOL.give_back(kernel)
+    else:
+        compile_in_background(key).result()
     return time.perf_counter() - t0

@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import RunConfig
 from .data import baselines, epoch_data, steps_per_epoch, task_for
-from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, slab_width
+from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, slab_width
 from .model import Params, init_params
 
 
@@ -204,12 +203,12 @@ class Trainer:
         if self.finished:
             return
         st.status = "running"
-        kernel = POOL.lease(self.key)
-        pending: Future | None = None
-        compile_started = 0.0
-        if self.use_compiled and not kernel.compiled:
-            pending = compile_in_background(self.key)
-            compile_started = time.perf_counter()
+        kernel = POOL.lease_compiled(self.key) if self.use_compiled else None
+        waiting_since = time.perf_counter()
+        if kernel is None:
+            kernel = Kernel(self.key)  # runs eagerly until a compiled one is ready
+            if self.use_compiled:
+                compile_in_background(self.key)
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
@@ -217,11 +216,14 @@ class Trainer:
         per_step = None
         try:
             while st.epoch < cfg.epochs and budget > 0:
-                if pending is not None and pending.done():
-                    compiled_kernel = pending.result()
-                    st.compile_seconds += time.perf_counter() - compile_started
-                    compiled_kernel.load(*kernel.save())
-                    kernel, pending, per_step = compiled_kernel, None, None
+                if self.use_compiled and not kernel.compiled:
+                    compiled_kernel = POOL.lease_compiled(self.key)
+                    if compiled_kernel is not None:
+                        st.compile_seconds += time.perf_counter() - waiting_since
+                        compiled_kernel.load(*kernel.save())
+                        kernel, per_step = compiled_kernel, None
+                    elif not compiling(self.key):  # another run took the kernel this one waited for
+                        compile_in_background(self.key)
                 xb, yb = self._epoch_rows(st.epoch)
                 if st.window == 0:
                     st.state = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
@@ -230,12 +232,12 @@ class Trainer:
                 t0 = time.perf_counter()
                 out = kernel.run(
                     self._slab(xb, st.window, count), self._slab(yb, st.window, count), st.state, count,
-                    st.window == 0, cfg.clip, compiled=kernel.compiled and self.use_compiled,
+                    st.window == 0, cfg.clip, compiled=kernel.compiled,
                 )
                 elapsed = time.perf_counter() - t0
                 per_step = elapsed / count
                 st.seconds += elapsed
-                chunk = self._record(out, count, kernel.compiled and self.use_compiled, xb, yb)
+                chunk = self._record(out, count, kernel.compiled, xb, yb)
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:
@@ -251,8 +253,6 @@ class Trainer:
                 st.status = "paused"
             st.params, st.optimizer_state = kernel.save()
             POOL.give_back(kernel)
-            if pending is not None:
-                pending.add_done_callback(lambda f: f.exception() is None and POOL.give_back(f.result()))
 
     def _next_count(self, per_step: float | None, left: int, budget: float, compiled: bool) -> int:
         cap = self.key.capacity

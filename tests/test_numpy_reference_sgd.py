@@ -42,6 +42,7 @@ def fresh_pool(monkeypatch):
     """An empty kernel pool for the trainer, so a use_compiled=False run cannot lease a compiled kernel."""
     pool = kernels.KernelPool()
     monkeypatch.setattr(train, "POOL", pool)
+    monkeypatch.setattr(kernels, "POOL", pool)  # background compiles deposit their kernels here
     return pool
 
 

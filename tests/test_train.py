@@ -38,6 +38,7 @@ def fresh_pool(monkeypatch):
     """An empty kernel pool for the trainer: nothing compiled to lease."""
     pool = kernels.KernelPool()
     monkeypatch.setattr(train, "POOL", pool)
+    monkeypatch.setattr(kernels, "POOL", pool)  # background compiles deposit their kernels here
     return pool
 
 
