@@ -12,6 +12,9 @@ from rnn_core.data import baseline_labels, baselines, task_for
 from rnn_core.report import RunRecord
 from ui.runs import MAX_RUNS, get_runs
 from ui.sweep import train_in_turn
+from ui.entry import require_app
+
+require_app()
 
 N_OPTIONS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50]
 D_OPTIONS = [1, 2, 4, 8, 16, 32, 64]

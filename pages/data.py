@@ -9,6 +9,9 @@ from rnn_core import charts_data
 from rnn_core.config import BOUNDS, RunConfig, parse_list, validate_lags
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines, load_sequence_csv, task_for, to_csv
 from rnn_core.sequence_stats import lag_dependency, rates, sample
+from ui.entry import require_app
+
+require_app()
 
 cfg: RunConfig = st.session_state.get("config") or RunConfig()
 prefill = task_for(cfg) or R2RT

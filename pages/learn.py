@@ -16,6 +16,9 @@ from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
 from ui.runs import add_run, get_runs
+from ui.entry import require_app
+
+require_app()
 
 QUICK_STEPS = 100  # training steps of the on-the-spot demo run: enough for a gradient profile
 

@@ -16,6 +16,9 @@ import streamlit as st
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from ui import downloads, live, run_state
+from ui.entry import require_app
+
+require_app()
 
 cfg = st.session_state["config"]
 problem = st.session_state.get("config_error")
