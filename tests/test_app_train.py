@@ -51,7 +51,8 @@ def test_controls_exist_with_r2rt_defaults():
     default = RunConfig()
     for s in settings.SETTINGS:
         if s.shown(settings.DEFAULT_VALUES):
-            widget = at.sidebar.get("number_input") + at.sidebar.get("selectbox") + at.sidebar.get("text_input")
+            widget = (at.sidebar.get("number_input") + at.sidebar.get("slider") + at.sidebar.get("selectbox")
+                      + at.sidebar.get("text_input"))
             found = [w for w in widget if w.key == f"w_{s.name}"]
             assert found and found[0].value == getattr(default, s.name), s.name
             assert found[0].help, f"{s.name} has no help text"
@@ -98,7 +99,7 @@ def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
 def test_changing_a_setting_updates_the_url_and_resets_the_run():
     at = open_app(SMALL)
     button(at, "Train").click().run()
-    at.sidebar.number_input(key="w_truncation").set_value(4).run()
+    at.sidebar.slider(key="w_truncation").set_value(4).run()
     assert at.query_params == {"series_length": "20000", "truncation": "4"}
     assert at.session_state["config"].truncation == 4
     assert "trainer" not in at.session_state

@@ -44,6 +44,7 @@ class Setting:
     step: float | None = None
     options: tuple[str, ...] = ()
     shown: Callable[[dict[str, Any]], bool] = _always
+    slider: bool = False  # the settings a lesson tweaks most (d, n) are sliders
 
 
 def _help(name: str, extra: str = "") -> str:
@@ -59,7 +60,8 @@ def _task_is(*tasks: str) -> Callable[[dict[str, Any]], bool]:
 
 R2RT_RULE = "P(Y_t = 1) = 0.5 + 0.5·X_{t−3} − 0.25·X_{t−8}"
 SETTINGS: tuple[Setting, ...] = (
-    Setting("state_size", "State size d", "Model", "int", _help("state_size", "A larger state (e.g. 16) helps to learn both R2RT lags."), 1),
+    Setting("state_size", "State size d", "Model", "int", _help("state_size", "A larger state (e.g. 16) helps to learn both R2RT lags."), 1,
+            slider=True),
     Setting("init_scale", "Initial weight scale", "Model", "float", _help("init_scale", "Above about 1 the recurrent matrix starts with σ_max > 1."), 0.1),
     Setting("seed", "Seed", "Model", "int", _help("seed"), 1),
     Setting("style", "Truncation style", "Truncation", "choice",
@@ -68,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
             "its last k1 losses are trained, each through at least n − k1 + 1 steps (k1 = 1: 'true' truncation).",
             options=STYLES),
     Setting("truncation", "Window n (steps unrolled)", "Truncation", "int",
-            _help("truncation", "No gradient crosses from one window into the one before."), 1),
+            _help("truncation", "No gradient crosses from one window into the one before."), 1, slider=True),
     Setting("k1", "k1 (steps between training steps)", "Truncation", "int", _help("k1", "At most n."), 1,
             shown=lambda v: v["style"] == "williams-peng"),
     Setting("task", "Task", "Task", "choice",
@@ -273,6 +275,8 @@ def _widget(s: Setting) -> Any:
     if s.kind == "list":
         return st.text_input(s.label, key=key, help=s.help)
     bound = BOUNDS[s.name]
+    if s.kind == "int" and s.slider:
+        return st.slider(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
     if s.kind == "int":
         return st.number_input(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
     return st.number_input(s.label, float(bound.low), float(bound.high), step=float(s.step or 0.1), format="%g",
