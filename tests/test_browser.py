@@ -1,0 +1,160 @@
+"""The app in a real browser: Debian's Chromium, driven by Playwright, against `streamlit run app.py`.
+
+Opens every page, moves a slider, trains, watches the charts draw, stops a long run, opens links
+with good and with junk settings, and downloads a chart as PNG. Screenshots land in artifacts/.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from conftest import ARTIFACTS, wait_idle
+
+pytestmark = pytest.mark.browser
+
+SMALL = "series_length=40000"
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
+    wait_idle(page)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
+
+
+def charts_drawn(page) -> int:
+    """How many Vega-Lite charts have rendered a canvas or svg."""
+    return page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").count()
+
+
+def sliders(page):
+    """The sidebar's sliders (d, then n) as their range inputs."""
+    return page.locator("[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']")
+
+
+def main_button(page, name: str):
+    """A button of the page itself (the header also has a 'Stop')."""
+    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
+
+
+def selectbox_value(page, label: str) -> str:
+    """The shown value of a sidebar selectbox."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text=label)
+    return box.locator("input").first.input_value()
+
+
+def status_text(page) -> str:
+    return " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+
+
+def test_every_page_opens_with_the_sidebar_and_no_exception(app_url, page):
+    for path, heading in (("", "Truncated backpropagation"), ("compare", "Compare"), ("learn", "Learn"),
+                          ("data", "")):
+        open_page(page, f"{app_url}/{path}")
+        assert page.locator("[data-testid='stException']").count() == 0, path
+        assert page.get_by_text("Window n (steps unrolled)").count() >= 1, f"{path}: no settings sidebar"
+        if heading:
+            assert heading in page.locator("h1").first.inner_text()
+        shot(page, path or "train")
+
+
+def test_train_draws_the_charts_and_reports_the_result(app_url, page):
+    open_page(page, f"{app_url}/?{SMALL}")
+    main_button(page, "Train").click()
+    page.wait_for_selector("text=Done:", timeout=120_000)
+    wait_idle(page)
+    assert charts_drawn(page) >= 6
+    text = status_text(page)
+    loss = float(re.search(r"Final loss ([0-9.]+) nats", text).group(1))
+    assert 0.3 < loss < 0.8, text
+    assert re.search(r"[0-9,]+ steps/s", page.locator("[data-testid='stProgress']").inner_text() + text)
+    assert page.locator("[data-testid='stException']").count() == 0
+    shot(page, "train-done")
+
+
+def test_a_slider_changes_the_setting_and_the_url(app_url, page):
+    open_page(page, f"{app_url}/?{SMALL}")
+    thumb = sliders(page).nth(1)  # d, then n
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('truncation') === '6'", timeout=60_000)
+    wait_idle(page)
+    assert "n = 6" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
+
+
+def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page):
+    open_page(page, f"{app_url}/?series_length=2000000&epochs=3&truncation=40&state_size=32")
+    main_button(page, "Train").click()
+    page.wait_for_function(
+        "() => { const p = document.querySelector(\"[data-testid='stProgress']\");"
+        " return p && /Step [1-9]/.test(p.innerText); }", timeout=120_000)
+    time.sleep(1.0)
+    t0 = time.time()
+    main_button(page, "Stop").click()
+    page.wait_for_selector("text=Stopped at step", timeout=60_000)
+    stopped_after = time.time() - t0
+    wait_idle(page)
+    text = status_text(page)
+    step = int(re.search(r"Stopped at step ([0-9,]+)", text).group(1).replace(",", ""))
+    assert step > 0
+    assert charts_drawn(page) >= 6
+    shot(page, "train-stopped")
+    assert stopped_after < 30, stopped_after  # generous: the machine is shared; typical is well under 2 s
+    resume = main_button(page, "Continue")
+    assert resume.is_enabled()
+    resume.click()
+    page.wait_for_function(
+        f"() => {{ const p = document.querySelector(\"[data-testid='stProgress']\");"
+        f" if (!p) return false; const m = p.innerText.match(/Step ([0-9,]+)/);"
+        f" return m && parseInt(m[1].replace(/,/g, '')) > {step}; }}", timeout=120_000)
+    main_button(page, "Stop").click()
+    page.wait_for_selector("text=Stopped at step", timeout=60_000)
+
+
+def test_a_link_with_settings_opens_with_them(app_url, page):
+    open_page(page, f"{app_url}/?truncation=12&state_size=16&optimizer=adam")
+    assert sliders(page).nth(0).input_value() == "16"
+    assert sliders(page).nth(1).input_value() == "12"
+    assert selectbox_value(page, "Optimizer") == "Adam"
+    assert page.locator("[data-testid='stAlert']").filter(has_text="ignored").count() == 0
+
+
+def test_a_link_with_junk_settings_warns_and_uses_the_defaults(app_url, page):
+    open_page(page, f"{app_url}/?truncation=abc&state_size=100000&optimizer=rmsprop&present=maybe")
+    warnings = page.locator("[data-testid='stAlert']").filter(has_text="ignored").all_inner_texts()
+    joined = " ".join(warnings)
+    for name in ("truncation=abc", "state_size=100000", "optimizer=rmsprop", "present=maybe"):
+        assert name in joined, joined
+    assert sliders(page).nth(0).input_value() == "4"
+    assert sliders(page).nth(1).input_value() == "5"
+    assert page.locator("[data-testid='stException']").count() == 0
+    shot(page, "junk-link")
+
+
+def test_download_a_chart_as_png(app_url, page):
+    open_page(page, f"{app_url}/?{SMALL}&truncation=4")
+    main_button(page, "Train").click()
+    page.wait_for_selector("text=Done:", timeout=120_000)
+    wait_idle(page)
+    with page.expect_download(timeout=60_000) as info:
+        main_button(page, "PNG").first.click()
+    path = info.value.path()
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+    assert info.value.suggested_filename.endswith(".png")
+
+
+def test_presentation_mode_enlarges_text(app_url, page):
+    open_page(page, f"{app_url}/?present=1")
+    size = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)")
+    open_page(page, f"{app_url}/")
+    normal = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)")
+    assert size > normal * 1.2, (size, normal)
