@@ -17,6 +17,7 @@ MAX_POINTS = 1000
 MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
 HEIGHT = 260
 SHORT = 20  # a series this short also gets point marks: a single step draws no line
+STEP_AXIS = alt.Axis(format="d", tickMinStep=1)  # steps are whole numbers, also on a run of two steps
 RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
 
 
@@ -89,7 +90,7 @@ def loss_chart(
     ])
     df = _finite(df, "loss")
     lines = alt.Chart(df).mark_line(clip=True).encode(
-        x=alt.X("step:Q", title="training step"),
+        x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=[raw_label, smooth_label], range=[RAW, SMOOTH]),
                         legend=_legend()),
@@ -136,7 +137,7 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
     })
     df = _finite(df, "norm", positive=True)
     return alt.Chart(df).mark_rect().encode(
-        x=alt.X("step:Q", title="training step"),
+        x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         x2="step_end:Q",
         y=alt.Y("position:O", title="position (0 = oldest)", sort="descending"),
         color=alt.Color("norm:Q", title="norm", scale=alt.Scale(type="log", scheme="viridis"),
@@ -166,7 +167,7 @@ def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.Layer
     idx = thin_indices(len(sigma))
     df = _finite(pd.DataFrame({"step": steps[idx], "sigma": sigma[idx]}), "sigma")
     line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
-        x=alt.X("step:Q", title="training step"),
+        x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
     )
@@ -180,7 +181,7 @@ def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | 
     idx = thin_indices(len(norms))
     df = _finite(pd.DataFrame({"step": steps[idx], "norm": norms[idx]}), "norm", positive=True)
     line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
-        x=alt.X("step:Q", title="training step"),
+        x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("norm:Q", title="‖g‖ before clipping (log)", scale=alt.Scale(type="log")),
         tooltip=["step:Q", alt.Tooltip("norm:Q", format=".4g")],
     )
