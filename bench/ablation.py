@@ -1,0 +1,314 @@
+"""What each design choice of the compiled kernel buys, measured on the R2RT set-up (B=200, d=4).
+
+Three groups, each timed in one process with the variants interleaved (median of rounds):
+
+- `graph_choice`: the engine's kernel built with the unrolled list graph vs the rolled tf.scan
+  (`rnn_core.model.window_pass`), at n = 10, 20, 50: compile seconds and compiled ms/step; plus
+  the same chunk as a tf.function without XLA, and run eagerly.
+- `metric_cost`: the engine's kernel at n = 10 with its per-step metrics removed one by one
+  (sigma_max, the second backward pass for the temporal profile, the per-position gradient norms).
+- `formulation`: minimal XLA training loops (loss, gradients, Adagrad; no metrics): the tape over
+  the unrolled graph (what the engine differentiates) vs a hand-written BPTT with the state laid out
+  [B, d] or [d, B], its tiny matmuls as dots or as broadcast-multiply-reduce that XLA fuses.
+
+The first two build variants by swapping module globals of `rnn_core.kernels` inside this process
+only (restored afterwards; `rnn_core` files are not touched). Variant kernels never enter the pool.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def patched(module, **values):
+    """Temporarily replace module globals (read when a kernel's function is traced)."""
+    old = {k: getattr(module, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(module, k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(module, k, v)
+
+
+def _slabs(key, seed: int = 0):
+    from rnn_core.kernels import slab_width
+
+    rng = np.random.default_rng(seed)
+    width = slab_width(key)
+    x = rng.integers(0, 2, (key.batch_size, width)).astype(np.int32)
+    y = rng.integers(0, 2, (key.batch_size, width)).astype(np.int32)
+    return x, y, np.zeros((key.batch_size, key.d), np.float32)
+
+
+def _ready(kernel, d: int):
+    """Load real starting weights (Glorot, as a run would): zero weights make eigvalsh unrealistically cheap."""
+    from rnn_core.model import init_params
+
+    kernel.load(init_params(d), kernel.fresh_optimizer_state(0.1))
+    return kernel
+
+
+def _interleaved(calls: dict[str, Callable[[], float | None]], rounds: int) -> dict[str, float]:
+    """Median seconds of each call over rounds, variants interleaved; a call may return its own timing."""
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            own = call()
+            times[name].append(own if isinstance(own, float) else time.perf_counter() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def graph_choice(ns=(10, 20, 50), d: int = 4, steps: int = 200, rounds: int = 5) -> list[dict]:
+    """Unrolled vs rolled kernel (and no-XLA, eager) per n: compile s, ms/step."""
+    import tensorflow as tf
+
+    import rnn_core.kernels as K
+
+    rows = []
+    for n in ns:
+        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+        x, y, S = _slabs(key)
+        count = min(steps, key.capacity)
+        built = {}
+        for label, limit in (("unrolled list graph, XLA", 10**6), ("rolled tf.scan, XLA", 0)):
+            with patched(K, UNROLL_LIMIT=limit):
+                t0 = time.perf_counter()
+                built[label] = _ready(K.build_compiled(key), d)
+                built[label + " compile"] = time.perf_counter() - t0
+        engine_label = "unrolled list graph, XLA" if n <= K.UNROLL_LIMIT else "rolled tf.scan, XLA"
+        nojit = _ready(K.Kernel(key), d)
+        nojit._fn = tf.function(nojit._chunk, reduce_retracing=False)  # same chunk, XLA off
+        t0 = time.perf_counter()
+        nojit.run(x, y, S, 1, True, 0.0)
+        nojit_build = time.perf_counter() - t0
+        eager = _ready(K.Kernel(key), d)
+        eager.run(x, y, S, 1, True, 0.0, compiled=False)  # first eager call pays one-off costs
+        eager_count = 16
+        calls = {
+            "unrolled list graph, XLA": lambda: built["unrolled list graph, XLA"].run(x, y, S, count, True, 0.0),
+            "rolled tf.scan, XLA": lambda: built["rolled tf.scan, XLA"].run(x, y, S, count, True, 0.0),
+            "tf.function, no XLA": lambda: nojit.run(x, y, S, count, True, 0.0),
+        }
+        med = _interleaved(calls, rounds)
+        eager_med = _interleaved({"e": lambda: eager.run(x, y, S, eager_count, True, 0.0, compiled=False)}, 3)["e"]
+        for label in calls:
+            build = nojit_build if label == "tf.function, no XLA" else built[label + " compile"]
+            rows.append({
+                "n": n, "d": d, "variant": label + (" (engine's choice)" if label == engine_label else ""),
+                "build_s": build, "ms_per_step": 1000 * med[label] / count,
+            })
+        rows.append({
+            "n": n, "d": d, "variant": "eager (while compiling)", "build_s": 0.0,
+            "ms_per_step": 1000 * eager_med / eager_count,
+        })
+    return rows
+
+
+def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> list[dict]:
+    """The engine's kernel at n with per-step metrics removed one by one."""
+    import tensorflow as tf
+
+    import rnn_core.kernels as K
+    from rnn_core.model import unroll
+
+    def light(W, b_s, U, b_p, xw, yw, S0, mask, k1, norms=False):
+        params = [W, b_s, U, b_p]
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            _, states, preds, losses = unroll(params, xw, yw, S0)
+            pos = tf.stack([tf.reduce_mean(l) for l in losses])
+            loss = tf.reduce_sum(pos * mask) / tf.reduce_sum(mask)
+        g = tape.gradient(loss, params + states if norms else params)
+        zeros = tf.zeros([len(states)])
+        gn = tf.stack([tf.norm(v) for v in g[4:]]) if norms else zeros
+        S = tf.stack(states)
+        probs = tf.stack([tf.nn.softmax(P)[:, 1] for P in preds])
+        return loss, g[:4], pos, gn, zeros, S, probs, tf.gather(S, k1 - 1)
+
+    no_sigma = lambda W: tf.constant(0.0)  # noqa: E731
+    variants = {
+        "engine kernel (all per-step metrics)": {},
+        "without sigma_max (eigvalsh per step)": {"sigma_max": no_sigma},
+        "without temporal profile (2nd backward pass)": {"window_pass_unrolled": lambda *a: light(*a, norms=True)},
+        "without temporal and per-position grad norms": {"window_pass_unrolled": light},
+        "loss and gradients only (no metrics at all)": {"window_pass_unrolled": light, "sigma_max": no_sigma},
+    }
+    key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+    x, y, S = _slabs(key)
+    count = min(steps, key.capacity)
+    kernels, builds = {}, {}
+    for label, patch in variants.items():
+        with patched(K, **patch):
+            t0 = time.perf_counter()
+            kernels[label] = _ready(K.build_compiled(key), d)
+            builds[label] = time.perf_counter() - t0
+    med = _interleaved({k: (lambda k=k: kernels[k].run(x, y, S, count, True, 0.0)) for k in kernels}, rounds)
+    return [{"n": n, "d": d, "variant": k, "build_s": builds[k], "ms_per_step": 1000 * med[k] / count} for k in kernels]
+
+
+def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
+    """The engine's kernel with and without its per-step sigma_max (eigvalsh of W_s^T W_s) over d."""
+    import tensorflow as tf
+
+    import rnn_core.kernels as K
+
+    rows = []
+    for d in ds:
+        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+        x, y, S = _slabs(key)
+        count = 200 if d <= 16 else (20 if d <= 64 else 4)
+        kernels = {}
+        for label, patch in (("with sigma_max", {}), ("without", {"sigma_max": lambda W: tf.constant(0.0)})):
+            with patched(K, **patch):
+                kernels[label] = _ready(K.build_compiled(key), d)
+        med = _interleaved({k: (lambda k=k: kernels[k].run(x, y, S, count, True, 0.0)) for k in kernels}, rounds)
+        rows.append({"n": n, "d": d, "with": 1000 * med["with sigma_max"] / count,
+                     "without": 1000 * med["without"] / count})
+    return rows
+
+
+def _formulations(n: int, d: int, B: int):
+    """Loss-and-gradient functions (W, b_s, U, b_p, x [B,n], y [B,n], S0 [B,d]) -> (loss, grads, S_n)."""
+    import tensorflow as tf
+
+    from rnn_core.model import unroll
+
+    def tape(W, b_s, U, b_p, xw, yw, S0):
+        ps = [W, b_s, U, b_p]
+        with tf.GradientTape() as tp:
+            tp.watch(ps)
+            _, st, _, ls = unroll(ps, xw, yw, S0)
+            loss = tf.reduce_mean(tf.stack(ls))
+        return loss, tp.gradient(loss, ps), st[-1]
+
+    def hand_bd(fused: bool):
+        def mm(a, M):  # a [B, k] @ M [k, m]
+            return tf.reduce_sum(a[:, :, None] * M[None], axis=1) if fused else tf.matmul(a, M)
+
+        def f(W, b_s, U, b_p, xw, yw, S0):
+            Wx, Ws = tf.transpose(W[:, :2]), tf.transpose(W[:, 2:])
+            X, Y = tf.one_hot(xw, 2), tf.one_hot(yw, 2)  # [B, n, 2]
+            S = [S0]
+            for t in range(n):
+                S.append(tf.tanh(mm(X[:, t], Wx) + mm(S[-1], Ws) + b_s))
+            St = tf.stack(S[1:], axis=1)  # [B, n, d]
+            P = tf.einsum("bnd,kd->bnk", St, U) + b_p
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, P))
+            dP = (tf.nn.softmax(P) - Y) / (B * n)
+            dSl = tf.einsum("bnk,kd->bnd", dP, U)
+            dZ, dz = [None] * n, tf.zeros_like(S0)
+            for t in reversed(range(n)):
+                dz = dZ[t] = (dSl[:, t] + mm(dz, W[:, 2:])) * (1 - S[t + 1] * S[t + 1])
+            dZs = tf.stack(dZ, axis=1)
+            H = tf.concat([X, tf.stack(S[:-1], axis=1)], axis=2)
+            grads = [tf.einsum("bni,bnj->ij", dZs, H), tf.reduce_sum(dZs, [0, 1]),
+                     tf.einsum("bnk,bnd->kd", dP, St), tf.reduce_sum(dP, [0, 1])]
+            return loss, grads, S[-1]
+        return f
+
+    def hand_db(fused: bool):
+        def mv(M, v):  # M [p, q] @ v [q, B]
+            return tf.reduce_sum(M[:, :, None] * v[None], axis=1) if fused else tf.matmul(M, v)
+
+        def f(W, b_s, U, b_p, xw, yw, S0):
+            xf = tf.cast(tf.transpose(xw), tf.float32)  # [n, B]
+            yf = tf.cast(tf.transpose(yw), tf.float32)
+            Ws = W[:, 2:]
+            S = [tf.transpose(S0)]  # states [d, B]: the batch is the fast axis
+            for t in range(n):
+                xin = W[:, 0:1] * (1 - xf[t])[None] + W[:, 1:2] * xf[t][None]
+                S.append(tf.tanh(xin + mv(Ws, S[-1]) + b_s[:, None]))
+            St = tf.stack(S[1:])  # [n, d, B]
+            P = tf.einsum("kd,ndb->nkb", U, St) + b_p[None, :, None]
+            Y = tf.stack([1 - yf, yf], axis=1)  # [n, 2, B]
+            loss = -tf.reduce_mean(tf.reduce_sum(Y * tf.nn.log_softmax(P, axis=1), axis=1))
+            dP = (tf.nn.softmax(P, axis=1) - Y) / (B * n)
+            dSl = tf.einsum("kd,nkb->ndb", U, dP)
+            WsT = tf.transpose(Ws)
+            dZ, dz = [None] * n, tf.zeros_like(S[0])
+            for t in reversed(range(n)):
+                dz = dZ[t] = (dSl[t] + mv(WsT, dz)) * (1 - S[t + 1] * S[t + 1])
+            dZs = tf.stack(dZ)
+            H = tf.concat([tf.stack([1 - xf, xf], axis=1), tf.stack(S[:-1])], axis=1)  # [n, 2+d, B]
+            grads = [tf.einsum("nib,njb->ij", dZs, H), tf.reduce_sum(dZs, [0, 2]),
+                     tf.einsum("nkb,ndb->kd", dP, St), tf.reduce_sum(dP, [0, 2])]
+            return loss, grads, tf.transpose(S[-1])
+        return f
+
+    return {
+        "tape over the unrolled list graph [B, d] (engine's math)": tape,
+        "hand-written BPTT, [B, d], dots": hand_bd(False),
+        "hand-written BPTT, [B, d], fused multiply-reduce": hand_bd(True),
+        "hand-written BPTT, [d, B], dots": hand_db(False),
+        "hand-written BPTT, [d, B], fused multiply-reduce": hand_db(True),
+    }
+
+
+def formulation(n: int = 10, d: int = 4, B: int = 200, steps: int = 500, rounds: int = 7) -> list[dict]:
+    """Minimal XLA loops (grads + Adagrad, no metrics): ms/step and final loss on R2RT data."""
+    import tensorflow as tf
+
+    from rnn_core.model import init_params
+    from bench.peers import r2rt_config, windows
+
+    cfg = r2rt_config(n=n, d=d)
+    xb, yb, total = windows(cfg, 0)
+    steps = min(steps, total)
+    x = tf.constant(xb[:, : steps * n])
+    y = tf.constant(yb[:, : steps * n])
+    p0 = init_params(d)
+    rows, fns = [], {}
+    for label, fn in _formulations(n, d, B).items():
+        V = [tf.Variable(v) for v in p0]
+        acc = [tf.Variable(np.full(v.shape, 0.1, np.float32)) for v in p0]
+
+        def chunk(x, y, S, count, fn=fn, V=V, acc=acc):
+            def body(i, S, ta):
+                xw = tf.slice(x, [0, i * n], [B, n])
+                yw = tf.slice(y, [0, i * n], [B, n])
+                loss, grads, S_next = fn(*[v.read_value() for v in V], xw, yw, S)
+                for v, a, g in zip(V, acc, grads):
+                    a.assign_add(g * g)
+                    v.assign_sub(0.1 * g / tf.sqrt(a + 1e-7))
+                return i + 1, S_next, ta.write(i, loss)
+
+            init = (0, S, tf.TensorArray(tf.float32, size=steps))
+            _, S, ta = tf.while_loop(lambda i, *_: i < count, body, init, maximum_iterations=steps)
+            return ta.stack(), S
+
+        f = tf.function(chunk, jit_compile=True)
+        S0 = tf.zeros([B, d])
+        t0 = time.perf_counter()
+        f(x, y, S0, tf.constant(1))[0].numpy()
+        build = time.perf_counter() - t0
+
+        def reset(V=V, acc=acc):
+            for v, a, p in zip(V, acc, p0):
+                v.assign(p)
+                a.assign(np.full(p.shape, 0.1, np.float32))
+
+        fns[label] = (f, reset, build)
+    losses = {}
+
+    def call(label) -> float:
+        f, reset, _ = fns[label]
+        reset()
+        args = (x, y, tf.zeros([B, d]), tf.constant(steps))
+        t0 = time.perf_counter()
+        losses[label] = f(*args)[0].numpy()
+        return time.perf_counter() - t0
+
+    med = _interleaved({k: (lambda k=k: call(k)) for k in fns}, rounds)
+    for label, (_, _, build) in fns.items():
+        rows.append({
+            "n": n, "d": d, "variant": label, "build_s": build, "ms_per_step": 1000 * med[label] / steps,
+            "final_loss": float(np.mean(losses[label][-100:])),
+        })
+    return rows
