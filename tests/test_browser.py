@@ -150,11 +150,19 @@ def test_download_a_chart_as_png(app_url, page):
     assert info.value.suggested_filename.endswith(".png")
 
 
+ALERT_FONT = "parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)"
+
+
 def test_presentation_mode_enlarges_text(app_url, page):
-    open_page(page, f"{app_url}/?present=1")
-    size = page.evaluate(
-        "() => parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)")
     open_page(page, f"{app_url}/")
-    normal = page.evaluate(
-        "() => parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)")
+    page.wait_for_selector("[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p")
+    normal = page.evaluate(f"() => {ALERT_FONT}")
+    open_page(page, f"{app_url}/?present=1")
+    try:  # the style sheet arrives with the script's elements; give it a moment on a busy machine
+        page.wait_for_function(f"() => {ALERT_FONT} > {normal * 1.2}", timeout=20_000)
+    except Exception:
+        pass
+    size = page.evaluate(f"() => {ALERT_FONT}")
     assert size > normal * 1.2, (size, normal)
+    assert page.locator("[data-testid='stSidebar']").get_attribute("aria-expanded") != "true"
+    shot(page, "presentation")
