@@ -50,6 +50,11 @@ def slab_width(key: KernelKey) -> int:
     return (key.capacity - 1) * key.k1 + key.n
 
 
+def pack(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """0/1 inputs and targets as one int8 array x + 2 y (what a kernel reads)."""
+    return (np.asarray(x, np.int8) | (np.asarray(y, np.int8) << 1)).astype(np.int8)
+
+
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
     learning_rate = float(learning_rate)  # keras rejects an int learning rate
     if name == "sgd":
@@ -94,9 +99,16 @@ class Kernel:
         return [np.array(v.numpy()) for v in self.variables], [np.array(v.numpy()) for v in self.optimizer.variables]
 
     def run(self, x_slab, y_slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
-        """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state."""
+        """Run `count` training steps on separate 0/1 input and target slabs (see `run_packed`)."""
+        return self.run_packed(pack(x_slab, y_slab), state, count, first_window, clip, compiled)
+
+    def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
+        """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
+
+        slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
+        """
         args = (
-            tf.constant(x_slab), tf.constant(y_slab), tf.constant(state), tf.constant(count, tf.int32),
+            tf.constant(slab), tf.constant(state), tf.constant(count, tf.int32),
             tf.constant(first_window), tf.constant(clip, tf.float32),
         )
         out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
@@ -104,20 +116,21 @@ class Kernel:
             self.compiled = True
         return {k: v.numpy() for k, v in out.items()}
 
-    def _chunk(self, x_slab, y_slab, state, count, first_window, clip, eager_size: int | None = None):
+    def _chunk(self, slab, state, count, first_window, clip, eager_size: int | None = None):
         key = self.key
         n, k1 = key.n, key.k1
         cap = key.capacity if eager_size is None else max(1, eager_size)
         W, b_s, U, b_p = self.variables
         positions = tf.range(n)
         every = tf.cast(positions >= n - k1, tf.float32)
+        codes = tf.cast(slab, tf.int32)
 
         window_fn = window_pass_unrolled if n <= UNROLL_LIMIT else window_pass
 
         def body(i, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, sig_ta, snap_S, snap_p):
             start = i * k1
-            xw = tf.slice(x_slab, [0, start], [key.batch_size, n])
-            yw = tf.slice(y_slab, [0, start], [key.batch_size, n])
+            window = tf.slice(codes, [0, start], [key.batch_size, n])
+            xw, yw = tf.bitwise.bitwise_and(window, 1), tf.bitwise.right_shift(window, 1)
             mask = tf.where(tf.logical_and(first_window, tf.equal(i, 0)), tf.ones([n]), every)
             loss, grads, pos, gnorms, temporal, states, probs, S_next = window_fn(
                 W.value, b_s.value, U.value, b_p.value, xw, yw, S, mask, k1
@@ -205,8 +218,8 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xla-compile")
 def build_compiled(key: KernelKey) -> Kernel:
     """A new kernel for `key` with its XLA program compiled (by one call on its own idle variables)."""
     kernel = Kernel(key)
-    zeros = np.zeros((key.batch_size, slab_width(key)), np.int32)
-    kernel.run(zeros, zeros, np.zeros((key.batch_size, key.d), np.float32), 0, True, 0.0)
+    zeros = np.zeros((key.batch_size, slab_width(key)), np.int8)
+    kernel.run_packed(zeros, np.zeros((key.batch_size, key.d), np.float32), 0, True, 0.0)
     return kernel
 
 

@@ -200,22 +200,54 @@ def load_weights(path: str | Path, state_size: int | None = None) -> Params:
 
 
 def window_pass_unrolled(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
-    """`window_pass` computed on the seed's unrolled list graph with tf.GradientTape.
+    """`window_pass` with the recurrence unrolled as a Python list of n state tensors.
 
-    Same arguments and results; XLA runs it fastest for small n, but its build time grows with n.
+    Same arguments and results, and the same numbers as `step` on `unroll`'s graph, but arranged
+    for XLA: W (X_t || S_{t-1}) is split into W_x X_t (all t in one product) + W_s S_{t-1}, the
+    predictions and losses of all t are one product each, and the backward pass walks the state
+    list by hand from the last time step to the first. Fastest for small n; build time grows with n.
     """
-    params = [W, b_s, U, b_p]
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(params)
-        _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
-        position_loss = tf.stack([tf.reduce_mean(l) for l in losses])
-        loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
-        last_loss = position_loss[-1]
-    grads_and_states = tape.gradient(loss, params + states)
-    temporal = tape.gradient(last_loss, states)
-    del tape
-    grad_norms = tf.stack([tf.norm(g) for g in grads_and_states[4:]])
+    n = int(x_window.shape[1])
+    B = tf.cast(tf.shape(x_window)[0], W.dtype)
+    W_x, W_s = W[:, :2], W[:, 2:]  # input and recurrent blocks of W
+    X = tf.one_hot(tf.reshape(tf.transpose(x_window), [-1]), 2, dtype=W.dtype)  # [n B, 2], time-major
+    Y = tf.one_hot(tf.reshape(tf.transpose(tf.cast(y_window, tf.int32)), [-1]), 2, dtype=W.dtype)
+    input_part = tf.split(tf.matmul(X, W_x, transpose_b=True) + b_s, n)  # W_x X_t + b_s, a list of n
+    states = []
+    S = first_state
+    for t in range(n):
+        S = tf.tanh(input_part[t] + tf.matmul(S, W_s, transpose_b=True))
+        states.append(S)
+    S_all = tf.concat(states, 0)  # [n B, d]
+    P_all = tf.matmul(S_all, U, transpose_b=True) + b_p
+    position_loss = tf.reduce_mean(tf.reshape(tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=P_all), [n, -1]), axis=1)
+    probs = tf.split(tf.nn.softmax(P_all), n)
+    targets = tf.split(Y, n)
+    trained = tf.reduce_sum(mask)
+    loss = tf.reduce_sum(position_loss * mask) / trained
+    weights = tf.unstack(mask / (trained * B))
+    dP = [(p_t - Y_t) * w_t for p_t, Y_t, w_t in zip(probs, targets, weights)]  # dL/dP_t  [B, 2]
+    dS_local = tf.split(tf.matmul(tf.concat(dP, 0), U), n)  # the part of dL/dS_t through P_t
+    tanh_grad = [1.0 - S_t * S_t for S_t in states]
+    dS, dZ = [None] * n, [None] * n
+    temporal = [None] * n  # dL_last/dS_t
+    for t in reversed(range(n)):
+        dS[t] = dS_local[t] if t == n - 1 else dS_local[t] + tf.matmul(dZ[t + 1], W_s)
+        dZ[t] = dS[t] * tanh_grad[t]
+        if t == n - 1:
+            temporal[t] = tf.matmul((probs[t] - targets[t]) / B, U)
+        else:
+            temporal[t] = tf.matmul(temporal[t + 1] * tanh_grad[t + 1], W_s)
+    inputs = tf.concat([X, tf.concat([first_state] + states[:-1], axis=0)], axis=1)  # (X_t || S_{t-1})  [n B, 2 + d]
+    dZ_all, dP_all = tf.concat(dZ, 0), tf.concat(dP, 0)
+    grads = [
+        tf.matmul(dZ_all, inputs, transpose_a=True),
+        tf.reduce_sum(dZ_all, axis=0),
+        tf.matmul(dP_all, S_all, transpose_a=True),
+        tf.reduce_sum(dP_all, axis=0),
+    ]
+    grad_norms = tf.stack([tf.norm(g) for g in dS])
     temporal_norms = tf.stack([tf.norm(g) for g in temporal])
-    S = tf.stack(states)
-    probs = tf.stack([tf.nn.softmax(P_t)[:, 1] for P_t in predictions])
-    return loss, grads_and_states[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1)
+    S_stack = tf.reshape(S_all, [n, -1, tf.shape(first_state)[1]])  # [n, B, d]
+    prob_one = tf.stack([p[:, 1] for p in probs])  # [n, B]
+    return loss, grads, position_loss, grad_norms, temporal_norms, S_stack, prob_one, tf.gather(S_stack, k1 - 1)

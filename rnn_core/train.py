@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import baselines, epoch_data, steps_per_epoch, task_for
-from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, slab_width
+from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, pack, slab_width
 from .model import Params, init_params
 
 
@@ -165,9 +165,9 @@ class Trainer:
             cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
             capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1),
         )
-        self._rows: tuple[np.ndarray, np.ndarray] | None = None
+        self._rows: np.ndarray | None = None
         self._rows_epoch = -1
-        self.steps_per_epoch = steps_per_epoch(self._epoch_rows(0)[0].shape[1], cfg.truncation, cfg.effective_k1)
+        self.steps_per_epoch = steps_per_epoch(self._epoch_rows(0).shape[1], cfg.truncation, cfg.effective_k1)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.last_chunk: Chunk | None = None
 
@@ -181,10 +181,10 @@ class Trainer:
         """Whether the run completed or diverged (nothing left to continue)."""
         return self.state.status in ("completed", "diverged")
 
-    def _epoch_rows(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    def _epoch_rows(self, epoch: int) -> np.ndarray:
         if self._rows_epoch != epoch:
             xb, yb = epoch_data(self.cfg, epoch, self.sequence)
-            self._rows = (xb.astype(np.int8), yb.astype(np.int8))  # 1 byte a step; slabs widen to int32
+            self._rows = pack(xb, yb)  # x + 2 y, one byte a time step
             self._rows_epoch = epoch
         assert self._rows is not None
         return self._rows
@@ -193,8 +193,9 @@ class Trainer:
         k1, n = self.cfg.effective_k1, self.cfg.truncation
         start = window * k1
         stop = start + (count - 1) * k1 + n
-        slab = np.zeros((rows.shape[0], slab_width(self.key)), np.int32)
+        slab = np.empty((rows.shape[0], slab_width(self.key)), np.int8)
         slab[:, : stop - start] = rows[:, start:stop]
+        slab[:, stop - start :] = 0
         return slab
 
     def run(self, max_steps: int | None = None) -> Iterator[Chunk]:
@@ -224,20 +225,20 @@ class Trainer:
                         kernel, per_step = compiled_kernel, None
                     elif not compiling(self.key):  # another run took the kernel this one waited for
                         compile_in_background(self.key)
-                xb, yb = self._epoch_rows(st.epoch)
+                rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
                     st.state = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
                 left = self.steps_per_epoch - st.window
                 count = self._next_count(per_step, left, budget, kernel.compiled)
                 t0 = time.perf_counter()
-                out = kernel.run(
-                    self._slab(xb, st.window, count), self._slab(yb, st.window, count), st.state, count,
-                    st.window == 0, cfg.clip, compiled=kernel.compiled,
+                out = kernel.run_packed(
+                    self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip,
+                    compiled=kernel.compiled,
                 )
                 elapsed = time.perf_counter() - t0
                 per_step = elapsed / count
                 st.seconds += elapsed
-                chunk = self._record(out, count, kernel.compiled, xb, yb)
+                chunk = self._record(out, count, kernel.compiled, rows)
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:
@@ -264,7 +265,7 @@ class Trainer:
             count = min(count, 64)
         return int(max(1, min(count, cap, left, budget)))
 
-    def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, xb: np.ndarray, yb: np.ndarray) -> Chunk:
+    def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, rows: np.ndarray) -> Chunk:
         st, cfg = self.state, self.cfg
         loss = out["loss"][:count]
         bad = np.flatnonzero(~np.isfinite(loss))
@@ -297,8 +298,8 @@ class Trainer:
             status=status,
             diverged_at=st.diverged_at,
             snapshot=Snapshot(
-                x=xb[0, last_start : last_start + n].copy(),
-                y=yb[0, last_start : last_start + n].copy(),
+                x=rows[0, last_start : last_start + n] & 1,
+                y=rows[0, last_start : last_start + n] >> 1,
                 prob=out["snapshot_probs"].copy(),
                 states=out["snapshot_states"].copy(),
             ),

@@ -23,7 +23,8 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 CASES = {
     # name: config changes; B = 4, d = 3, rows of 60 steps (the 3-step tail of the series is dropped)
     "tf-n5": dict(truncation=5),
-    "wp-n5-k1=2": dict(truncation=5, style="williams-peng", k1=2),
+    # 56 steps: at lr 1.0 float32 rounding (which depends on how XLA arranges the products) grows past 1e-5
+    "wp-n5-k1=2": dict(truncation=5, style="williams-peng", k1=2, learning_rate=0.25),
     # 57 steps at a small learning rate: float32 rounding grows along the trajectory when lr is large
     "wp-n4-k1=1": dict(truncation=4, style="williams-peng", k1=1, epochs=1, learning_rate=0.25),
     "tf-n20-rolled": dict(truncation=20),  # n > kernels.UNROLL_LIMIT: the rolled window_pass
