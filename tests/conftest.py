@@ -1,4 +1,5 @@
-"""Shared fixtures: the repo root, and for browser tests a live `streamlit run app.py` plus Chromium.
+"""Shared fixtures: kernel-pool helpers for engine tests, and for browser tests a live
+`streamlit run app.py` plus Chromium.
 
 Browser tests are skipped when Debian's chromium is missing, unless REQUIRE_BROWSER=1 (as CI sets),
 in which case they fail: CI must never pass by skipping them.
@@ -107,3 +108,24 @@ def page(browser):
 def wait_idle(pg, timeout: float = 120_000) -> None:
     """Wait until the Streamlit script has finished running."""
     pg.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=timeout)
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    """An empty kernel pool for the trainer, so a use_compiled=False run cannot lease a compiled kernel."""
+    from rnn_core import kernels, train
+
+    pool = kernels.KernelPool()
+    monkeypatch.setattr(train, "POOL", pool)
+    monkeypatch.setattr(kernels, "POOL", pool)  # background compiles deposit their kernels here
+    return pool
+
+
+def warm(key) -> None:
+    """Put a compiled kernel for `key` in the pool the trainer leases from (built once per session)."""
+    from rnn_core import kernels, train
+
+    kernel = train.POOL.lease(key)
+    if not kernel.compiled:
+        kernel = kernels.build_compiled(key)
+    train.POOL.give_back(kernel)

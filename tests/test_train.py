@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import numpy_reference as ref
+from conftest import warm
 from rnn_core import kernels, train
 from rnn_core.config import RunConfig
 from rnn_core.data import batch_rows, epoch_data
@@ -25,21 +26,6 @@ def make_cfg(**changes) -> RunConfig:
     return RunConfig(**base).validate()
 
 
-def warm(key: kernels.KernelKey) -> None:
-    """Put a compiled kernel for `key` in the pool the trainer leases from (built once per session)."""
-    kernel = train.POOL.lease(key)
-    if not kernel.compiled:
-        kernel = kernels.build_compiled(key)
-    train.POOL.give_back(kernel)
-
-
-@pytest.fixture
-def fresh_pool(monkeypatch):
-    """An empty kernel pool for the trainer: nothing compiled to lease."""
-    pool = kernels.KernelPool()
-    monkeypatch.setattr(train, "POOL", pool)
-    monkeypatch.setattr(kernels, "POOL", pool)  # background compiles deposit their kernels here
-    return pool
 
 
 def compiled_trainer(cfg: RunConfig, **kwargs) -> train.Trainer:
