@@ -79,6 +79,7 @@ class Kernel:
         self.optimizer = _make_optimizer(key.optimizer, 0.1)
         self.optimizer.build(self.variables)
         self.compiled = False
+        self.seconds_per_step: float | None = None  # last measured by a run; sizes the next run's first chunk
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False)
 
     def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:

@@ -214,7 +214,7 @@ class Trainer:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
         budget = max_steps if max_steps is not None else math.inf
-        per_step = None
+        per_step = kernel.seconds_per_step  # known from an earlier run of this kernel: no 1-step probe
         try:
             while st.epoch < cfg.epochs and budget > 0:
                 if self.use_compiled and not kernel.compiled:
@@ -222,7 +222,7 @@ class Trainer:
                     if compiled_kernel is not None:
                         st.compile_seconds += time.perf_counter() - waiting_since
                         compiled_kernel.load(*kernel.save())
-                        kernel, per_step = compiled_kernel, None
+                        kernel, per_step = compiled_kernel, compiled_kernel.seconds_per_step
                     elif not compiling(self.key):  # another run took the kernel this one waited for
                         compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
@@ -237,6 +237,8 @@ class Trainer:
                 )
                 elapsed = time.perf_counter() - t0
                 per_step = elapsed / count
+                if kernel.compiled and count > 1:
+                    kernel.seconds_per_step = per_step
                 st.seconds += elapsed
                 chunk = self._record(out, count, kernel.compiled, rows)
                 st.window += count
