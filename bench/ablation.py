@@ -5,8 +5,10 @@ Three groups, each timed in one process with the variants interleaved (median of
 - `graph_choice`: the engine's kernel built with the unrolled list graph vs the rolled tf.scan
   (`rnn_core.model.window_pass`), at n = 10, 20, 50: compile seconds and compiled ms/step; plus
   the same chunk as a tf.function without XLA, and run eagerly.
-- `metric_cost`: the engine's kernel at n = 10 with its per-step metrics removed one by one
-  (sigma_max, the second backward pass for the temporal profile, the per-position gradient norms).
+- `metric_cost`: the engine's kernel at n = 10 against the same kernel with sigma_max removed and
+  with the engine's earlier window function (tf.GradientTape, a second tape pass for the temporal
+  profile), and that with its metrics removed one by one.
+- `sigma_cost`: the kernel with and without its per-step sigma_max over d.
 - `formulation`: minimal XLA training loops (loss, gradients, Adagrad; no metrics): the tape over
   the unrolled graph (what the engine differentiates) vs a hand-written BPTT with the state laid out
   [B, d] or [d, B], its tiny matmuls as dots or as broadcast-multiply-reduce that XLA fuses.
@@ -44,6 +46,16 @@ def _slabs(key, seed: int = 0):
     x = rng.integers(0, 2, (key.batch_size, width)).astype(np.int32)
     y = rng.integers(0, 2, (key.batch_size, width)).astype(np.int32)
     return x, y, np.zeros((key.batch_size, key.d), np.float32)
+
+
+def _call(kernel, x, y, S, count: int, compiled: bool = True):
+    """A no-argument call running `count` steps the way the Trainer does (one packed slab if the engine packs)."""
+    import rnn_core.kernels as K
+
+    if hasattr(K, "pack") and hasattr(kernel, "run_packed"):
+        slab = K.pack(x, y)
+        return lambda: kernel.run_packed(slab, S, count, True, 0.0, compiled=compiled)
+    return lambda: kernel.run(x, y, S, count, True, 0.0, compiled=compiled)
 
 
 def _ready(kernel, d: int):
@@ -86,18 +98,18 @@ def graph_choice(ns=(10, 20, 50), d: int = 4, steps: int = 200, rounds: int = 5)
         nojit = _ready(K.Kernel(key), d)
         nojit._fn = tf.function(nojit._chunk, reduce_retracing=False)  # same chunk, XLA off
         t0 = time.perf_counter()
-        nojit.run(x, y, S, 1, True, 0.0)
+        _call(nojit, x, y, S, 1)()
         nojit_build = time.perf_counter() - t0
         eager = _ready(K.Kernel(key), d)
-        eager.run(x, y, S, 1, True, 0.0, compiled=False)  # first eager call pays one-off costs
+        _call(eager, x, y, S, 1, compiled=False)()  # first eager call pays one-off costs
         eager_count = 16
         calls = {
-            "unrolled list graph, XLA": lambda: built["unrolled list graph, XLA"].run(x, y, S, count, True, 0.0),
-            "rolled tf.scan, XLA": lambda: built["rolled tf.scan, XLA"].run(x, y, S, count, True, 0.0),
-            "tf.function, no XLA": lambda: nojit.run(x, y, S, count, True, 0.0),
+            "unrolled list graph, XLA": _call(built["unrolled list graph, XLA"], x, y, S, count),
+            "rolled tf.scan, XLA": _call(built["rolled tf.scan, XLA"], x, y, S, count),
+            "tf.function, no XLA": _call(nojit, x, y, S, count),
         }
         med = _interleaved(calls, rounds)
-        eager_med = _interleaved({"e": lambda: eager.run(x, y, S, eager_count, True, 0.0, compiled=False)}, 3)["e"]
+        eager_med = _interleaved({"e": _call(eager, x, y, S, eager_count, compiled=False)}, 3)["e"]
         for label in calls:
             build = nojit_build if label == "tf.function, no XLA" else built[label + " compile"]
             rows.append({
@@ -111,34 +123,44 @@ def graph_choice(ns=(10, 20, 50), d: int = 4, steps: int = 200, rounds: int = 5)
     return rows
 
 
+def tape_window(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1, temporal=True, norms=True):
+    """The engine's first `window_pass_unrolled` (before 2619216): tf.GradientTape over `unroll`'s list
+    graph, a second tape pass for the temporal norms. Same results; kept here to measure the change."""
+    import tensorflow as tf
+
+    from rnn_core.model import unroll
+
+    params = [W, b_s, U, b_p]
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(params)
+        _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
+        position_loss = tf.stack([tf.reduce_mean(l) for l in losses])
+        loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
+        last_loss = position_loss[-1]
+    grads = tape.gradient(loss, params + states if norms else params)
+    zeros = tf.zeros([len(states)])
+    grad_norms = tf.stack([tf.norm(g) for g in grads[4:]]) if norms else zeros
+    temporal_norms = tf.stack([tf.norm(g) for g in tape.gradient(last_loss, states)]) if temporal else zeros
+    del tape
+    S = tf.stack(states)
+    probs = tf.stack([tf.nn.softmax(P_t)[:, 1] for P_t in predictions])
+    return loss, grads[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1)
+
+
 def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> list[dict]:
-    """The engine's kernel at n with per-step metrics removed one by one."""
+    """The engine's kernel at n: its window function against the earlier tape version, metrics removed."""
     import tensorflow as tf
 
     import rnn_core.kernels as K
-    from rnn_core.model import unroll
-
-    def light(W, b_s, U, b_p, xw, yw, S0, mask, k1, norms=False):
-        params = [W, b_s, U, b_p]
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            _, states, preds, losses = unroll(params, xw, yw, S0)
-            pos = tf.stack([tf.reduce_mean(l) for l in losses])
-            loss = tf.reduce_sum(pos * mask) / tf.reduce_sum(mask)
-        g = tape.gradient(loss, params + states if norms else params)
-        zeros = tf.zeros([len(states)])
-        gn = tf.stack([tf.norm(v) for v in g[4:]]) if norms else zeros
-        S = tf.stack(states)
-        probs = tf.stack([tf.nn.softmax(P)[:, 1] for P in preds])
-        return loss, g[:4], pos, gn, zeros, S, probs, tf.gather(S, k1 - 1)
 
     no_sigma = lambda W: tf.constant(0.0)  # noqa: E731
     variants = {
-        "engine kernel (all per-step metrics)": {},
-        "without sigma_max (eigvalsh per step)": {"sigma_max": no_sigma},
-        "without temporal profile (2nd backward pass)": {"window_pass_unrolled": lambda *a: light(*a, norms=True)},
-        "without temporal and per-position grad norms": {"window_pass_unrolled": light},
-        "loss and gradients only (no metrics at all)": {"window_pass_unrolled": light, "sigma_max": no_sigma},
+        "engine kernel: hand-written backward, all per-step metrics": {},
+        "engine kernel without sigma_max (eigvalsh per step)": {"sigma_max": no_sigma},
+        "earlier engine window: GradientTape + 2nd tape pass for the temporal profile": {"window_pass_unrolled": tape_window},
+        "GradientTape, no temporal profile": {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False)},
+        "GradientTape, loss and gradients only, no sigma_max": {
+            "window_pass_unrolled": lambda *a: tape_window(*a, temporal=False, norms=False), "sigma_max": no_sigma},
     }
     key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
     x, y, S = _slabs(key)
@@ -149,7 +171,7 @@ def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> l
             t0 = time.perf_counter()
             kernels[label] = _ready(K.build_compiled(key), d)
             builds[label] = time.perf_counter() - t0
-    med = _interleaved({k: (lambda k=k: kernels[k].run(x, y, S, count, True, 0.0)) for k in kernels}, rounds)
+    med = _interleaved({k: _call(kernels[k], x, y, S, count) for k in kernels}, rounds)
     return [{"n": n, "d": d, "variant": k, "build_s": builds[k], "ms_per_step": 1000 * med[k] / count} for k in kernels]
 
 
@@ -168,7 +190,7 @@ def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
         for label, patch in (("with sigma_max", {}), ("without", {"sigma_max": lambda W: tf.constant(0.0)})):
             with patched(K, **patch):
                 kernels[label] = _ready(K.build_compiled(key), d)
-        med = _interleaved({k: (lambda k=k: kernels[k].run(x, y, S, count, True, 0.0)) for k in kernels}, rounds)
+        med = _interleaved({k: _call(kernels[k], x, y, S, count) for k in kernels}, rounds)
         rows.append({"n": n, "d": d, "with": 1000 * med["with sigma_max"] / count,
                      "without": 1000 * med["without"] / count})
     return rows

@@ -9,7 +9,8 @@ with Playwright's sync API (Debian's chromium) and reads the server's VmRSS from
 after each step, once the server has gone quiet (its CPU time stops growing, so the start-up
 kernel warm-up and any background compile are done): no session, then 1..K idle sessions (the
 Train page loaded), then Train pressed in sessions 1..K one after the other (the default R2RT run,
-each to its "Done" message). Per additional session = (RSS with K - RSS with 1) / (K - 1).
+each to its "Done" message). Per additional session = the median difference between consecutive
+readings (robust to the allocator returning memory between two readings).
 
 Engine part (a fresh process, no Streamlit, malloc_trim before each reading): imports TensorFlow,
 pre-warms the default kernel, then reads RSS after K default runs kept one after the other (the
@@ -67,9 +68,30 @@ def settle(pid: int, quiet: float = 1.5, idle_cpu: float = 0.05, timeout: float 
     return time.time() - t0
 
 
+def step_median(values: list[float]) -> float:
+    """Median of the differences between consecutive readings: the cost of one more session.
+
+    Robust to the allocator handing tens of MB back to the system between two readings (one
+    outlying difference), which moves a fit over the readings a lot.
+    """
+    diffs = sorted(b - a for a, b in zip(values, values[1:]))
+    if not diffs:
+        return float("nan")
+    mid = len(diffs) // 2
+    return diffs[mid] if len(diffs) % 2 else (diffs[mid - 1] + diffs[mid]) / 2
+
+
 def slope(values: list[float]) -> float:
-    """(last - first) / (count - 1): the cost of each addition beyond the first."""
-    return (values[-1] - values[0]) / (len(values) - 1) if len(values) > 1 else float("nan")
+    """Least-squares slope of values against 0, 1, 2, ...: the cost of each addition beyond the first.
+
+    A fit over every reading rather than (last - first): the allocator hands memory back to the
+    system now and then, so single readings jump by tens of MB either way.
+    """
+    if len(values) < 2:
+        return float("nan")
+    x = list(range(len(values)))
+    mx, my = sum(x) / len(x), sum(values) / len(values)
+    return sum((a - mx) * (b - my) for a, b in zip(x, values)) / sum((a - mx) ** 2 for a in x)
 
 
 # ---------------------------------------------------------------- app part
@@ -141,8 +163,9 @@ def measure_app(sessions: int, port: int) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-    out["per_idle"] = slope(out["idle"])
-    out["per_trained"] = slope(out["trained"])
+    out["per_idle"] = step_median(out["idle"])
+    out["per_trained"] = step_median(out["trained"])
+    out["per_trained_fit"] = slope(out["trained"])
     return out
 
 
@@ -236,11 +259,14 @@ def markdown(app: dict | None, engine: dict | None) -> str:
             ok = app["per_trained"] <= TARGET_MB
             lines += [
                 "",
-                f"- Per additional idle session: **{app['per_idle']:.1f} MB** (the first session also imports "
+                f"- Per additional idle session: **{app['per_idle']:.1f} MB** (median difference; the first session also imports "
                 f"TensorFlow and warms the default kernel: {app['idle'][0] - app['server_only']:.0f} MB).",
                 f"- Per additional training session (default R2RT run, kept in the session): "
-                f"**{app['per_trained']:.1f} MB** (target <= {TARGET_MB:g} MB: {'met' if ok else 'MISSED'}); "
-                f"the first training session added {app['trained'][0] - app['idle'][-1]:.0f} MB.",
+                f"**{app['per_trained']:.1f} MB** (median of the differences between consecutive readings; target "
+                f"<= {TARGET_MB:g} MB: {'met' if ok else 'MISSED'}). Least-squares slope over the readings "
+                f"{app['per_trained_fit']:.1f} MB; largest reading after training minus the idle level "
+                f"{max(app['trained']) - app['idle'][-1]:.0f} MB for all {len(app['trained'])} trained sessions together. "
+                "Single readings move by tens of MB either way when the allocator returns memory to the system.",
             ]
         lines.append("")
     if engine is not None:

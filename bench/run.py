@@ -117,7 +117,15 @@ def machine() -> dict:
     import keras
     import tensorflow as tf
 
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:
+            return ""
+
+    dirty = git("status", "--porcelain", "--", "rnn_core")
     return {
+        "commit": (git("rev-parse", "--short", "HEAD") or "unknown") + (" (rnn_core modified)" if dirty else ""),
         "cpu": model,
         "cores": os.cpu_count(),
         "usable cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -175,8 +183,14 @@ def throughput(report: Report, rounds: int) -> dict:
             xs[:, : kernel_count * cfg.truncation] = xb[:, : kernel_count * cfg.truncation]
             ys[:, : kernel_count * cfg.truncation] = yb[:, : kernel_count * cfg.truncation]
             S = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
+            from rnn_core import kernels as K
+
+            packed = K.pack(xs, ys) if hasattr(K, "pack") else None  # the Trainer's one int8 slab
             t0 = time.perf_counter()
-            k.run(xs, ys, S, count, True, 0.0)
+            if packed is not None:
+                k.run_packed(packed, S, count, True, 0.0)
+            else:
+                k.run(xs, ys, S, count, True, 0.0)
             return count / (time.perf_counter() - t0)
         finally:
             POOL.give_back(k)
@@ -228,9 +242,10 @@ def throughput(report: Report, rounds: int) -> dict:
         f"- Target engine >= {TARGET_NUMPY:g}x NumPy (the faster dtype, {best_numpy[-2:]}-bit): **{vs_numpy:.1f}x** "
         f"({'met' if vs_numpy >= TARGET_NUMPY else 'MISSED'}).",
         f"- Compiled kernel alone vs Keras {ratio('kernel', 'keras'):.1f}x, vs NumPy {ratio('kernel', best_numpy):.1f}x "
-        "(the Trainer adds per-chunk slab building, the 1-step calibration chunk and metric copies).",
-        f"- Fixed cost of one compiled call (count=1: two int32 slabs of {cfg.batch_size} x "
-        f"{(key.capacity - 1) * cfg.truncation + cfg.truncation:,} built and copied in, outputs copied out): "
+        "(the Trainer adds, per run, the optimizer-state set-up and the first chunk's sizing, and per call the "
+        "slab copy in and the metric copies out).",
+        f"- Fixed cost of one compiled call (count=1: the input slab of {cfg.batch_size} x "
+        f"{(key.capacity - 1) * cfg.truncation + cfg.truncation:,} steps copied in, outputs copied out): "
         f"{call_ms:.1f} ms, the time of {call_ms / (1000 / med['kernel']):.0f} steps.",
     ]
     report.add("\n".join(text))
@@ -377,7 +392,7 @@ def scaling_cell(n: int, d: int, style: str, quick: bool):
             out["compile"] = chunk.compile_seconds
             compiled_seen = True
             break
-        if out["first"] != now:  # the first eager chunk is a 1-step probe
+        if out["first"] != now:  # the first chunk is counted in first metrics, not in the eager rate
             eager_steps += len(chunk.loss)
             eager_s += dt
         if now > phase1_cap:
@@ -404,7 +419,7 @@ def scaling_cell(n: int, d: int, style: str, quick: bool):
 def steady_pair(cells: list[dict], cfgs: list, quick: bool) -> None:
     """Phase 3, compiled steady state of the cells of one (n, d), their chunks interleaved.
 
-    Each cell's rate is the median over its compiled chunks (after the 1-step probe) of steps / training
+    Each cell's rate is the median over its compiled chunks (after the first) of steps / training
     time; alternating the two styles chunk by chunk puts a burst of load from other jobs on both.
     """
     from rnn_core.train import Trainer
@@ -507,8 +522,8 @@ def scaling(report: Report, quick: bool) -> dict:
         "chunk; **first chunk** says whether it ran eagerly (the compile is still going in the background);",
         "- **eager steps/s**: eager chunks while compiling; **compile s**: run start to the switch to the "
         "compiled program (`*`: the eager phase was capped, compile time measured to its end);",
-        "- **steps/s**, **ms/step**: compiled steady state, the median over compiled chunks (after the 1-step "
-        "probe) of steps / training time, over >= 0.5 s and >= 5 chunks (at most 15 s: the heaviest cells "
+        "- **steps/s**, **ms/step**: compiled steady state, the median over compiled chunks (after the first "
+        "one) of steps / training time, over >= 0.5 s and >= 5 chunks (at most 15 s: the heaviest cells "
         "report a few steps; series up to 5,000,000 so epochs are long enough); the two styles of one (n, d) "
         "run chunk by chunk in turn, so their ratio is measured under the same load; **s/epoch**: steps per epoch at series 1,000,000 divided by steps/s;",
         "- **2nd run first s**: a second run of the same shapes, from the kernel pool.",
@@ -563,7 +578,7 @@ def ablation(report: Report, rounds: int) -> None:
         "### Unrolled list graph vs rolled tf.scan, XLA vs not, eager",
         table(["n", "variant", "build/compile s", "ms/step"], [[r["n"], r["variant"], r["build_s"], r["ms_per_step"]] for r in g]),
         "",
-        "### Cost of the per-step metrics in the engine's kernel (n=10)",
+        "### The window function and its per-step metrics in the engine's kernel (n=10)",
         table(["variant", "compile s", "ms/step"], [[r["variant"], r["build_s"], r["ms_per_step"]] for r in m]),
         "",
         "### sigma_max computed every step (eigvalsh inside the XLA loop), n=1, over d",
