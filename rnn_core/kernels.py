@@ -176,17 +176,10 @@ class KernelPool:
         self._lock = threading.Lock()
         self._idle: OrderedDict[KernelKey, list[Kernel]] = OrderedDict()
         self._limit = limit
-        self.built = 0
 
     def lease(self, key: KernelKey) -> Kernel:
         """An idle kernel for `key`, or a new (not yet compiled) one."""
-        with self._lock:
-            kernels = self._idle.get(key)
-            if kernels:
-                self._idle.move_to_end(key)
-                return kernels.pop()
-            self.built += 1
-        return Kernel(key)
+        return self.lease_compiled(key) or Kernel(key)
 
     def lease_compiled(self, key: KernelKey) -> Kernel | None:
         """An idle compiled kernel for `key`, or None."""
