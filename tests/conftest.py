@@ -129,3 +129,16 @@ def warm(key) -> None:
     if not kernel.compiled:
         kernel = kernels.build_compiled(key)
     train.POOL.give_back(kernel)
+
+
+def run_page(name: str, timeout: float, **state):
+    """Run pages/<name>.py under AppTest with the given session_state entries (None ones left out)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
+    for key, value in state.items():
+        if value is not None:
+            at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    return at

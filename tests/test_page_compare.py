@@ -1,25 +1,18 @@
 """The Compare page under AppTest: defaults, a small live sweep, the styles race, the runs overlay."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import run_page
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, baselines
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "compare.py")
 SMALL = RunConfig(batch_size=10, series_length=2_000, truncation=4)  # 200 steps per row: runs in moments
 
 
 def _page(cfg: RunConfig | None = SMALL) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    if cfg is not None:
-        at.session_state["config"] = cfg
-    at.run()
-    assert not at.exception
-    return at
+    return run_page("compare", 300, config=cfg)
 
 
 def _runs_table(at: AppTest):

@@ -1,26 +1,18 @@
 """The Data page under AppTest: task inputs pre-filled from the config, sample, baselines, CSV upload."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import run_page
 import rnn_core.data
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines, task_for, to_csv
 from rnn_core.sequence_stats import sample
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
-
 
 def _page(cfg: RunConfig | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if cfg is not None:
-        at.session_state["config"] = cfg
-    at.run()
-    assert not at.exception
-    return at
+    return run_page("data", 60, config=cfg)
 
 
 def _upload(at: AppTest, name: str, content: bytes) -> AppTest:

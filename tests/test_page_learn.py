@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import run_page
 from rnn_core import model
 from rnn_core.config import RunConfig
 from rnn_core.graph_dot import one_step_dot, unrolled_dot
@@ -15,18 +15,9 @@ from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "learn.py")
-
 
 def _page(cfg: RunConfig | None = None, runs: list | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    if cfg is not None:
-        at.session_state["config"] = cfg
-    if runs is not None:
-        at.session_state["runs"] = runs
-    at.run()
-    assert not at.exception
-    return at
+    return run_page("learn", 300, config=cfg, runs=runs)
 
 
 def _graphs(at: AppTest) -> list[str]:
