@@ -85,7 +85,7 @@ def graph_choice(ns=(10, 20, 50), d: int = 4, steps: int = 200, rounds: int = 5)
 
     rows = []
     for n in ns:
-        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
         x, y, S = _slabs(key)
         count = min(steps, key.capacity)
         built = {}
@@ -162,7 +162,7 @@ def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> l
         "GradientTape, loss and gradients only, no sigma_max": {
             "window_pass_unrolled": lambda *a: tape_window(*a, temporal=False, norms=False), "sigma_max": no_sigma},
     }
-    key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+    key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
     x, y, S = _slabs(key)
     count = min(steps, key.capacity)
     kernels, builds = {}, {}
@@ -183,7 +183,7 @@ def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
 
     rows = []
     for d in ds:
-        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n))
+        key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
         x, y, S = _slabs(key)
         count = 200 if d <= 16 else (20 if d <= 64 else 4)
         kernels = {}

@@ -20,10 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .model import sigma_max, window_pass, window_pass_unrolled
+from .model import spectral_norms, window_pass, window_pass_unrolled
 
 POOL_LIMIT = 48
-SLAB_BUDGET = 4_000_000  # most int32 cells of one chunk's input slab (x and y each)
+SLAB_BUDGET = 4_000_000  # most cells (bytes) of one chunk's input slab
+RECORD_BUDGET = 2_000_000  # most floats of the W_s a chunk records, one d x d matrix per step
 MAX_CAPACITY = 1024
 UNROLL_LIMIT = 16  # n up to this runs the unrolled list graph itself; beyond, the rolled scan
 
@@ -40,9 +41,9 @@ class KernelKey:
     capacity: int
 
 
-def capacity_for(batch_size: int, n: int, k1: int) -> int:
-    """Most steps one call may run: bounded so an input slab stays small."""
-    return int(max(1, min(MAX_CAPACITY, SLAB_BUDGET // (batch_size * (k1 + 1) + n))))
+def capacity_for(batch_size: int, n: int, k1: int, d: int) -> int:
+    """Most steps one call may run: bounded so its input slab and its record of W_s stay small."""
+    return int(max(1, min(MAX_CAPACITY, SLAB_BUDGET // (batch_size * (k1 + 1) + n), RECORD_BUDGET // (d * d))))
 
 
 def slab_width(key: KernelKey) -> int:
@@ -119,7 +120,9 @@ class Kernel:
         out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
         if compiled:
             self.compiled = True
-        return {k: v.numpy() for k, v in out.items()}
+        result = {k: v.numpy() for k, v in out.items()}
+        result["sigma_max"] = spectral_norms(result.pop("recurrent")[:count]).astype(np.float32)
+        return result
 
     def _chunk(self, slab, state, count, first_window, clip, eager_size: int | None = None):
         key = self.key
@@ -128,13 +131,12 @@ class Kernel:
         W, b_s, U, b_p = self.variables
         positions = tf.range(n)
         every = tf.cast(positions >= n - k1, tf.float32)
-        codes = tf.cast(slab, tf.int32)
 
         window_fn = window_pass_unrolled if n <= UNROLL_LIMIT else window_pass
 
-        def body(i, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, sig_ta, snap_S, snap_p):
+        def body(i, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, rec_ta, snap_S, snap_p):
             start = i * k1
-            window = tf.slice(codes, [0, start], [key.batch_size, n])
+            window = tf.cast(tf.slice(slab, [0, start], [key.batch_size, n]), tf.int32)
             xw, yw = tf.bitwise.bitwise_and(window, 1), tf.bitwise.right_shift(window, 1)
             mask = tf.where(tf.logical_and(first_window, tf.equal(i, 0)), tf.ones([n]), every)
             loss, grads, pos, gnorms, temporal, states, probs, S_next = window_fn(
@@ -148,7 +150,7 @@ class Kernel:
             return (
                 i + 1, S_next,
                 loss_ta.write(i, loss), pos_ta.write(i, pos), gn_ta.write(i, gnorms), tmp_ta.write(i, temporal),
-                glob_ta.write(i, global_norm), sig_ta.write(i, sigma_max(W.value)),
+                glob_ta.write(i, global_norm), rec_ta.write(i, W.value[:, 2:]),
                 states[:, 0, :], probs[:, 0],
             )
 
@@ -157,14 +159,14 @@ class Kernel:
 
         init = (
             tf.constant(0), state,
-            arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([]),
+            arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([key.d, key.d]),
             tf.zeros([n, key.d]), tf.zeros([n]),
         )
         out = tf.while_loop(lambda i, *_: i < count, body, init, maximum_iterations=cap)
-        _, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, sig_ta, snap_S, snap_p = out
+        _, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, rec_ta, snap_S, snap_p = out
         return {
             "loss": loss_ta.stack(), "position_loss": pos_ta.stack(), "grad_norms": gn_ta.stack(),
-            "temporal": tmp_ta.stack(), "global_norm": glob_ta.stack(), "sigma_max": sig_ta.stack(),
+            "temporal": tmp_ta.stack(), "global_norm": glob_ta.stack(), "recurrent": rec_ta.stack(),
             "state": S, "snapshot_states": snap_S, "snapshot_probs": snap_p,
         }
 

@@ -163,7 +163,7 @@ class Trainer:
         self.baselines = baselines(self.task) if self.task is not None else []
         self.key = KernelKey(
             cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
-            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1),
+            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size),
         )
         self._rows: np.ndarray | None = None
         self._rows_epoch = -1

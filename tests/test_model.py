@@ -85,6 +85,16 @@ def call_window_pass(fn, params, x, y, s0, mask, k1):
     }
 
 
+def unrolled_with_dot_products(*args):
+    """window_pass_unrolled with its d x d products as tf.matmul, the path it takes for d > ELEMENTWISE_MAX_D."""
+    saved = model.ELEMENTWISE_MAX_D
+    model.ELEMENTWISE_MAX_D = 0
+    try:
+        return model.window_pass_unrolled(*args)
+    finally:
+        model.ELEMENTWISE_MAX_D = saved
+
+
 def call_step(params, x, y, s0, k1, first_window):
     loss, grads, metrics, last = model.step(params, x, y, tf.constant(s0), k1=k1, first_window=first_window)
     return {
@@ -118,7 +128,10 @@ def test_step_gradients_match_finite_differences(case, fd_grads, style):
         assert rel_error(g, fd) < 1e-5, f"step d{name} ({style}) disagrees with finite differences"
 
 
-@pytest.mark.parametrize("fn", [model.window_pass, model.window_pass_unrolled], ids=["rolled", "unrolled"])
+@pytest.mark.parametrize(
+    "fn", [model.window_pass, model.window_pass_unrolled, unrolled_with_dot_products],
+    ids=["rolled", "unrolled", "unrolled-dot"],
+)
 @pytest.mark.parametrize("style", list(STYLES))
 def test_window_pass_gradients_match_finite_differences(case, fd_grads, style, fn):
     params, x, y, s0 = case
@@ -185,6 +198,8 @@ def test_all_window_functions_agree_with_numpy(style, dtype, atol):
     outs = {
         "window_pass": call_window_pass(model.window_pass, params, x, y, s0, mask, k1_value),
         "window_pass_unrolled": call_window_pass(model.window_pass_unrolled, params, x, y, s0, mask, k1_value),
+        "window_pass_unrolled, dot products": call_window_pass(
+            unrolled_with_dot_products, params, x, y, s0, mask, k1_value),
         "step": call_step(params, x, y, s0, k1, first_window),
     }
     for name, out in outs.items():
@@ -281,9 +296,33 @@ def test_one_step_graph_propagates_no_error_to_the_previous_step():
         np.testing.assert_array_equal(g, h)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 9])
+def test_times_transpose_is_a_times_m_transposed(k):
+    rng = np.random.default_rng(k)
+    A, M = rng.normal(size=(7, k)), rng.normal(size=(k + 2, k))
+    got = model.times_transpose(tf.constant(A), tf.constant(M)).numpy()
+    np.testing.assert_allclose(got, A @ M.T, rtol=1e-12, atol=1e-12)
+
+
 def test_sigma_max_is_the_largest_singular_value_of_the_recurrent_block():
     params, *_ = make_case(seed=3, d=5, dtype=np.float64)
-    assert float(model.sigma_max(tf.constant(params.W)).numpy()) == pytest.approx(ref.sigma_max(params.W), rel=1e-10)
+    assert model.sigma_max(params.W) == pytest.approx(ref.sigma_max(params.W), rel=1e-10)
+
+
+def test_spectral_norms_of_a_stack_match_svd_and_survive_extreme_weights():
+    rng = np.random.default_rng(8)
+    stack = rng.normal(size=(6, 7, 7)).astype(np.float32)
+    stack[1] *= 3e37  # squares overflow float32 but not the float64 the norms are taken in
+    stack[2] = 0.0
+    stack[3, 0, 0] = np.nan
+    stack[4, 1, 2] = -np.inf
+    got = model.spectral_norms(stack)
+    for i in (0, 1, 5):
+        expected = np.linalg.svd(stack[i].astype(np.float64), compute_uv=False)[0]
+        assert got[i] == pytest.approx(expected, rel=1e-12)
+    assert got[2] == 0.0
+    assert got[3] == np.inf and got[4] == np.inf
+    assert model.spectral_norms(np.zeros((0, 3, 3))).shape == (0,)
 
 
 def test_init_params_shapes_and_repeatability():
