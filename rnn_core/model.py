@@ -210,7 +210,7 @@ def load_weights(path: str | Path, state_size: int | None = None) -> Params:
     return Params(*(arrays[k].astype(np.float32) for k in ("W", "b_s", "U", "b_p")))
 
 
-ELEMENTWISE_MAX_D = 4  # state sizes whose d x d products run as fused multiply-adds, not dot calls
+ELEMENTWISE_MAX_D = 4  # state sizes where per-operation overhead outweighs arithmetic (see times_transpose)
 
 
 def times_transpose(A, M):
@@ -234,9 +234,12 @@ def window_pass_unrolled(W, b_s, U, b_p, x_window, y_window, first_state, mask, 
     """`window_pass` with the recurrence unrolled as a Python list of n state tensors.
 
     Same arguments and results, and the same numbers as `step` on `unroll`'s graph, but arranged
-    for XLA: W (X_t || S_{t-1}) is split into W_x X_t (all t in one product) + W_s S_{t-1}, the
-    predictions and losses of all t are one product each, and the backward pass walks the state
-    list by hand from the last time step to the first. Fastest for small n; build time grows with n.
+    for XLA, where at small d each separate operation costs more than its arithmetic: W (X_t || S_{t-1})
+    is split into W_x X_t (all t in one product) + W_s S_{t-1}; the predictions, losses and dL/dP of
+    all t are one operation each over the n B rows; the backward pass walks the state list by hand
+    from the last time step to the first; for d <= ELEMENTWISE_MAX_D the d x d products are fused
+    multiply-adds and the 2 n gradient norms one reduction. Fastest for small n; build time grows
+    with n.
     """
     n = int(x_window.shape[1])
     B = tf.cast(tf.shape(x_window)[0], W.dtype)
@@ -253,13 +256,13 @@ def window_pass_unrolled(W, b_s, U, b_p, x_window, y_window, first_state, mask, 
     S_all = tf.concat(states, 0)  # [n B, d]
     P_all = tf.matmul(S_all, U, transpose_b=True) + b_p
     position_loss = tf.reduce_mean(tf.reshape(tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=P_all), [n, -1]), axis=1)
-    probs = tf.split(tf.nn.softmax(P_all), n)
-    targets = tf.split(Y, n)
+    probs_all = tf.nn.softmax(P_all)  # [n B, 2]
     trained = tf.reduce_sum(mask)
     loss = tf.reduce_sum(position_loss * mask) / trained
-    weights = tf.unstack(mask / (trained * B))
-    dP = [(p_t - Y_t) * w_t for p_t, Y_t, w_t in zip(probs, targets, weights)]  # dL/dP_t  [B, 2]
-    dS_local = tf.split(tf.matmul(tf.concat(dP, 0), U), n)  # the part of dL/dS_t through P_t
+    weight = (mask / (trained * B))[:, None, None]  # each position's weight in the mean loss
+    dP_all = tf.reshape(tf.reshape(probs_all - Y, [n, -1, 2]) * weight, [-1, 2])  # dL/dP_t for all t  [n B, 2]
+    dS_local = tf.split(tf.matmul(dP_all, U), n)  # the part of dL/dS_t through P_t
+    probs_last, targets_last = tf.split(probs_all, n)[-1], tf.split(Y, n)[-1]
     tanh_grad = [1.0 - S_t * S_t for S_t in states]
     dS, dZ = [None] * n, [None] * n
     temporal = [None] * n  # dL_last/dS_t
@@ -267,19 +270,22 @@ def window_pass_unrolled(W, b_s, U, b_p, x_window, y_window, first_state, mask, 
         dS[t] = dS_local[t] if t == n - 1 else dS_local[t] + times_transpose(dZ[t + 1], W_sT)
         dZ[t] = dS[t] * tanh_grad[t]
         if t == n - 1:
-            temporal[t] = tf.matmul((probs[t] - targets[t]) / B, U)
+            temporal[t] = tf.matmul((probs_last - targets_last) / B, U)
         else:
             temporal[t] = times_transpose(temporal[t + 1] * tanh_grad[t + 1], W_sT)
     inputs = tf.concat([X, tf.concat([first_state] + states[:-1], axis=0)], axis=1)  # (X_t || S_{t-1})  [n B, 2 + d]
-    dZ_all, dP_all = tf.concat(dZ, 0), tf.concat(dP, 0)
+    dZ_all = tf.concat(dZ, 0)
     grads = [
         tf.matmul(dZ_all, inputs, transpose_a=True),
         tf.reduce_sum(dZ_all, axis=0),
         tf.matmul(dP_all, S_all, transpose_a=True),
         tf.reduce_sum(dP_all, axis=0),
     ]
-    grad_norms = tf.stack([tf.norm(g) for g in dS])
-    temporal_norms = tf.stack([tf.norm(g) for g in temporal])
+    d = first_state.shape[1]
+    if d is not None and d <= ELEMENTWISE_MAX_D:  # one reduction: fewer, if bigger, operations
+        norms = tf.sqrt(tf.reduce_sum(tf.reshape(tf.square(tf.stack(dS + temporal)), [2 * n, -1]), axis=1))
+    else:  # measured faster from d = 16 on (the stack's copy costs more than the separate reductions)
+        norms = tf.stack([tf.norm(g) for g in dS + temporal])  # ||dL/dS_t|| then ||dL_last/dS_t||
     S_stack = tf.reshape(S_all, [n, -1, tf.shape(first_state)[1]])  # [n, B, d]
-    prob_one = tf.stack([p[:, 1] for p in probs])  # [n, B]
-    return loss, grads, position_loss, grad_norms, temporal_norms, S_stack, prob_one, tf.gather(S_stack, k1 - 1)
+    prob_one = tf.reshape(probs_all[:, 1], [n, -1])  # [n, B]
+    return loss, grads, position_loss, norms[:n], norms[n:], S_stack, prob_one, tf.gather(S_stack, k1 - 1)
