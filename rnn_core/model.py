@@ -114,10 +114,14 @@ def window_pass(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
     Y = tf.one_hot(tf.transpose(y_window), 2, dtype=W.dtype)  # [n, B, 2]
     B = tf.cast(tf.shape(x_window)[0], W.dtype)
 
-    def cell(S_prev, X_t):
-        return tf.tanh(tf.matmul(tf.concat([X_t, S_prev], axis=1), W, transpose_b=True) + b_s)
+    W_s = W[:, 2:]  # recurrent block [d, d]
+    W_sT = tf.transpose(W_s)
+    input_part = tf.einsum("nbk,dk->nbd", X, W[:, :2]) + b_s  # W_x X_t + b_s for all t  [n, B, d]
 
-    S = tf.scan(cell, X, initializer=first_state)  # [n, B, d]
+    def cell(S_prev, input_t):
+        return tf.tanh(input_t + times_transpose(S_prev, W_s))
+
+    S = tf.scan(cell, input_part, initializer=first_state)  # [n, B, d]
     P = tf.einsum("nbd,kd->nbk", S, U) + b_p  # [n, B, 2]
     losses = tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=P)  # [n, B]
     position_loss = tf.reduce_mean(losses, axis=1)  # [n]
@@ -127,15 +131,14 @@ def window_pass(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1):
     dP = (probs - Y) * (mask / (tf.reduce_sum(mask) * B))[:, None, None]  # dL/dP_t  [n, B, 2]
     dS_local = tf.einsum("nbk,kd->nbd", dP, U)  # the part of dL/dS_t through P_t
     dP_last = (probs[-1] - Y[-1]) / B
-    W_s = W[:, 2:]  # recurrent block [d, d]
     n = tf.shape(X)[0]
     seed_last = tf.einsum("bk,kd->bd", dP_last, U)
 
     def back(carry, inputs):
         dZ_next, gZ_next, _, _, t = carry
         dS_loc_t, S_t = inputs
-        dS_t = dS_loc_t + tf.matmul(dZ_next, W_s)  # dL/dS_t
-        gS_t = tf.where(t == n - 1, seed_last, tf.matmul(gZ_next, W_s))  # dL_last/dS_t
+        dS_t = dS_loc_t + times_transpose(dZ_next, W_sT)  # dL/dS_t
+        gS_t = tf.where(t == n - 1, seed_last, times_transpose(gZ_next, W_sT))  # dL_last/dS_t
         one_minus = 1.0 - S_t * S_t  # tanh'
         return dS_t * one_minus, gS_t * one_minus, dS_t, gS_t, t - 1
 

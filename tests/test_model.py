@@ -85,14 +85,20 @@ def call_window_pass(fn, params, x, y, s0, mask, k1):
     }
 
 
-def unrolled_with_dot_products(*args):
-    """window_pass_unrolled with its d x d products as tf.matmul, the path it takes for d > ELEMENTWISE_MAX_D."""
-    saved = model.ELEMENTWISE_MAX_D
-    model.ELEMENTWISE_MAX_D = 0
-    try:
-        return model.window_pass_unrolled(*args)
-    finally:
-        model.ELEMENTWISE_MAX_D = saved
+def with_dot_products(fn):
+    """`fn` with its d x d products as tf.matmul, the path it takes for d > ELEMENTWISE_MAX_D."""
+    def patched(*args):
+        saved = model.ELEMENTWISE_MAX_D
+        model.ELEMENTWISE_MAX_D = 0
+        try:
+            return fn(*args)
+        finally:
+            model.ELEMENTWISE_MAX_D = saved
+    return patched
+
+
+unrolled_with_dot_products = with_dot_products(model.window_pass_unrolled)
+rolled_with_dot_products = with_dot_products(model.window_pass)
 
 
 def call_step(params, x, y, s0, k1, first_window):
@@ -129,8 +135,8 @@ def test_step_gradients_match_finite_differences(case, fd_grads, style):
 
 
 @pytest.mark.parametrize(
-    "fn", [model.window_pass, model.window_pass_unrolled, unrolled_with_dot_products],
-    ids=["rolled", "unrolled", "unrolled-dot"],
+    "fn", [model.window_pass, rolled_with_dot_products, model.window_pass_unrolled, unrolled_with_dot_products],
+    ids=["rolled", "rolled-dot", "unrolled", "unrolled-dot"],
 )
 @pytest.mark.parametrize("style", list(STYLES))
 def test_window_pass_gradients_match_finite_differences(case, fd_grads, style, fn):
@@ -198,6 +204,7 @@ def test_all_window_functions_agree_with_numpy(style, dtype, atol):
     outs = {
         "window_pass": call_window_pass(model.window_pass, params, x, y, s0, mask, k1_value),
         "window_pass_unrolled": call_window_pass(model.window_pass_unrolled, params, x, y, s0, mask, k1_value),
+        "window_pass, dot products": call_window_pass(rolled_with_dot_products, params, x, y, s0, mask, k1_value),
         "window_pass_unrolled, dot products": call_window_pass(
             unrolled_with_dot_products, params, x, y, s0, mask, k1_value),
         "step": call_step(params, x, y, s0, k1, first_window),
