@@ -5,10 +5,12 @@ Three groups, each timed in one process with the variants interleaved (median of
 - `graph_choice`: the engine's kernel built with the unrolled list graph vs the rolled tf.scan
   (`rnn_core.model.window_pass`), at n = 10, 20, 50: compile seconds and compiled ms/step; plus
   the same chunk as a tf.function without XLA, and run eagerly.
-- `metric_cost`: the engine's kernel at n = 10 against the same kernel with sigma_max removed and
-  with the engine's earlier window function (tf.GradientTape, a second tape pass for the temporal
-  profile), and that with its metrics removed one by one.
-- `sigma_cost`: the kernel with and without its per-step sigma_max over d.
+- `metric_cost`: the engine's kernel at n = 10 against variants: its d x d products as dot calls
+  (the path for d > 4), sigma_max taken inside the XLA loop with eigh (the earlier design), and the
+  engine's earlier window function (tf.GradientTape, a second tape pass for the temporal profile),
+  that with its metrics removed one by one.
+- `sigma_cost`: over d, sigma_max of every step taken on the host from the recorded W_s (the
+  engine) against XLA's eigh inside the step loop (the earlier design).
 - `formulation`: minimal XLA training loops (loss, gradients, Adagrad; no metrics): the tape over
   the unrolled graph (what the engine differentiates) vs a hand-written BPTT with the state laid out
   [B, d] or [d, B], its tiny matmuls as dots or as broadcast-multiply-reduce that XLA fuses.
@@ -147,27 +149,48 @@ def tape_window(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1, tempo
     return loss, grads[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1)
 
 
-def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> list[dict]:
-    """The engine's kernel at n: its window function against the earlier tape version, metrics removed."""
+def xla_sigma_max(W):
+    """The earlier design: sigma_max of W_s by XLA's eigh inside the step (overflow-safe scaling)."""
     import tensorflow as tf
 
-    import rnn_core.kernels as K
+    W_s = W[:, 2:]
+    m = tf.reduce_max(tf.abs(W_s))
+    finite = tf.reduce_all(tf.math.is_finite(W_s))
+    safe = tf.where(finite & (m > 0), W_s / tf.where(m > 0, m, 1.0), tf.zeros_like(W_s))
+    sigma = m * tf.sqrt(tf.reduce_max(tf.linalg.eigvalsh(tf.matmul(safe, safe, transpose_a=True))))
+    return tf.where(finite, tf.where(m > 0, sigma, 0.0), tf.constant(float("inf"), W.dtype))
 
-    no_sigma = lambda W: tf.constant(0.0)  # noqa: E731
+
+def with_xla_sigma(window_fn):
+    """`window_fn` that also takes sigma_max with eigh in the loop, tied into the loss so XLA keeps it."""
+    def window(W, *rest):
+        loss, *others = window_fn(W, *rest)
+        return (loss + 0.0 * xla_sigma_max(W), *others)  # x * 0.0 is not folded away for floats
+    return window
+
+
+def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> list[dict]:
+    """The engine's kernel at n against variants of its products, its sigma_max and its window function."""
+    import rnn_core.kernels as K
+    import rnn_core.model as M
+
     variants = {
-        "engine kernel: hand-written backward, all per-step metrics": {},
-        "engine kernel without sigma_max (eigvalsh per step)": {"sigma_max": no_sigma},
-        "earlier engine window: GradientTape + 2nd tape pass for the temporal profile": {"window_pass_unrolled": tape_window},
-        "GradientTape, no temporal profile": {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False)},
-        "GradientTape, loss and gradients only, no sigma_max": {
-            "window_pass_unrolled": lambda *a: tape_window(*a, temporal=False, norms=False), "sigma_max": no_sigma},
+        "engine kernel: hand-written backward, all per-step metrics": (K, {}),
+        "engine kernel on its d > 4 path (d x d products as dot calls, per-position norms)": (M, {"ELEMENTWISE_MAX_D": 0}),
+        "engine kernel + sigma_max by eigh inside the XLA loop (the earlier design)": (
+            K, {"window_pass_unrolled": with_xla_sigma(M.window_pass_unrolled)}),
+        "earlier engine window: GradientTape + 2nd tape pass for the temporal profile": (
+            K, {"window_pass_unrolled": tape_window}),
+        "GradientTape, no temporal profile": (K, {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False)}),
+        "GradientTape, loss and gradients only": (
+            K, {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False, norms=False)}),
     }
     key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
     x, y, S = _slabs(key)
     count = min(steps, key.capacity)
     kernels, builds = {}, {}
-    for label, patch in variants.items():
-        with patched(K, **patch):
+    for label, (module, patch) in variants.items():
+        with patched(module, **patch):
             t0 = time.perf_counter()
             kernels[label] = _ready(K.build_compiled(key), d)
             builds[label] = time.perf_counter() - t0
@@ -176,23 +199,21 @@ def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> l
 
 
 def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
-    """The engine's kernel with and without its per-step sigma_max (eigvalsh of W_s^T W_s) over d."""
-    import tensorflow as tf
-
+    """ms/step over d: sigma_max on the host from the recorded W_s (engine) vs eigh inside the XLA loop."""
     import rnn_core.kernels as K
+    import rnn_core.model as M
 
     rows = []
     for d in ds:
         key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
         x, y, S = _slabs(key)
-        count = 200 if d <= 16 else (20 if d <= 64 else 4)
+        count = min(key.capacity, 200 if d <= 16 else (50 if d <= 64 else 8))
         kernels = {}
-        for label, patch in (("with sigma_max", {}), ("without", {"sigma_max": lambda W: tf.constant(0.0)})):
+        for label, patch in (("host", {}), ("xla", {"window_pass_unrolled": with_xla_sigma(M.window_pass_unrolled)})):
             with patched(K, **patch):
                 kernels[label] = _ready(K.build_compiled(key), d)
         med = _interleaved({k: _call(kernels[k], x, y, S, count) for k in kernels}, rounds)
-        rows.append({"n": n, "d": d, "with": 1000 * med["with sigma_max"] / count,
-                     "without": 1000 * med["without"] / count})
+        rows.append({"n": n, "d": d, "host": 1000 * med["host"] / count, "xla": 1000 * med["xla"] / count})
     return rows
 
 
