@@ -222,10 +222,11 @@ def times_transpose(A, M):
     For k <= ELEMENTWISE_MAX_D it is written as sum_j A[:, j] M[:, j], elementwise work XLA fuses with
     its neighbours (the tanh of the forward step, the tanh' product of the backward one): at d = 4 a
     dot call costs more than the arithmetic, and the R2RT step ran 25-30% faster this way. Larger
-    k uses tf.matmul, which was faster from d = 8 on in the same measurement.
+    k uses tf.matmul, which was faster from d = 8 on in the same measurement; so does eager
+    execution (a run's start while its program compiles), where d ops cost more than one.
     """
     k = M.shape[1]
-    if k is None or k > ELEMENTWISE_MAX_D:
+    if k is None or k > ELEMENTWISE_MAX_D or tf.executing_eagerly():  # eagerly, each op is a Python call
         return tf.matmul(A, M, transpose_b=True)
     out = A[:, 0:1] * M[None, :, 0]
     for j in range(1, k):

@@ -10,13 +10,17 @@ state is zero at the start of every epoch, and no gradient crosses from one wind
 
 A chunk runs as many steps as fit in about `chunk_seconds` inside one XLA-compiled call. Shapes
 never compiled before start at once on the same kernel run eagerly, while the compiled program
-is built on a background thread; the run moves to it as soon as it is ready.
+is built on a background thread; the run moves to it as soon as it is ready. After the first eager
+chunk (the first metrics) it waits up to `eager_pause` seconds for the compile before each further
+eager chunk: an eager step is worth hundreds of compiled ones, and an eager loop that never pauses
+slows the compile it waits for (R2RT shapes: 1.6-1.8 s instead of 1.9-2.0 s to the compiled program).
 """
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,12 +153,14 @@ class Trainer:
         sequence: tuple[np.ndarray, np.ndarray] | None = None,
         initial_params: Params | None = None,
         chunk_seconds: float = 0.1,
+        eager_pause: float = 0.3,
         max_profiles: int | None = 2000,
         use_compiled: bool = True,
     ):
         self.cfg = cfg.validate()
         self.sequence = sequence
         self.chunk_seconds = chunk_seconds
+        self.eager_pause = eager_pause
         self.use_compiled = use_compiled
         params = initial_params if initial_params is not None else init_params(cfg.state_size, cfg.init_scale, cfg.seed)
         self.state = RunState(params=[np.asarray(p, np.float32) for p in params])
@@ -206,25 +212,30 @@ class Trainer:
         st.status = "running"
         kernel = POOL.lease_compiled(self.key) if self.use_compiled else None
         waiting_since = time.perf_counter()
+        compile_job = None
         if kernel is None:
             kernel = Kernel(self.key)  # runs eagerly until a compiled one is ready
             if self.use_compiled:
-                compile_in_background(self.key)
+                compile_job = compile_in_background(self.key)
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
         budget = max_steps if max_steps is not None else math.inf
+        eager_chunks = 0
         per_step = kernel.seconds_per_step  # known from an earlier run of this kernel: no 1-step probe
         try:
             while st.epoch < cfg.epochs and budget > 0:
                 if self.use_compiled and not kernel.compiled:
+                    if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
+                        # an eager step is worth a few hundred compiled ones: leave the compile the CPU
+                        wait([compile_job], timeout=self.eager_pause)
                     compiled_kernel = POOL.lease_compiled(self.key)
                     if compiled_kernel is not None:
                         st.compile_seconds += time.perf_counter() - waiting_since
                         compiled_kernel.load(*kernel.save())
                         kernel, per_step = compiled_kernel, compiled_kernel.seconds_per_step
                     elif not compiling(self.key):  # another run took the kernel this one waited for
-                        compile_in_background(self.key)
+                        compile_job = compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
                     st.state = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
@@ -236,6 +247,7 @@ class Trainer:
                     compiled=kernel.compiled,
                 )
                 elapsed = time.perf_counter() - t0
+                eager_chunks += 0 if kernel.compiled else 1
                 per_step = elapsed / count
                 if kernel.compiled and count > 1:
                     kernel.seconds_per_step = per_step

@@ -85,20 +85,10 @@ def call_window_pass(fn, params, x, y, s0, mask, k1):
     }
 
 
-def with_dot_products(fn):
-    """`fn` with its d x d products as tf.matmul, the path it takes for d > ELEMENTWISE_MAX_D."""
-    def patched(*args):
-        saved = model.ELEMENTWISE_MAX_D
-        model.ELEMENTWISE_MAX_D = 0
-        try:
-            return fn(*args)
-        finally:
-            model.ELEMENTWISE_MAX_D = saved
-    return patched
-
-
-unrolled_with_dot_products = with_dot_products(model.window_pass_unrolled)
-rolled_with_dot_products = with_dot_products(model.window_pass)
+# Traced into a graph, as in the compiled kernel, d <= ELEMENTWISE_MAX_D products are fused
+# multiply-adds; run eagerly (as a run does while its program compiles) they are tf.matmul.
+rolled_graph = tf.function(model.window_pass)
+unrolled_graph = tf.function(model.window_pass_unrolled)
 
 
 def call_step(params, x, y, s0, k1, first_window):
@@ -135,8 +125,8 @@ def test_step_gradients_match_finite_differences(case, fd_grads, style):
 
 
 @pytest.mark.parametrize(
-    "fn", [model.window_pass, rolled_with_dot_products, model.window_pass_unrolled, unrolled_with_dot_products],
-    ids=["rolled", "rolled-dot", "unrolled", "unrolled-dot"],
+    "fn", [rolled_graph, model.window_pass, unrolled_graph, model.window_pass_unrolled],
+    ids=["rolled-graph", "rolled-eager", "unrolled-graph", "unrolled-eager"],
 )
 @pytest.mark.parametrize("style", list(STYLES))
 def test_window_pass_gradients_match_finite_differences(case, fd_grads, style, fn):
@@ -204,9 +194,8 @@ def test_all_window_functions_agree_with_numpy(style, dtype, atol):
     outs = {
         "window_pass": call_window_pass(model.window_pass, params, x, y, s0, mask, k1_value),
         "window_pass_unrolled": call_window_pass(model.window_pass_unrolled, params, x, y, s0, mask, k1_value),
-        "window_pass, dot products": call_window_pass(rolled_with_dot_products, params, x, y, s0, mask, k1_value),
-        "window_pass_unrolled, dot products": call_window_pass(
-            unrolled_with_dot_products, params, x, y, s0, mask, k1_value),
+        "window_pass in a graph": call_window_pass(rolled_graph, params, x, y, s0, mask, k1_value),
+        "window_pass_unrolled in a graph": call_window_pass(unrolled_graph, params, x, y, s0, mask, k1_value),
         "step": call_step(params, x, y, s0, k1, first_window),
     }
     for name, out in outs.items():
@@ -307,8 +296,10 @@ def test_one_step_graph_propagates_no_error_to_the_previous_step():
 def test_times_transpose_is_a_times_m_transposed(k):
     rng = np.random.default_rng(k)
     A, M = rng.normal(size=(7, k)), rng.normal(size=(k + 2, k))
-    got = model.times_transpose(tf.constant(A), tf.constant(M)).numpy()
-    np.testing.assert_allclose(got, A @ M.T, rtol=1e-12, atol=1e-12)
+    graph = tf.function(model.times_transpose)(tf.constant(A), tf.constant(M)).numpy()  # elementwise for k <= 4
+    eager = model.times_transpose(tf.constant(A), tf.constant(M)).numpy()  # tf.matmul
+    np.testing.assert_allclose(graph, A @ M.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(eager, A @ M.T, rtol=1e-12, atol=1e-12)
 
 
 def test_sigma_max_is_the_largest_singular_value_of_the_recurrent_block():

@@ -142,6 +142,31 @@ def test_switch_from_eager_to_compiled_mid_run_keeps_weights_and_optimizer_state
     np.testing.assert_allclose(trainer.state.state, expected["state"], **TOL)
 
 
+@pytest.mark.parametrize("pause", [0.0, 0.05])
+def test_eager_chunks_after_the_first_leave_the_compile_the_cpu(fresh_pool, monkeypatch, pause):
+    """While compiling, the run waits up to eager_pause for the compile between eager chunks, not before the first."""
+    calls = []
+    real_wait = train.wait
+
+    def recording_wait(futures, timeout=None):
+        calls.append((trainer.state.steps_done, timeout))
+        return real_wait(futures, timeout=timeout)
+
+    monkeypatch.setattr(train, "wait", recording_wait)
+    cfg = make_cfg(truncation=7, epochs=1)
+    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9, eager_pause=pause)
+    chunks = list(trainer.run())
+    eager = [c for c in chunks if not c.compiled]
+    assert len(eager) >= 2  # one-step chunks: several run before the compile is done
+    if pause == 0.0:
+        assert calls == []
+    else:
+        assert calls and all(timeout == pause for _, timeout in calls)
+        assert all(done > 0 for done, _ in calls)  # the first chunk (first metrics) never waits
+        assert len(calls) <= len(eager)
+    np.testing.assert_allclose(trainer.history.scalars()["loss"], reference(cfg)["loss"], **TOL)
+
+
 # ---------------------------------------------------------------- compiled vs eager
 
 
