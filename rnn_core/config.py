@@ -170,6 +170,8 @@ def parse_list(name: str, text: str, kind: type) -> tuple:
 
 def coerce(name: str, value: Any) -> Any:
     """Convert a raw value (from a URL, CLI or JSON) to the field's type, naming the field on error."""
+    if isinstance(value, bool) and name in INT_FIELDS + FLOAT_FIELDS:  # JSON true/false is not a number here
+        raise ValueError(f"{name}={value!r} is a true/false value, not a number")
     if name in INT_FIELDS:
         try:
             as_float = float(value)
@@ -207,6 +209,8 @@ def coerce_int_item(name: str, v: Any) -> int:
 
 def coerce_float_item(name: str, v: Any) -> float:
     """One number of a list field."""
+    if isinstance(v, bool):
+        raise ValueError(f"{name}: {v!r} is a true/false value, not a number")
     try:
         return float(v)
     except (TypeError, ValueError):

@@ -174,6 +174,9 @@ JUNK = [
     ({"effects": ["abc", 0.1], "task": "custom"}, "effects: 'abc' is not a number"),
     ({"effects": None, "task": "custom"}, "effects=None is not a list"),
     ({"batch_size": 0}, "batch_size=0 is out of range [1, 1024]"),
+    ({"state_size": True}, "state_size=True is a true/false value, not a number"),
+    ({"learning_rate": False}, "learning_rate=False is a true/false value, not a number"),
+    ({"effects": [0.5, True], "lags": [3, 8], "task": "custom"}, "effects: True is a true/false value"),
     ({"color": "red"}, "unknown setting(s): color"),
 ]
 
