@@ -109,7 +109,7 @@ if running:
                 rate = (chunk.steps_done - steps_before) / max(time.perf_counter() - wall_start, 1e-6)
                 progress.progress(min(1.0, chunk.steps_done / max(1, chunk.total_steps)),
                                   text=progress_text(trainer, rate))
-                if board.due():
+                if board.due() and chunk.status == "running":  # the last chunk is drawn once, below
                     board.draw_live(RunRecord.from_trainer(trainer), chunk.snapshot)
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally

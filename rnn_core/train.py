@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

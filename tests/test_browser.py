@@ -95,6 +95,10 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
         "() => { const p = document.querySelector(\"[data-testid='stProgress']\");"
         " return p && /Step [1-9]/.test(p.innerText); }", timeout=120_000)
     time.sleep(1.0)
+    page.wait_for_function(  # the charts are drawn live, while the run still trains
+        "() => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas,"
+        " [data-testid='stVegaLiteChart'] svg\").length >= 6", timeout=60_000)
+    assert page.locator("[data-test-script-state='running']").count() == 1
     t0 = time.time()
     main_button(page, "Stop").click()
     page.wait_for_selector("text=Stopped at step", timeout=60_000)

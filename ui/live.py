@@ -187,7 +187,8 @@ class Board:
             for name, col in zip(NAMES[i : i + per_row], st.columns(per_row, gap="large")):
                 with col:
                     self.slots[name] = (st.empty(), st.empty())
-        self._last = 0.0
+        self._last = time.perf_counter()  # live drawing starts min_interval from now: a short run draws once, at its end
+        self._drawn = False
         self._cost = 0.0
         self._turn = 0
 
@@ -208,11 +209,12 @@ class Board:
                 caption_slot.caption(fig.caption)
         self._last = time.perf_counter()
         self._cost = self._last - t0
+        self._drawn = True
         return figs
 
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
-        if self._last == 0.0:
+        if not self._drawn:
             self.draw(record, snapshot)  # the first tick fills every slot, so the layout does not jump later
             return
         rest = NAMES[1:]
@@ -221,5 +223,7 @@ class Board:
         self.draw(record, snapshot, ("loss",) + picked)
 
     def due(self) -> bool:
-        """Whether a redraw is due: at most every `min_interval` s, and never more than a third of the time."""
+        """Whether a live redraw is due: not before `min_interval` s after the board was made (a run
+        that ends sooner is drawn once, complete), then at most every `min_interval` s and never more
+        than a third of the time."""
         return time.perf_counter() - self._last >= max(self.min_interval, 2 * self._cost)
