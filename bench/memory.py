@@ -28,13 +28,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app
 TARGET_MB = 50.0
 
 
@@ -104,28 +100,12 @@ def measure_app(sessions: int, port: int) -> dict:
         return {"error": f"{CHROMIUM} not found"}
     from playwright.sync_api import sync_playwright
 
-    log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}"
+    try:
+        server, url = start_app(port)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
     out: dict = {"sessions": sessions, "idle": [], "trained": [], "steps": []}
     try:
-        deadline = time.time() + 120
-        while True:
-            if server.poll() is not None:
-                return {"error": f"streamlit exited with status {server.returncode} (port {port} busy?)"}
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                return {"error": "streamlit did not become healthy within 120 s"}
-            time.sleep(0.5)
         settle(server.pid)
         out["server_only"] = status_mb(server.pid)
         with sync_playwright() as p:

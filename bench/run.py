@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-memory", action="store_true", help="skip the Streamlit memory section")
     p.add_argument("--no-ablation", action="store_true", help="skip the design-choice ablation")
     p.add_argument("--no-cold-process", action="store_true", help="skip the fresh-process headline run")
+    p.add_argument("--no-app", action="store_true", help="skip the headline run in the app (Streamlit + chromium)")
     return p
 
 
@@ -286,7 +287,7 @@ def _timed_run(trainer) -> dict:
             "eager_steps": eager, "steps": s["steps"], "final_loss": s["final_loss"]}
 
 
-def headline(report: Report, rounds: int, cold_process: bool) -> dict:
+def headline(report: Report, rounds: int, cold_process: bool, app: bool = True) -> dict:
     from bench.peers import KerasPeer, NumpyPeer, r2rt_config
     from rnn_core.kernels import warm_up
     from rnn_core.train import Trainer
@@ -340,8 +341,14 @@ def headline(report: Report, rounds: int, cold_process: bool) -> dict:
         table(["run", "first metrics s", "start to final chunk s", "compile s (background)", "eager / all steps",
                "final loss"], rows),
     ]
+    in_app = None
+    if app:
+        from bench import app_latency
+
+        in_app = app_latency.measure(rounds=max(5, rounds // 2 + 1))
+        text += ["", app_latency.markdown(in_app, len(in_app.get("final", [])))]
     report.add("\n".join(text))
-    return {"cold": cold, "warm": warm, "proc": proc}
+    return {"cold": cold, "warm": warm, "proc": proc, "app": in_app}
 
 
 # ---------------------------------------------------------------- scaling
@@ -630,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                + ". The machine is shared with other jobs: every number is a median of repeated runs and "
                "every ratio is measured in this same process.")
     throughput(report, rounds)
-    headline(report, rounds, cold_process=not args.no_cold_process)
+    headline(report, rounds, cold_process=not args.no_cold_process, app=not args.no_app)
     scaling(report, args.quick)
     if not args.quick and not args.no_ablation:
         ablation(report, rounds=min(rounds, 7))

@@ -1,0 +1,119 @@
+"""The R2RT headline run in the app, as a user sees it: click Train to the final chart in a browser.
+
+    python -m bench.app_latency [--rounds 5] [--port 8598]
+
+Starts `streamlit run app.py` (headless), opens the Train page in Debian's chromium with Playwright,
+waits until the server's start-up warm-up is done (its CPU goes quiet), then per round: Reset (the
+charts go), click Train (the default settings: R2RT series 1,000,000, n=5, d=4, 1 epoch), and time
+- **Done**: until the "Done:" message shows;
+- **final chart**: until all eight charts of the finished run are drawn (an SVG or a canvas in each) and the
+  script has finished, plus two animation frames so the browser has painted them.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+import numpy as np
+
+from bench.memory import settle
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, start_app
+
+CHARTS = 8  # the Train page's board
+TARGET_S = 2.0
+_DRAWN = f"() => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= {CHARTS}"
+_NONE = "() => document.querySelectorAll('.vega-embed').length === 0"
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+
+
+def measure(rounds: int = 5, port: int = 8598) -> dict:
+    """Seconds from click to Done and to the final chart, per round; {'error': ...} if it cannot run."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        return {"error": f"{CHROMIUM} not found"}
+    try:
+        server, url = start_app(port)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
+    out: dict = {"done": [], "final": [], "notes": []}
+    try:
+        _rounds(server, url, rounds, out)
+    except Exception as exc:  # a timeout or a browser that would not start: say so in the report
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
+    finally:
+        server.terminate()
+    return out
+
+
+def _rounds(server, url: str, rounds: int, out: dict) -> None:
+    """Time `rounds` Train clicks into `out` (raises on a browser timeout)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        train = page.get_by_role("button", name=re.compile(r"(^|\s)Train$"))
+        train.wait_for()
+        settle(server.pid)  # the warm-up thread has compiled the default kernel
+        for _ in range(rounds):
+            page.get_by_role("button", name=re.compile(r"(^|\s)Reset$")).click()
+            page.wait_for_function(_NONE)
+            page.wait_for_selector("[data-test-script-state='notRunning']", state="attached")
+            t0 = time.perf_counter()
+            train.click()
+            page.wait_for_selector("[data-test-script-state='running']", state="attached")
+            done = page.get_by_text(re.compile(r"^Done:"))
+            done.wait_for()
+            out["done"].append(time.perf_counter() - t0)
+            page.wait_for_selector("[data-test-script-state='notRunning']", state="attached")
+            page.wait_for_function(_DRAWN)
+            page.evaluate(_TWO_FRAMES)
+            out["final"].append(time.perf_counter() - t0)
+            out["notes"].append(done.inner_text().split(";")[-1].split(". Final")[0].strip())
+        browser.close()
+
+
+def markdown(result: dict, rounds: int) -> str:
+    """A results.md row block for the headline table's app measurement."""
+    if "error" in result:
+        return f"- In the app (browser): not measured ({result['error']})."
+    done, final = np.array(result["done"]), np.array(result["final"])
+    verdict = "met" if np.median(final) <= TARGET_S else "MISSED"
+    return (f"- **In the app**, click Train to the final chart in chromium (Playwright; Reset before each, default "
+            f"R2RT settings, kernel pre-warmed by the app): median **{np.median(final):.2f} s** over {rounds} "
+            f"(each: {', '.join(f'{x:.2f}' for x in final)}); the Done message after {np.median(done):.2f} s "
+            f"median. Target <= {TARGET_S:g} s: {verdict}. App's note: {result['notes'][-1] if result['notes'] else '-'}.")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m bench.app_latency", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=_positive, default=5, help="Train clicks to time (default 5)")
+    parser.add_argument("--port", type=_positive, default=8598, help="port for the Streamlit server (default 8598)")
+    args = parser.parse_args(argv)
+    result = measure(args.rounds, args.port)
+    print(markdown(result, args.rounds))
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Start `streamlit run app.py` headless for a benchmark and wait until it answers its health check."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def start_app(port: int) -> tuple[subprocess.Popen, str]:
+    """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
+
+    Raises RuntimeError naming the problem if app.py is missing, the server exits (port busy?) or it
+    is not healthy within 120 s; the process is stopped in those cases.
+    """
+    if not (ROOT / "app.py").exists():
+        raise RuntimeError("app.py does not exist")
+    log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 120
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {server.returncode} (port {port} busy?)")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return server, url
+        except OSError:
+            pass
+        if time.time() > deadline:
+            server.terminate()
+            raise RuntimeError("streamlit did not become healthy within 120 s")
+        time.sleep(0.5)
