@@ -4,7 +4,8 @@
 
 Starts `streamlit run app.py` (headless), opens the Train page in Debian's chromium with Playwright,
 waits until the server's start-up warm-up is done (its CPU goes quiet), then per round: Reset (the
-charts go), click Train (the default settings: R2RT series 1,000,000, n=5, d=4, 1 epoch), and time
+charts go, but for the loss chart's exact baselines), click Train (the default settings: R2RT,
+series 1,000,000, n=5, d=4, 1 epoch), and time
 - **Done**: until the "Done:" message shows;
 - **final chart**: until all eight charts of the finished run are drawn (an SVG or a canvas in each) and the
   script has finished, plus two animation frames so the browser has painted them.
@@ -24,7 +25,7 @@ from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, start_app
 CHARTS = 8  # the Train page's board
 TARGET_S = 2.0
 _DRAWN = f"() => document.querySelectorAll('.vega-embed canvas, .vega-embed svg.marks').length >= {CHARTS}"
-_NONE = "() => document.querySelectorAll('.vega-embed').length === 0"
+_CLEARED = "() => document.querySelectorAll('.vega-embed').length <= 1"  # Reset leaves the baselines chart
 _TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
@@ -62,7 +63,8 @@ def _rounds(server, url: str, rounds: int, out: dict) -> None:
         settle(server.pid)  # the warm-up thread has compiled the default kernel
         for _ in range(rounds):
             page.get_by_role("button", name=re.compile(r"(^|\s)Reset$")).click()
-            page.wait_for_function(_NONE)
+            page.get_by_text(re.compile(r"^No run yet")).wait_for()
+            page.wait_for_function(_CLEARED)
             page.wait_for_selector("[data-test-script-state='notRunning']", state="attached")
             t0 = time.perf_counter()
             train.click()

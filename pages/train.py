@@ -120,6 +120,9 @@ record = run_state.save() if trainer is not None else run_state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
 if record is None:
     outcome.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
+    targets = live.targets_figure(cfg)
+    if targets is not None:
+        board.show(targets)
     st.stop()
 
 figs = board.draw(record, snapshot)

@@ -64,6 +64,17 @@ def test_controls_exist_with_r2rt_defaults():
     assert at.query_params == {}
 
 
+def test_before_any_run_the_loss_chart_shows_the_tasks_exact_baselines():
+    at = open_app()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    caption = texts(at.caption)
+    # R2RT's exact baselines (reference.md): 0.6616, 0.5192, 0.4545 nats
+    assert "Before training" in caption
+    assert "learns nothing 0.662, learns lag 3 0.519, learns both 0.454" in caption, caption
+
+
 def test_small_run_trains_to_the_end():
     at = open_app(SMALL)
     button(at, "Train").click().run()

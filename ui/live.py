@@ -15,7 +15,8 @@ import numpy as np
 import streamlit as st
 
 from rnn_core import charts
-from rnn_core.data import baseline_labels, task_for
+from rnn_core.config import RunConfig
+from rnn_core.data import baseline_labels, baselines, task_for
 from rnn_core.report import RunRecord
 from rnn_core.train import Snapshot
 
@@ -44,9 +45,8 @@ def _labels(record: RunRecord) -> list[str]:
     return baseline_labels(task) if task is not None else []
 
 
-def task_rule(record: RunRecord) -> str:
-    """The task's rule for Y_t in words, from the config."""
-    cfg = record.config
+def task_rule(cfg: RunConfig) -> str:
+    """The task's rule for Y_t in words."""
     task = task_for(cfg)
     if task is None:
         return "The targets come from your CSV file."
@@ -137,7 +137,7 @@ def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
     return Figure("input-target-prediction", charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
-                  f"Row 0 of the last window trained. {task_rule(record)}")
+                  f"Row 0 of the last window trained. {task_rule(record.config)}")
 
 
 def _state(record: RunRecord, snapshot: Snapshot | None) -> Figure:
@@ -159,6 +159,18 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
     with debug_mode(False):
         return [BUILDERS[name](record, snapshot) for name in names]
+
+
+def targets_figure(cfg: RunConfig) -> Figure | None:
+    """Before any run: the loss chart with only the task's exact baselines, the levels training can reach."""
+    task = task_for(cfg)
+    if task is None:
+        return None
+    base, labels = baselines(task), baseline_labels(task)
+    pairs = ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
+    return Figure("loss", charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
+                  f"Before training: the exact expected loss of the best model that {pairs} nats. {task_rule(cfg)} "
+                  f"Where will n = {cfg.truncation} get to?")
 
 
 def divergence_advice(record: RunRecord) -> str:
@@ -211,6 +223,13 @@ class Board:
         self._cost = self._last - t0
         self._drawn = True
         return figs
+
+    def show(self, fig: Figure) -> None:
+        """Draw one figure into its slot (e.g. the baselines before any run)."""
+        chart_slot, caption_slot = self.slots[fig.name]
+        chart = charts.presentation(fig.chart) if self.present else fig.chart
+        chart_slot.altair_chart(chart, width="stretch", theme=None if self.present else "streamlit")
+        caption_slot.caption(fig.caption)
 
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
