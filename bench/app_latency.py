@@ -12,15 +12,15 @@ series 1,000,000, n=5, d=4, 1 epoch), and time
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
 
 import numpy as np
 
+from bench.cli import OneLineParser, positive_int
 from bench.memory import settle
-from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, start_app
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 
 CHARTS = 8  # the Train page's board
 TARGET_S = 2.0
@@ -31,10 +31,6 @@ _TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimati
 
 def measure(rounds: int = 5, port: int = 8598) -> dict:
     """Seconds from click to Done and to the final chart, per round; {'error': ...} if it cannot run."""
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        return {"error": f"{CHROMIUM} not found"}
     try:
         server, url = start_app(port)
     except RuntimeError as exc:
@@ -45,7 +41,7 @@ def measure(rounds: int = 5, port: int = 8598) -> dict:
     except Exception as exc:  # a timeout or a browser that would not start: say so in the report
         return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
     finally:
-        server.terminate()
+        stop_app(server)
     return out
 
 
@@ -92,25 +88,10 @@ def markdown(result: dict, rounds: int) -> str:
             f"median. Target <= {TARGET_S:g} s: {verdict}. App's note: {result['notes'][-1] if result['notes'] else '-'}.")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m bench.app_latency", description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=_positive, default=5, help="Train clicks to time (default 5)")
-    parser.add_argument("--port", type=_positive, default=8598, help="port for the Streamlit server (default 8598)")
+    parser = OneLineParser(prog="python -m bench.app_latency", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=positive_int, default=5, help="Train clicks to time (default 5)")
+    parser.add_argument("--port", type=positive_int, default=8598, help="port for the Streamlit server (default 8598)")
     args = parser.parse_args(argv)
     result = measure(args.rounds, args.port)
     print(markdown(result, args.rounds))

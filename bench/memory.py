@@ -30,14 +30,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app
+from bench.cli import OneLineParser, positive_int
+from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
 TARGET_MB = 50.0
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
 
 
 def status_mb(pid: int, field: str = "VmRSS") -> float:
@@ -94,10 +89,6 @@ def slope(values: list[float]) -> float:
 
 
 def measure_app(sessions: int, port: int) -> dict:
-    if not (ROOT / "app.py").exists():
-        return {"error": "app.py does not exist yet"}
-    if not Path(CHROMIUM).exists():
-        return {"error": f"{CHROMIUM} not found"}
     from playwright.sync_api import sync_playwright
 
     try:
@@ -137,12 +128,7 @@ def measure_app(sessions: int, port: int) -> dict:
             out["peak"] = status_mb(server.pid, "VmHWM")
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_app(server)
     out["per_idle"] = step_median(out["idle"])
     out["per_trained"] = step_median(out["trained"])
     out["per_trained_fit"] = slope(out["trained"])
@@ -281,10 +267,10 @@ def markdown(app: dict | None, engine: dict | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m bench.memory", description="Resident memory per session (app and engine).")
+    parser = OneLineParser(prog="python -m bench.memory", description="Resident memory per session (app and engine).")
     parser.add_argument("--quick", action="store_true", help="fewer sessions")
-    parser.add_argument("--sessions", type=int, default=None, help="sessions to open (default 5, quick 3)")
-    parser.add_argument("--port", type=int, default=8597)
+    parser.add_argument("--sessions", type=positive_int, default=None, help="sessions to open (default 5, quick 3)")
+    parser.add_argument("--port", type=positive_int, default=8597)
     parser.add_argument("--part", choices=("both", "app", "engine"), default="both")
     parser.add_argument("--markdown", action="store_true", help="print a results.md section")
     parser.add_argument("--engine-child", action="store_true", help=argparse.SUPPRESS)

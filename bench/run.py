@@ -8,7 +8,8 @@ Sections (each printed as it finishes; the results file is rewritten after every
   throughput  R2RT set-up (B=200, n=10, d=4, series 1,000,000, Adagrad 0.1, TF style), warm; the
               peers interleaved round by round, ratios of medians measured in this run
   headline    the R2RT headline run (n=5, d=4, 1 epoch) from start to final chunk: new shapes in
-              a warm process, pre-warmed kernel, and a fresh process; Keras and NumPy for scale
+              a warm process, pre-warmed kernel, and a fresh process; Keras and NumPy for scale;
+              and in the app, click Train to final chart in chromium (bench/app_latency.py)
   scaling     steps/s and time-to-first-metrics over n x d for both truncation styles
   ablation    what each design choice buys (bench/ablation.py)
   memory      Streamlit server RSS per session (bench/memory.py), run in its own processes
@@ -29,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from bench.cli import OneLineParser, positive_int  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_KERAS = 15.0
 TARGET_NUMPY = 4.0
@@ -40,27 +43,11 @@ QUICK_NS = (1, 10, 50)
 QUICK_DS = (4, 64)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, status 2
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m bench.run", description="Benchmark the engine against Keras and NumPy.")
+    p = OneLineParser(prog="python -m bench.run", description="Benchmark the engine against Keras and NumPy.")
     p.add_argument("--quick", action="store_true", help="small subset (a couple of minutes)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="markdown file to write")
-    p.add_argument("--rounds", type=_positive, default=None, help="interleaved rounds per timing (default 9, quick 3)")
+    p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per timing (default 9, quick 3)")
     p.add_argument("--no-memory", action="store_true", help="skip the Streamlit memory section")
     p.add_argument("--no-ablation", action="store_true", help="skip the design-choice ablation")
     p.add_argument("--no-cold-process", action="store_true", help="skip the fresh-process headline run")

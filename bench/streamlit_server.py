@@ -1,4 +1,4 @@
-"""Start `streamlit run app.py` headless for a benchmark and wait until it answers its health check."""
+"""Start `streamlit run app.py` headless for a benchmark, wait until it answers its health check, stop it."""
 from __future__ import annotations
 
 import os
@@ -17,17 +17,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def start_app(port: int) -> tuple[subprocess.Popen, str]:
     """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
 
-    Raises RuntimeError naming the problem if app.py is missing, the server exits (port busy?) or it
-    is not healthy within 120 s; the process is stopped in those cases.
+    Raises RuntimeError naming the problem if app.py or the browser (chromium) is missing, the server
+    exits (port busy?) or it is not healthy within 120 s; the process is stopped in those cases.
     """
     if not (ROOT / "app.py").exists():
         raise RuntimeError("app.py does not exist")
-    log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
+    if not Path(CHROMIUM).exists():  # every user of the server here drives it with this browser
+        raise RuntimeError(f"{CHROMIUM} not found")
+    with open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w") as log:  # the server keeps its own handle
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://localhost:{port}"
     deadline = time.time() + 120
     while True:
@@ -40,6 +42,15 @@ def start_app(port: int) -> tuple[subprocess.Popen, str]:
         except OSError:
             pass
         if time.time() > deadline:
-            server.terminate()
+            stop_app(server)
             raise RuntimeError("streamlit did not become healthy within 120 s")
         time.sleep(0.5)
+
+
+def stop_app(server: subprocess.Popen) -> None:
+    """Stop the server: terminate, and kill it if it has not exited within 15 s."""
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
