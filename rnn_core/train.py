@@ -10,8 +10,10 @@ state is zero at the start of every epoch, and no gradient crosses from one wind
 
 A chunk runs as many steps as fit in about `chunk_seconds` inside one XLA-compiled call. Shapes
 never compiled before start at once on the same kernel run eagerly, while the compiled program
-is built on a background thread; the run moves to it as soon as it is ready. After the first eager
-chunk (the first metrics) it waits up to `eager_pause` seconds for the compile before each further
+is built on a background thread, started after the first eager chunk (the compile's Python tracing
+competes with that chunk for the GIL: first metrics of a process's first new shape 0.5-0.8 s
+before); the run moves to it as soon as it is ready. After the first eager chunk (the first
+metrics) it waits up to `eager_pause` seconds for the compile before each further
 eager chunk: an eager step is worth hundreds of compiled ones, and an eager loop that never pauses
 slows the compile it waits for (R2RT shapes: 1.6-1.8 s instead of 1.9-2.0 s to the compiled program).
 """
@@ -213,10 +215,13 @@ class Trainer:
         kernel = POOL.lease_compiled(self.key) if self.use_compiled else None
         waiting_since = time.perf_counter()
         compile_job = None
+        defer_compile = False
         if kernel is None:
             kernel = Kernel(self.key)  # runs eagerly until a compiled one is ready
-            if self.use_compiled:
-                compile_job = compile_in_background(self.key)
+            if self.use_compiled and compiling(self.key):
+                compile_job = compile_in_background(self.key)  # another run's compile of these shapes
+            elif self.use_compiled:
+                defer_compile = True  # started after the first eager chunk, which it would slow down
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
@@ -234,7 +239,7 @@ class Trainer:
                         st.compile_seconds += time.perf_counter() - waiting_since
                         compiled_kernel.load(*kernel.save())
                         kernel, per_step = compiled_kernel, compiled_kernel.seconds_per_step
-                    elif not compiling(self.key):  # another run took the kernel this one waited for
+                    elif not defer_compile and not compiling(self.key):  # another run took the kernel
                         compile_job = compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
@@ -253,6 +258,8 @@ class Trainer:
                     kernel.seconds_per_step = per_step
                 st.seconds += elapsed
                 chunk = self._record(out, count, kernel.compiled, rows)
+                if defer_compile:
+                    compile_job, defer_compile = compile_in_background(self.key), False
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:

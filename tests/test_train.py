@@ -142,6 +142,25 @@ def test_switch_from_eager_to_compiled_mid_run_keeps_weights_and_optimizer_state
     np.testing.assert_allclose(trainer.state.state, expected["state"], **TOL)
 
 
+def test_a_new_shapes_compile_starts_after_its_first_eager_chunk(fresh_pool, monkeypatch):
+    """The first metrics do not wait for (or compete with) the compile's tracing."""
+    calls = []
+    real = train.compile_in_background
+
+    def recording(key):
+        calls.append(trainer.state.steps_done)
+        return real(key)
+
+    monkeypatch.setattr(train, "compile_in_background", recording)
+    cfg = make_cfg(truncation=9, epochs=1)
+    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9, eager_pause=0.0)
+    runner = trainer.run()
+    first = next(runner)
+    assert not first.compiled and calls == [1]  # queued once the first chunk has run, before it is shown
+    assert kernels.compiling(trainer.key) or kernels.POOL.idle_count() == 1
+    runner.close()
+
+
 @pytest.mark.parametrize("pause", [0.0, 0.05])
 def test_eager_chunks_after_the_first_leave_the_compile_the_cpu(fresh_pool, monkeypatch, pause):
     """While compiling, the run waits up to eager_pause for the compile between eager chunks, not before the first."""
