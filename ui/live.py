@@ -40,6 +40,11 @@ def _fmt(x: float) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{x:.3g}" if abs(x) < 1e-3 or abs(x) >= 1e4 else f"{x:.3f}"
 
 
+def _baseline_pairs(labels: list[str], base: list[float]) -> str:
+    """'learns nothing 0.662, learns lag 3 0.519, ...' for a caption."""
+    return ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
+
+
 def _labels(record: RunRecord) -> list[str]:
     task = task_for(record.config)
     return baseline_labels(task) if task is not None else []
@@ -62,8 +67,7 @@ def _loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     final = record.final_loss()
     text = f"Loss now {_fmt(final)} nats (mean of the last {min(SMOOTH, len(loss))} steps)."
     if base:
-        pairs = ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
-        text += f" Exact baselines, the best possible expected loss of a model that {pairs}."
+        text += f" Exact baselines, the best possible expected loss of a model that {_baseline_pairs(labels, base)}."
         if np.isfinite(final):
             text += f" Closest: **{labels[int(np.argmin([abs(final - b) for b in base]))]}**."
     return Figure("loss", charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH), text)
@@ -167,9 +171,9 @@ def targets_figure(cfg: RunConfig) -> Figure | None:
     if task is None:
         return None
     base, labels = baselines(task), baseline_labels(task)
-    pairs = ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
     return Figure("loss", charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
-                  f"Before training: the exact expected loss of the best model that {pairs} nats. {task_rule(cfg)} "
+                  f"Before training: the exact expected loss of the best model that {_baseline_pairs(labels, base)} "
+                  f"nats. {task_rule(cfg)} "
                   f"Where will n = {cfg.truncation} get to?")
 
 
@@ -209,27 +213,24 @@ class Board:
         t0 = time.perf_counter()
         figs = figures(record, snapshot, names)
         for fig in figs:
-            chart_slot, caption_slot = self.slots[fig.name]
-            if fig.chart is None:
-                chart_slot.info(fig.missing)
-                caption_slot.empty()
-            else:
-                if self.present:  # Streamlit's theme would override the larger fonts
-                    chart_slot.altair_chart(charts.presentation(fig.chart), width="stretch", theme=None)
-                else:
-                    chart_slot.altair_chart(fig.chart, width="stretch")
-                caption_slot.caption(fig.caption)
+            self.show(fig)
         self._last = time.perf_counter()
         self._cost = self._last - t0
         self._drawn = True
         return figs
 
     def show(self, fig: Figure) -> None:
-        """Draw one figure into its slot (e.g. the baselines before any run)."""
+        """Draw one figure and its caption into its slot, or say why it cannot be drawn."""
         chart_slot, caption_slot = self.slots[fig.name]
-        chart = charts.presentation(fig.chart) if self.present else fig.chart
-        chart_slot.altair_chart(chart, width="stretch", theme=None if self.present else "streamlit")
-        caption_slot.caption(fig.caption)
+        if fig.chart is None:
+            chart_slot.info(fig.missing)
+            caption_slot.empty()
+        elif self.present:  # Streamlit's theme would override the larger fonts
+            chart_slot.altair_chart(charts.presentation(fig.chart), width="stretch", theme=None)
+            caption_slot.caption(fig.caption)
+        else:
+            chart_slot.altair_chart(fig.chart, width="stretch")
+            caption_slot.caption(fig.caption)
 
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
