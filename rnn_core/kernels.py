@@ -218,9 +218,15 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xla-compile")
 def build_compiled(key: KernelKey) -> Kernel:
     """A new kernel for `key` with its XLA program compiled (by one call on its own idle variables)."""
     kernel = Kernel(key)
-    zeros = np.zeros((key.batch_size, slab_width(key)), np.int8)
-    kernel.run_packed(zeros, np.zeros((key.batch_size, key.d), np.float32), 0, True, 0.0)
+    _run_on_zeros(kernel, 0, compiled=True)
     return kernel
+
+
+def _run_on_zeros(kernel: Kernel, count: int, compiled: bool) -> None:
+    """Run `count` steps on an all-zero slab and state (to compile, or to warm the eager path)."""
+    key = kernel.key
+    zeros = np.zeros((key.batch_size, slab_width(key)), np.int8)
+    kernel.run_packed(zeros, np.zeros((key.batch_size, key.d), np.float32), count, True, 0.0, compiled=compiled)
 
 
 _IN_FLIGHT: dict[KernelKey, Future] = {}
@@ -281,6 +287,5 @@ def warm_eager(key: KernelKey) -> float:
     at start-up instead of in a user's first run. Nothing enters the pool.
     """
     t0 = time.perf_counter()
-    zeros = np.zeros((key.batch_size, slab_width(key)), np.int8)
-    Kernel(key).run_packed(zeros, np.zeros((key.batch_size, key.d), np.float32), 1, True, 0.0, compiled=False)
+    _run_on_zeros(Kernel(key), 1, compiled=False)
     return time.perf_counter() - t0
