@@ -1,0 +1,22 @@
+"""The one table: a row per stored run, the bundle JSON plus what listing and pruning need."""
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(64), nullable=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("schema_version", Integer, nullable=False),  # the bundle's format version
+    Column("body", Text, nullable=False),  # the bundle JSON as saved
+    Column("size_bytes", Integer, nullable=False),  # UTF-8 length of body
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Every query filters by owner; pruning walks rows from the least recently saved.
+    Index("runs_owner_updated", "owner", "updated_at"),
+    Index("runs_updated", "updated_at"),
+)
