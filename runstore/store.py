@@ -80,7 +80,8 @@ class Saved:
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)  # SQLite hands back naive UTC
+    # SQLite hands back naive UTC; PostgreSQL an aware time in the session's zone.
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 def _meta(row: Any) -> StoredRun:
