@@ -1,0 +1,99 @@
+"""ui.browser_id in Chromium: the id lives in localStorage, survives a reload, is shared by tabs of one
+browser, differs between browsers, replaces a damaged value, renews on request, and never enters the URL.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.browser
+
+APP = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import streamlit as st
+from ui.browser_id import STORAGE_KEY, browser_id
+owner = browser_id(renew=st.button("renew"))
+st.markdown(f"owner: `{{owner}}`")
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but Debian's chromium is not installed")
+        pytest.skip("chromium not installed")
+    script = tmp_path_factory.mktemp("bid") / "app.py"
+    script.write_text(APP)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
+         str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url, chromium
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _owner(page, not_equal: str = "") -> str:
+    page.wait_for_function(
+        "prev => { const m = /owner: ([A-Za-z0-9_-]{32})\\b/.exec(document.body.innerText); return m && m[1] !== prev; }",
+        arg=not_equal, timeout=30000)
+    return re.search(r"owner: (\S+)", page.inner_text("body")).group(1)
+
+
+def test_the_browser_id_lives_in_local_storage_not_in_the_url(server):
+    from playwright.sync_api import sync_playwright
+
+    url, chromium = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            page.goto(url)
+            first = _owner(page)
+            assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == first
+            assert first not in page.url
+            page.reload()
+            assert _owner(page) == first
+            other_tab = ctx.new_page()
+            other_tab.goto(url)
+            assert _owner(other_tab) == first
+            stranger = browser.new_context().new_page()
+            stranger.goto(url)
+            assert _owner(stranger) != first
+            page.evaluate("localStorage.setItem('truncation-explorer.owner', 'not a token')")
+            page.reload()
+            replaced = _owner(page)
+            assert replaced != first and page.evaluate("localStorage.getItem('truncation-explorer.owner')") == replaced
+            page.get_by_role("button", name="renew").click()
+            renewed = _owner(page, not_equal=replaced)
+            assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == renewed
+            time.sleep(1.5)  # renewing once must not loop: the id stays put afterwards
+            assert _owner(page) == renewed
+        finally:
+            browser.close()
