@@ -59,8 +59,9 @@ def _create(url: str, busy_timeout_s: float) -> Engine:
                 parsed, pool_size=4, max_overflow=4, pool_pre_ping=True, pool_recycle=1800,
                 connect_args={"connect_timeout": 5, "options": f"-c lock_timeout={ms}"},
             )
-    except NoSuchModuleError:
-        raise StoreUnavailable(f"no database driver for {_safe(url)} (PostgreSQL needs postgresql+psycopg://)") from None
+    except (NoSuchModuleError, ImportError):
+        raise StoreUnavailable(f"no database driver for {_safe(url)} (PostgreSQL needs postgresql+psycopg:// "
+                               "and the psycopg package)") from None
     raise StoreUnavailable(f"run store URL {_safe(url)}: only sqlite:// and postgresql+psycopg:// are supported")
 
 

@@ -5,8 +5,9 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
+# A distinctive name: a PostgreSQL database may be shared with other apps.
 runs = Table(
-    "runs",
+    "explorer_runs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("owner", String(64), nullable=False),
@@ -17,6 +18,6 @@ runs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Every query filters by owner; pruning walks rows from the least recently saved.
-    Index("runs_owner_updated", "owner", "updated_at"),
-    Index("runs_updated", "updated_at"),
+    Index("explorer_runs_owner_updated", "owner", "updated_at"),
+    Index("explorer_runs_updated", "updated_at"),
 )

@@ -137,22 +137,27 @@ class RunStore:
     def replace(self, owner: str, run_id: int, bundle: dict[str, Any] | str | bytes) -> Pruned:
         """Overwrite `owner`'s run `run_id` (e.g. after training went on); RunNotFound if it is not theirs."""
         _need_owner(owner)
+        run_id = _run_id(run_id)
         text, version, label = self._prepare(bundle)
         now = self._now()
         with self._tx("could not update the run") as conn:
-            hit = conn.execute(update(runs).where(runs.c.owner == owner, runs.c.id == int(run_id)).values(
+            hit = conn.execute(update(runs).where(runs.c.owner == owner, runs.c.id == run_id).values(
                 label=label, schema_version=version, body=text, size_bytes=len(text.encode()), updated_at=now,
             )).rowcount
             if not hit:
                 raise RunNotFound(f"run {run_id} is not in your stored runs")
-            return self._prune(conn, owner, keep=int(run_id), now=now)
+            return self._prune(conn, owner, keep=run_id, now=now)
 
     def delete(self, owner: str, run_id: int) -> bool:
         """Remove one of `owner`'s runs; False if there was none with that id."""
         if not is_owner_id(owner):
             return False
+        try:
+            run_id = _run_id(run_id)
+        except RunNotFound:
+            return False
         with self._tx("could not delete the run") as conn:
-            return bool(conn.execute(delete(runs).where(runs.c.owner == owner, runs.c.id == int(run_id))).rowcount)
+            return bool(conn.execute(delete(runs).where(runs.c.owner == owner, runs.c.id == run_id)).rowcount)
 
     def forget(self, owner: str) -> int:
         """"Forget my runs": delete every run of `owner`; return how many were deleted."""
@@ -162,9 +167,10 @@ class RunStore:
             return int(conn.execute(delete(runs).where(runs.c.owner == owner)).rowcount)
 
     def prune(self, owner: str | None = None) -> Pruned:
-        """Apply the age, per-owner and total-size bounds to everyone (e.g. at server start)."""
+        """Apply the age, per-owner and total-size bounds to everyone (e.g. at server start); `owner`'s
+        removed runs are reported in full, everyone else's as a count."""
         with self._tx("could not prune the run store") as conn:
-            return self._prune(conn, owner if is_owner_id(owner) else None, keep=None, now=self._now())
+            return self._prune(conn, owner if is_owner_id(owner) else None, keep=None, now=self._now(), everyone=True)
 
     # reads
 
@@ -187,8 +193,9 @@ class RunStore:
         """`owner`'s run `run_id` as a bundle dict; RunNotFound, CorruptRun or IncompatibleRun."""
         if not is_owner_id(owner):
             raise RunNotFound(f"run {run_id} is not in your stored runs")
+        run_id = _run_id(run_id)
         with self._tx("could not load the run") as conn:
-            row = conn.execute(select(*_META, runs.c.body).where(runs.c.owner == owner, runs.c.id == int(run_id))).first()
+            row = conn.execute(select(*_META, runs.c.body).where(runs.c.owner == owner, runs.c.id == run_id)).first()
         if row is None:
             raise RunNotFound(f"run {run_id} is not in your stored runs")
         return parse_stored(row.body, int(row.schema_version), _name(_meta(row)))
@@ -226,7 +233,9 @@ class RunStore:
             raise RunTooLarge(f"this run's bundle is {size / 1e6:.1f} MB; the store keeps runs up to {cap / 1e6:.1f} MB")
         return text, version, label
 
-    def _prune(self, conn: Connection, owner: str | None, keep: int | None, now: dt.datetime) -> Pruned:
+    def _prune(self, conn: Connection, owner: str | None, keep: int | None, now: dt.datetime,
+               everyone: bool = False) -> Pruned:
+        """Delete what the bounds exclude. After a write only the writer can be over the per-owner cap."""
         s, out = self.settings, Pruned()
         not_kept = (runs.c.id != keep) if keep is not None else True
 
@@ -243,7 +252,7 @@ class RunStore:
         cutoff = now - dt.timedelta(days=s.max_age_days)
         drop(runs.c.updated_at < cutoff, f"runs are kept {s.max_age_days:g} days after they were last saved")
 
-        owners = [owner] if owner else conn.execute(
+        owners = [owner] if owner and not everyone else conn.execute(
             select(runs.c.owner).group_by(runs.c.owner).having(func.count() > s.max_runs_per_owner)).scalars().all()
         over_ids: list[int] = []
         for who in owners:
@@ -264,6 +273,13 @@ class RunStore:
             if victims:
                 drop(runs.c.id.in_(victims), f"the store keeps at most {s.max_total_bytes / 1e6:g} MB of runs in all")
         return out
+
+
+def _run_id(run_id: object) -> int:
+    try:
+        return int(run_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise RunNotFound(f"run {run_id!r} is not in your stored runs") from None
 
 
 def _need_owner(owner: object) -> None:

@@ -171,6 +171,10 @@ def test_owners_never_see_each_others_runs(url):
         assert store.forget(guess) == 0 and store.delete(guess, rid) is False
         with pytest.raises(RunNotFound):
             store.load(guess, rid)
+    for bad_id in ("1; DROP TABLE explorer_runs", None, 1.5e30j):
+        with pytest.raises(RunNotFound):
+            store.load(alice, bad_id)
+        assert store.delete(alice, bad_id) is False
     with pytest.raises(StoreError, match="malformed"):
         store.put("not an id", bundle())
     assert store.load(alice, rid)["label"] == "alice's"
@@ -282,8 +286,8 @@ def test_prune_without_an_owner_applies_the_per_owner_cap_to_everyone(url):
         loose.put(me, bundle(f"m{i}"))
         loose.put(other, bundle(f"o{i}"))
     strict = RunStore(url, settings(max_runs_per_owner=2), clock=clock)  # e.g. a restart with a lower cap
-    pruned = strict.prune()
-    assert pruned.own == [] and pruned.others == 4
+    pruned = strict.prune(me)
+    assert [r.label for r in pruned.own] == ["m0", "m1"] and pruned.others == 2
     assert [r.label for r in strict.list(me).runs] == ["m2", "m3"]
     assert [r.label for r in strict.list(other).runs] == ["o2", "o3"]
 
@@ -365,7 +369,7 @@ def test_a_locked_database_gives_store_locked_then_works_again(url):
         import psycopg
 
         holder = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
-        holder.execute("LOCK TABLE runs IN EXCLUSIVE MODE")  # readers pass, writers wait
+        holder.execute("LOCK TABLE explorer_runs IN EXCLUSIVE MODE")  # readers pass, writers wait
     try:
         t0 = time.perf_counter()
         with pytest.raises(StoreLocked, match="could not save the run: the database is busy"):
