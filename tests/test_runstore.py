@@ -359,6 +359,25 @@ def test_a_full_disk_gives_store_full_and_keeps_what_was_stored(tmp_path):
     runstore.dispose_all()
 
 
+def test_a_really_full_disk_gives_store_full(tmp_path):
+    """A 256 KiB tmpfs (needs root to mount; the max_page_count test above covers other machines)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        store, me = RunStore(f"sqlite:///{mnt / 'r.sqlite3'}", settings()), owner()
+        first = store.put(me, bundle("first")).run_id
+        with pytest.raises(StoreFull, match="the database or its disk is full"):
+            for i in range(100):
+                store.put(me, bundle(f"more {i}", pad=20_000))
+        assert 1 < len(store.list(me).runs) < 100 and store.load(me, first)["label"] == "first"
+    finally:
+        runstore.dispose_all()
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 def test_a_locked_database_gives_store_locked_then_works_again(url):
     store, me = RunStore(url, settings(busy_timeout_s=0.3)), owner()
     store.put(me, bundle("before"))
