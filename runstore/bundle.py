@@ -32,8 +32,8 @@ def format_version(data: dict[str, Any]) -> int:
 def prepare(bundle: dict[str, Any] | str | bytes) -> tuple[str, int, str]:
     """Check a bundle offered for saving; return (JSON text, format version, label)."""
     if isinstance(bundle, (str, bytes)):
-        text = bundle.decode("utf-8", "strict") if isinstance(bundle, bytes) else bundle
         try:
+            text = bundle.decode("utf-8", "strict") if isinstance(bundle, bytes) else bundle
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadBundle(f"run bundle is not valid JSON ({exc})") from None

@@ -297,6 +297,7 @@ def test_prune_without_an_owner_applies_the_per_owner_cap_to_everyone(url):
 
 @pytest.mark.parametrize("offered, error, words", [
     ("{not json", BadBundle, "not valid JSON"),
+    (b"\xff\xfe{}", BadBundle, "not valid JSON"),
     ("[1, 2]", BadBundle, "must be a JSON object"),
     ({"config": {}, "history": []}, BadBundle, "lacks 'summary'"),
     ({"config": {}, "history": [], "summary": {"x": float("nan")}}, BadBundle, "cannot be written as JSON"),
