@@ -4,7 +4,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts_compare
 from rnn_core.compare import (data_seen, estimate_seconds, nearest_baseline, row_length, style_configs,
                               sweep_configs, total_steps)
 from rnn_core.config import BOUNDS, RunConfig
@@ -13,6 +12,7 @@ from rnn_core.report import RunRecord
 from ui.runs import MAX_RUNS, get_runs
 from ui.sweep import train_in_turn
 from ui.entry import require_app
+from viz import compare_charts
 
 require_app()
 
@@ -99,7 +99,7 @@ with tab_sweep:
     progress_slot, chart_slot, table_slot = st.empty(), st.empty(), st.empty()
 
     def draw_sweep(state: dict) -> None:
-        chart_slot.altair_chart(charts_compare.sweep_chart(state["points"], state["baselines"], state["labels"]),
+        chart_slot.altair_chart(compare_charts.sweep_chart(state["points"], state["baselines"], state["labels"]),
                                 width="stretch")
 
     if start:
@@ -211,7 +211,7 @@ with tab_styles:
                 st.caption("Runs shorter than a second are timed mostly by per-call overhead; use a longer series "
                            "in the sidebar for a speed comparison you can trust.")
         window = st.slider("Smoothing (steps)", 1, 500, 100, key="styles_smooth")
-        st.altair_chart(charts_compare.loss_overlay(styles["curves"], window, styles["baselines"], styles["labels"],
+        st.altair_chart(compare_charts.loss_overlay(styles["curves"], window, styles["baselines"], styles["labels"],
                                                     x_title="time steps of data consumed (all rows)"), width="stretch")
         st.caption(
             "The x axis is data read, not steps, so the styles are compared at equal data. Each run reports the loss "
@@ -247,13 +247,13 @@ with tab_runs:
                 else:
                     curves[r.label] = (steps, r.scalars["loss"])
             shared = picked[0].baselines if all(r.baselines == picked[0].baselines for r in picked) else []
-            st.altair_chart(charts_compare.loss_overlay(curves, window, shared, task_labels_for(picked[0]) if shared else [],
+            st.altair_chart(compare_charts.loss_overlay(curves, window, shared, task_labels_for(picked[0]) if shared else [],
                                                         x_title="training step" if axis == "training step" else
                                                         "time steps of data consumed (all rows)"), width="stretch")
             latest = {r.label: r.profiles[profile_kind][-1] for r in picked if len(r.profiles["step"])}
             if latest:
                 title = "‖dL_last/dS_t‖" if profile_kind == "temporal" else "‖dL/dS_t‖"
-                st.altair_chart(charts_compare.profile_overlay(latest, title), width="stretch")
+                st.altair_chart(compare_charts.profile_overlay(latest, title), width="stretch")
                 st.caption(
                     f"Each run's latest recorded profile: {title} at every window position, the window's last "
                     "position at 0. A straight falling line on this log scale is a gradient vanishing by a constant "

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts_data
 from rnn_core.config import BOUNDS, RunConfig, parse_list, validate_lags
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines, load_sequence_csv, task_for, to_csv
 from rnn_core.sequence_stats import lag_dependency, rates, sample
 from ui.entry import require_app
+from viz import data_charts
 
 require_app()
 
@@ -65,7 +65,7 @@ if task is not None:
 
     x, y, prob = sample(task, sample_length, int(sample_seed))
     st.subheader("A sample")
-    st.altair_chart(charts_data.sample_chart(x, y, prob), width="stretch")
+    st.altair_chart(data_charts.sample_chart(x, y, prob), width="stretch")
     st.caption(
         f"Dark cells are 1. The line is the true P(Y_t = 1): it moves only when an input {', '.join(map(str, task.lags))} "
         "steps back was 1 (inputs before t = 0 count as 0). y_t itself is a coin flip with that probability."
@@ -85,7 +85,7 @@ if task is not None:
 
     st.subheader("The exact baselines")
     values, labels = baselines(task), baseline_labels(task)
-    st.altair_chart(charts_data.baselines_chart(values, labels), width="stretch")
+    st.altair_chart(data_charts.baselines_chart(values, labels), width="stretch")
     st.markdown(
         f"The best possible expected cross-entropy of a predictor that knows only the k shortest lags "
         f"(computed exactly by enumerating all {2 ** len(task.lags)} combinations): "
@@ -134,7 +134,7 @@ if sequence is not None:
     dependency = lag_dependency(sx, sy, max_lag)
     if dependency:
         known = task.lags if task is not None else ()
-        st.altair_chart(charts_data.lag_chart(dependency, known), width="stretch")
+        st.altair_chart(data_charts.lag_chart(dependency, known), width="stretch")
         strong = [r["lag"] for r in dependency if abs(r["difference"]) > 3 * r["stderr"]]
         st.caption(
             "Each bar is P(y(t) = 1 | x(t−L) = 1) − P(y(t) = 1 | x(t−L) = 0), with ±2 standard errors. "

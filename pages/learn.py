@@ -7,16 +7,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts_compare, model
+from rnn_core import model
 from rnn_core.config import RunConfig
 from rnn_core.data import task_for
-from rnn_core.graph_dot import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
 from rnn_core.kernels import UNROLL_LIMIT
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
 from ui.runs import add_run, get_runs
 from ui.entry import require_app
+from viz import compare_charts
+from viz.graph import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
 
 require_app()
 
@@ -107,7 +108,7 @@ if runs:
                     "does depends on the states, since tanh' shrinks it wherever a unit saturates.")
     if len(temporal) >= 2:
         ratios = step_factors(temporal)
-        st.altair_chart(charts_compare.profile_overlay({
+        st.altair_chart(compare_charts.profile_overlay({
             "measured ‖dL_last/dS_t‖": temporal,
             "bound ‖dL_last/dS_(n−1)‖ · σ_max^(n−1−t)": pascanu_bound(temporal, sigma),
         }, "‖dL_last/dS_t‖"), width="stretch")

@@ -10,10 +10,10 @@ from streamlit.testing.v1 import AppTest
 from conftest import run_page
 from rnn_core import model
 from rnn_core.config import RunConfig
-from rnn_core.graph_dot import one_step_dot, unrolled_dot
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor
+from viz.graph import one_step_dot, unrolled_dot
 
 
 def _page(cfg: RunConfig | None = None, runs: list | None = None) -> AppTest:
