@@ -16,7 +16,7 @@ from altair.utils.schemapi import debug_mode
 
 from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
-from rnn_core.data import baseline_labels, baselines, task_for
+from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord
 from rnn_core.train import Snapshot
 from viz import train_charts
@@ -44,8 +44,7 @@ def _baseline_pairs(labels: list[str], base: list[float]) -> str:
 
 
 def _labels(record: RunRecord) -> list[str]:
-    task = task_for(record.config)
-    return baseline_labels(task) if task is not None else []
+    return task_baselines(record.config)[1]
 
 
 def task_rule(cfg: RunConfig) -> str:
@@ -68,7 +67,8 @@ def _loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
         text += f" Exact baselines, the best possible expected loss of a model that {_baseline_pairs(labels, base)}."
         if np.isfinite(final):
             text += f" Closest: **{nearest_baseline(final, base, labels)}**."
-    return Figure("loss", train_charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH), text)
+    chart = train_charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH)
+    return Figure("loss", chart, text)
 
 
 NO_PROFILES = "This run has no per-position profiles recorded."
@@ -102,8 +102,9 @@ def _position_loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     recent = pr["position_loss"][-RECENT:]
     k1 = cfg.effective_k1
     trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
+    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record))
     return Figure(
-        "position-loss", train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record)),
+        "position-loss", chart,
         f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "
         f"t + 1 steps only, so only positions t ≥ L can teach a lag-L dependency (n = {cfg.truncation}; "
         f"{trained} positions are trained).")
@@ -165,10 +166,9 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
 
 def targets_figure(cfg: RunConfig) -> Figure | None:
     """Before any run: the loss chart with only the task's exact baselines, the levels training can reach."""
-    task = task_for(cfg)
-    if task is None:
+    base, labels = task_baselines(cfg)
+    if not base:
         return None
-    base, labels = baselines(task), baseline_labels(task)
     return Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
                   f"Before training: the exact expected loss of the best model that {_baseline_pairs(labels, base)} "
                   f"nats. {task_rule(cfg)} "
@@ -201,7 +201,8 @@ class Board:
             for name, col in zip(NAMES[i : i + per_row], st.columns(per_row, gap="large")):
                 with col:
                     self.slots[name] = (st.empty(), st.empty())
-        self._last = time.perf_counter()  # live drawing starts min_interval from now: a short run draws once, at its end
+        # Live drawing starts min_interval from now: a short run is drawn once, at its end.
+        self._last = time.perf_counter()
         self._drawn = False
         self._cost = 0.0
         self._turn = 0
