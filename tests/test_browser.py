@@ -154,7 +154,8 @@ def test_download_a_chart_as_png(app_url, page):
     assert info.value.suggested_filename.endswith(".png")
 
 
-ALERT_FONT = "parseFloat(getComputedStyle(document.querySelector(\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)"
+ALERT_FONT = ("parseFloat(getComputedStyle(document.querySelector("
+              "\"[data-testid='stMainBlockContainer'] [data-testid='stAlert'] p\")).fontSize)")
 
 
 def test_presentation_mode_enlarges_text(app_url, page):

@@ -15,6 +15,7 @@ import pandas as pd
 from viz.common import finite_rows, fmt, reference_lines, smooth, thin_indices
 
 PALETTE = alt.Scale(scheme="tableau10")  # distinct hues per run (the default theme gives shades of one blue)
+RUN_LEGEND = alt.Legend(orient="bottom", columns=1, labelLimit=600)  # one run a line: labels are long
 
 
 def curves_frame(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int = 1,
@@ -45,7 +46,7 @@ def loss_overlay(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     lines = alt.Chart(frame).mark_line(strokeWidth=1.8).encode(
         x=alt.X("x:Q", title=x_title),
         y=alt.Y("loss:Q", title="loss (nats, smoothed)", scale=alt.Scale(zero=False)),
-        color=alt.Color("run:N", title=None, scale=PALETTE, legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
+        color=alt.Color("run:N", title=None, scale=PALETTE, legend=RUN_LEGEND),
         tooltip=["run:N", alt.Tooltip("x:Q", title=x_title, format=",.0f"), alt.Tooltip("loss:Q", format=".4f")],
     )
     return alt.layer(lines, *_baseline_rules(baselines, baseline_labels)).properties(height=height)
@@ -57,21 +58,23 @@ def profiles_frame(profiles: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     for label, values in profiles.items():
         values = np.asarray(values, dtype=np.float64)
         n = len(values)
-        parts.append(pd.DataFrame({"run": label, "offset": np.arange(n) - (n - 1), "position": np.arange(n), "norm": values}))
+        positions = np.arange(n)
+        parts.append(pd.DataFrame({"run": label, "offset": positions - (n - 1), "position": positions, "norm": values}))
     if not parts:
         return pd.DataFrame({"run": pd.Series(dtype=str), "offset": pd.Series(dtype=int),
                              "position": pd.Series(dtype=int), "norm": pd.Series(dtype=float)})
     return pd.concat(parts, ignore_index=True)
 
 
-def profile_overlay(profiles: Mapping[str, Sequence[float]], y_title: str = "‖dL/dS_t‖", height: int = 380) -> alt.Chart:
+def profile_overlay(profiles: Mapping[str, Sequence[float]], y_title: str = "‖dL/dS_t‖",
+                    height: int = 380) -> alt.Chart:
     """Gradient norm per window position of several runs, log scale (non-positive norms are left out)."""
     frame = profiles_frame(profiles)
     frame = finite_rows(frame, "norm", positive=True)
     return alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("offset:Q", title="window position t − (n − 1)   (0 = last position)", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("norm:Q", title=y_title, scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title=None, scale=PALETTE, legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
+        color=alt.Color("run:N", title=None, scale=PALETTE, legend=RUN_LEGEND),
         tooltip=["run:N", "position:Q", alt.Tooltip("norm:Q", format=".3e")],
     ).properties(height=height)
 

@@ -108,7 +108,8 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
     ).properties(title=title, height=HEIGHT)
 
 
-def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (), labels: Sequence[str] = ()) -> alt.LayerChart:
+def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (),
+                        labels: Sequence[str] = ()) -> alt.LayerChart:
     """Loss at each window position (bars) with the exact baselines as labelled rules."""
     values = np.asarray(position_loss, np.float64)
     df = finite_rows(pd.DataFrame({"position": np.arange(len(values)), "loss": values}), "loss")
@@ -133,7 +134,8 @@ def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.Layer
         y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
     )
-    return alt.layer(line, *reference_lines([1.0], ["σ = 1"], color="#c00")).properties(title="Largest singular value of W_s", height=HEIGHT)
+    return alt.layer(line, *reference_lines([1.0], ["σ = 1"], color="#c00")).properties(
+        title="Largest singular value of W_s", height=HEIGHT)
 
 
 def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | None = None) -> alt.LayerChart:
