@@ -4,10 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from rnn_core.compare import data_seen, estimate_seconds, row_length, style_configs, sweep_configs, total_steps
+from rnn_core.compare import estimate_seconds, row_length, style_configs, sweep_configs, total_steps
 from rnn_core.config import BOUNDS, RunConfig
 from rnn_core.data import task_baselines
-from rnn_core.report import RunRecord
 from ui import compare_view, state
 from ui.entry import require_app
 from ui.state import MAX_RUNS, StylesResult, SweepResult
@@ -83,21 +82,14 @@ with tab_sweep:
     if start:
         sweep = SweepResult(len(plan), base_values, base_labels)
         state.set_sweep_result(sweep)
-
-        def keep_point(i: int, record: RunRecord, trainer) -> None:
-            sweep.points.append(compare_view.sweep_point(record))
-            chart_slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels),
-                                    width="stretch")
-
         train_in_turn([(f"n={c.truncation}, d={c.state_size}, seed {c.seed}", c) for c in plan], progress_slot,
-                      keep_point, sequence=sequence, source="sweep")
+                      compare_view.sweep_keeper(sweep, chart_slot), sequence=sequence, source="sweep")
         sweep.finished = True
     sweep = state.sweep_result()
     if sweep and sweep.points:
         if not sweep.finished and not start:
             progress_slot.info(f"Stopped: {len(sweep.points)} of {sweep.planned} runs finished and kept.")
-        chart_slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels),
-                                width="stretch")
+        compare_view.draw_sweep(chart_slot, sweep)
         table = compare_view.sweep_table(sweep)
         with table_slot.container():
             st.dataframe(table, hide_index=True, column_config={
@@ -152,13 +144,8 @@ with tab_styles:
     if race:
         styles = StylesResult(len(trio), base_values, base_labels)
         state.set_styles_result(styles)
-
-        def keep_style(i: int, record: RunRecord, trainer) -> None:
-            name, c = trio[i]
-            styles.rows.append(compare_view.style_row(name, c, record))
-            styles.curves[name] = (data_seen(c, record.scalars["step"], row_length(c, seq_len)), record.scalars["loss"])
-
-        train_in_turn(trio, styles_progress, keep_style, sequence=sequence, source="styles", compile_first=True)
+        train_in_turn(trio, styles_progress, compare_view.styles_keeper(styles, trio, seq_len), sequence=sequence,
+                      source="styles", compile_first=True)
     styles = state.styles_result()
     if styles and styles.rows:
         if len(styles.rows) < styles.planned and not race:

@@ -10,17 +10,14 @@ import streamlit as st
 from rnn_core import model
 from rnn_core.data import task_for
 from rnn_core.kernels import UNROLL_LIMIT
-from rnn_core.report import RunRecord
-from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
 from ui import state
 from ui.entry import require_app
+from ui.learn_view import QUICK_STEPS, quick_run
 from viz import compare_charts
 from viz.graph import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
 
 require_app()
-
-QUICK_STEPS = 100  # training steps of the on-the-spot demo run: enough for a gradient profile
 
 cfg = state.config()
 n, d = cfg.truncation, cfg.state_size
@@ -73,17 +70,8 @@ if not runs:
         quick_clicked = st.button(f"Train a quick run ({QUICK_STEPS} steps with the sidebar's settings)",
                                   key="learn_quick")
     if quick_clicked:
-        quick = cfg.replace(epochs=1, series_length=cfg.batch_size * (n + (QUICK_STEPS - 1) * cfg.effective_k1))
-        sequence = state.sequence(quick)
-        if quick.task == "file" and sequence is None:
-            quick = quick.replace(task="r2rt")
         with st.spinner("Training…"):
-            # eager: 100 steps are over before a compile would be
-            trainer = Trainer(quick.validate(), sequence=sequence, use_compiled=False)
-            trainer.run_to_end()
-        record = RunRecord.from_trainer(trainer)
-        record.extra["source"] = "learn page"
-        state.add_run(record)
+            state.add_run(quick_run(cfg, state.sequence(cfg)))
         runs = state.runs()
         offer.empty()
 if runs:

@@ -1,22 +1,28 @@
-"""The Compare page's helpers: table rows, readings in words and the run picker, so the page reads top to bottom.
+"""The Compare page's helpers: table rows, readings in words, the run picker and what keeps each finished run,
+so the page reads top to bottom.
 
 Rows and readings take finished runs (RunRecord) and the kept results (ui.state.SweepResult,
-StylesResult) and return plain values; `pick_runs` is the one widget here.
+StylesResult) and return plain values; the keepers are the `on_done` callbacks of ui.sweep.train_in_turn.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rnn_core.compare import data_seen, nearest_baseline, row_length
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines
 from rnn_core.report import RunRecord
+from rnn_core.train import Trainer
 from ui import state
-from ui.state import SweepResult
+from ui.state import StylesResult, SweepResult
+from viz import compare_charts
+
+OnDone = Callable[[int, RunRecord, Trainer], None]
 
 DATA_AXIS = "time steps of data consumed (all rows)"
 
@@ -38,6 +44,29 @@ def sweep_point(record: RunRecord) -> dict:
     c, s = record.config, record.summary
     return {"n": c.truncation, "d": c.state_size, "seed": c.seed, "final_loss": record.final_loss(),
             "steps": s["steps"], "seconds": s["seconds"], "status": s["status"]}
+
+
+def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
+    """The sweep chart of the points so far, into its placeholder."""
+    slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels), width="stretch")
+
+
+def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator) -> OnDone:
+    """Add each finished run to the sweep and redraw the chart, so it grows while the sweep runs."""
+    def keep(i: int, record: RunRecord, trainer: Trainer) -> None:
+        sweep.points.append(sweep_point(record))
+        draw_sweep(slot, sweep)
+    return keep
+
+
+def styles_keeper(styles: StylesResult, plans: Sequence[tuple[str, RunConfig]], sequence_length: int | None) -> OnDone:
+    """Add each finished run of the styles race: its table row, and its loss against the data read."""
+    def keep(i: int, record: RunRecord, trainer: Trainer) -> None:
+        name, c = plans[i]
+        styles.rows.append(style_row(name, c, record))
+        styles.curves[name] = (data_seen(c, record.scalars["step"], row_length(c, sequence_length)),
+                               record.scalars["loss"])
+    return keep
 
 
 def sweep_table(result: SweepResult) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 
-Sequence = tuple[np.ndarray, np.ndarray]
+XY = tuple[np.ndarray, np.ndarray]  # an uploaded sequence: inputs x and targets y
 
 CONFIG, CONFIG_ERROR, PRESENT = "config", "config_error", "present"
 SEQUENCE, SEQUENCE_NAME, SEQUENCE_ERROR = "sequence", "sequence_name", "csv_error"
@@ -85,7 +85,7 @@ def step_budget() -> int | None:
 # ---- the uploaded sequence
 
 
-def sequence(cfg: RunConfig | None = None) -> Sequence | None:
+def sequence(cfg: RunConfig | None = None) -> XY | None:
     """The uploaded (x, y) sequence; with `cfg`, only if that config trains on a file."""
     if cfg is not None and cfg.task != "file":
         return None
@@ -101,7 +101,7 @@ def sequence_error() -> str:
     return st.session_state.get(SEQUENCE_ERROR) or ""
 
 
-def set_sequence(seq: Sequence | None, name: str = "", error: str = "") -> None:
+def set_sequence(seq: XY | None, name: str = "", error: str = "") -> None:
     """Keep an uploaded sequence, or forget it (with the reason it was refused, if any)."""
     for key, value in ((SEQUENCE, seq), (SEQUENCE_NAME, name or None), (SEQUENCE_ERROR, error or None)):
         if value is None:
@@ -171,7 +171,7 @@ def loaded() -> RunRecord | None:
     return st.session_state.get(LOADED)
 
 
-def start(cfg: RunConfig, seq: Sequence | None) -> Trainer:
+def start(cfg: RunConfig, seq: XY | None) -> Trainer:
     """Keep the current run, then begin a fresh trainer for `cfg` (ValueError if the data does not fit)."""
     reset()
     fresh = Trainer(cfg, sequence=seq if cfg.task == "file" else None)
@@ -206,7 +206,7 @@ def reset() -> None:
         st.session_state.pop(key, None)
 
 
-def drop_if_changed(cfg: RunConfig, seq: Sequence | None) -> None:
+def drop_if_changed(cfg: RunConfig, seq: XY | None) -> None:
     """Reset the live or loaded run if it was made with other settings or another sequence than these."""
     live, shown = trainer(), loaded()
     if live is not None and (live.cfg != cfg or live.sequence is not seq):
