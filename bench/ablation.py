@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def tape_window(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1, tempo
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(params)
         _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
-        position_loss = tf.stack([tf.reduce_mean(l) for l in losses])
+        position_loss = tf.stack([tf.reduce_mean(loss_t) for loss_t in losses])
         loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
         last_loss = position_loss[-1]
     grads = tape.gradient(loss, params + states if norms else params)
@@ -176,7 +176,8 @@ def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> l
 
     variants = {
         "engine kernel: hand-written backward, all per-step metrics": (K, {}),
-        "engine kernel on its d > 4 path (d x d products as dot calls, per-position norms)": (M, {"ELEMENTWISE_MAX_D": 0}),
+        "engine kernel on its d > 4 path (d x d products as dot calls, per-position norms)": (
+            M, {"ELEMENTWISE_MAX_D": 0}),
         "engine kernel + sigma_max by eigh inside the XLA loop (the earlier design)": (
             K, {"window_pass_unrolled": with_xla_sigma(M.window_pass_unrolled)}),
         "earlier engine window: GradientTape + 2nd tape pass for the temporal profile": (
@@ -298,8 +299,8 @@ def formulation(n: int = 10, d: int = 4, B: int = 200, steps: int = 500, rounds:
     """Minimal XLA loops (grads + Adagrad, no metrics): ms/step and final loss on R2RT data."""
     import tensorflow as tf
 
-    from rnn_core.model import init_params
     from bench.peers import r2rt_config, windows
+    from rnn_core.model import init_params
 
     cfg = r2rt_config(n=n, d=d)
     xb, yb, total = windows(cfg, 0)

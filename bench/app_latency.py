@@ -85,7 +85,8 @@ def markdown(result: dict, rounds: int) -> str:
     return (f"- **In the app**, click Train to the final chart in chromium (Playwright; Reset before each, default "
             f"R2RT settings, kernel pre-warmed by the app): median **{np.median(final):.2f} s** over {rounds} "
             f"(each: {', '.join(f'{x:.2f}' for x in final)}); the Done message after {np.median(done):.2f} s "
-            f"median. Target <= {TARGET_S:g} s: {verdict}. App's note: {result['notes'][-1] if result['notes'] else '-'}.")
+            f"median. Target <= {TARGET_S:g} s: {verdict}. "
+            f"App's note: {result['notes'][-1] if result['notes'] else '-'}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from bench.cli import OneLineParser, positive_int
 from bench.streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
+
 TARGET_MB = 50.0
 
 
@@ -146,14 +147,14 @@ def measure_engine(sessions: int) -> dict:
     sys.path.insert(0, str(ROOT))
     pid = os.getpid()
     base = status_mb(pid)
+    import ctypes
+
     import tensorflow  # noqa: F401
 
     from rnn_core import kernels
     from rnn_core.config import RunConfig
     from rnn_core.kernels import build_compiled, warm_up
     from rnn_core.train import Trainer
-
-    import ctypes
 
     libc = ctypes.CDLL("libc.so.6")
 
@@ -225,13 +226,15 @@ def markdown(app: dict | None, engine: dict | None) -> str:
             ok = app["per_trained"] <= TARGET_MB
             lines += [
                 "",
-                f"- Per additional idle session: **{app['per_idle']:.1f} MB** (median difference; the first session also imports "
+                f"- Per additional idle session: **{app['per_idle']:.1f} MB** "
+                "(median difference; the first session also imports "
                 f"TensorFlow and warms the default kernel: {app['idle'][0] - app['server_only']:.0f} MB).",
                 f"- Per additional training session (default R2RT run, kept in the session): "
                 f"**{app['per_trained']:.1f} MB** (median of the differences between consecutive readings; target "
                 f"<= {TARGET_MB:g} MB: {'met' if ok else 'MISSED'}). Least-squares slope over the readings "
                 f"{app['per_trained_fit']:.1f} MB; largest reading after training minus the idle level "
-                f"{max(app['trained']) - app['idle'][-1]:.0f} MB for all {len(app['trained'])} trained sessions together. "
+                f"{max(app['trained']) - app['idle'][-1]:.0f} MB for all {len(app['trained'])} trained sessions "
+                "together. "
                 "Single readings move by tens of MB either way when the allocator returns memory to the system.",
             ]
         lines.append("")
@@ -256,7 +259,8 @@ def markdown(app: dict | None, engine: dict | None) -> str:
                 f"| k = 2, 3, ... default runs at once in threads, series 3,000,000 (a run that finds no idle kernel "
                 f"of its shapes runs eagerly and queues a compile, so the pool grows to k kernels) | {con} | "
                 f"{slope(engine['concurrent']):.1f} per batch |",
-                f"| another compiled kernel of the default shapes (build_compiled) | {ext} | {engine['per_kernel']:.1f} |",
+                f"| another compiled kernel of the default shapes (build_compiled) | {ext} "
+                f"| {engine['per_kernel']:.1f} |",
                 f"| a kernel of new shapes (d=4, TF style) | {shp} | |",
                 "",
                 f"- A session's run costs a few MB when it reuses the pooled kernel; every kernel compiled costs "

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m bench.run", description="Benchmark the engine against Keras and NumPy.")
     p.add_argument("--quick", action="store_true", help="small subset (a couple of minutes)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="markdown file to write")
-    p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per timing (default 9, quick 3)")
+    p.add_argument("--rounds", type=positive_int, default=None,
+                   help="interleaved rounds per timing (default 9, quick 3)")
     p.add_argument("--no-memory", action="store_true", help="skip the Streamlit memory section")
     p.add_argument("--no-ablation", action="store_true", help="skip the design-choice ablation")
     p.add_argument("--no-cold-process", action="store_true", help="skip the fresh-process headline run")
@@ -107,7 +108,8 @@ def machine() -> dict:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+            out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+            return out.stdout.strip()
         except Exception:
             return ""
 
@@ -121,7 +123,7 @@ def machine() -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
@@ -222,14 +224,16 @@ def throughput(report: Report, rounds: int) -> dict:
         f"of the first epoch (exact optimum knowing lag 3 only: 0.519167). The engine kernel was compiled "
         f"beforehand ({compile_s:.1f} s).",
         "",
-        table(["peer", "steps/s (median)", "ms/step", "final loss", "engine / this", "min steps/s", "max steps/s"], rows),
+        table(["peer", "steps/s (median)", "ms/step", "final loss", "engine / this", "min steps/s", "max steps/s"],
+              rows),
         "",
         f"- Target engine >= {TARGET_KERAS:g}x Keras: **{vs_keras:.1f}x** "
         f"({'met' if vs_keras >= TARGET_KERAS else 'MISSED'}); vs Keras with jit_compile=True "
         f"{ratio('engine', 'keras_jit'):.1f}x.",
         f"- Target engine >= {TARGET_NUMPY:g}x NumPy (the faster dtype, {best_numpy[-2:]}-bit): **{vs_numpy:.1f}x** "
         f"({'met' if vs_numpy >= TARGET_NUMPY else 'MISSED'}).",
-        f"- Compiled kernel alone vs Keras {ratio('kernel', 'keras'):.1f}x, vs NumPy {ratio('kernel', best_numpy):.1f}x "
+        f"- Compiled kernel alone vs Keras {ratio('kernel', 'keras'):.1f}x, "
+        f"vs NumPy {ratio('kernel', best_numpy):.1f}x "
         "(the Trainer adds, per run, the optimizer-state set-up and the first chunk's sizing, and per call the "
         "slab copy in and the metric copies out).",
         f"- Fixed cost of one compiled call (count=1: the input slab of {cfg.batch_size} x "
@@ -442,7 +446,7 @@ def steady_pair(cells: list[dict], cfgs: list, quick: bool) -> None:
     finally:
         for g in gens:
             g.close()
-    for cell, r, sec, tr in zip(cells, rates, secs, trainers):
+    for cell, r, sec in zip(cells, rates, secs):
         cell["steady_chunks"] = len(r)
         cell["steady_seconds"] = sec
         cell["steady_rate"] = float(np.median(r)) if r else float("nan")
@@ -519,7 +523,8 @@ def scaling(report: Report, quick: bool) -> dict:
         "- **steps/s**, **ms/step**: compiled steady state, the median over compiled chunks (after the first "
         "one) of steps / training time, over >= 0.5 s and >= 5 chunks (at most 15 s: the heaviest cells "
         "report a few steps; series up to 5,000,000 so epochs are long enough); the two styles of one (n, d) "
-        "run chunk by chunk in turn, so their ratio is measured under the same load; **s/epoch**: steps per epoch at series 1,000,000 divided by steps/s;",
+        "run chunk by chunk in turn, so their ratio is measured under the same load; "
+        "**s/epoch**: steps per epoch at series 1,000,000 divided by steps/s;",
         "- **2nd run first s**: a second run of the same shapes, from the kernel pool.",
         "",
         table(["style", "n", "d", "steps/epoch", "first metrics s", "first chunk", "eager steps/s", "compile s",
@@ -570,7 +575,8 @@ def ablation(report: Report, rounds: int) -> None:
         f"median of {rounds}. See bench/ablation.py.",
         "",
         "### Unrolled list graph vs rolled tf.scan, XLA vs not, eager",
-        table(["n", "variant", "build/compile s", "ms/step"], [[r["n"], r["variant"], r["build_s"], r["ms_per_step"]] for r in g]),
+        table(["n", "variant", "build/compile s", "ms/step"],
+              [[r["n"], r["variant"], r["build_s"], r["ms_per_step"]] for r in g]),
         "",
         "### The window function and its per-step metrics in the engine's kernel (n=10)",
         table(["variant", "compile s", "ms/step"], [[r["variant"], r["build_s"], r["ms_per_step"]] for r in m]),

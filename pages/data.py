@@ -1,37 +1,32 @@
 """Data page: the echo task explorer (a sample, P(Y=1 | lags), the exact baselines) and a CSV sequence inspector."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts_data
-from rnn_core.config import BOUNDS, RunConfig, parse_list, validate_lags
-from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines, load_sequence_csv, task_for, to_csv
+from rnn_core.config import BOUNDS, parse_list, validate_lags
+from rnn_core.data import EchoTask, baseline_labels, baselines, to_csv
 from rnn_core.sequence_stats import lag_dependency, rates, sample
+from ui import state
+from ui.data_view import conditional_rows, inspected_sequence, prefill_task_inputs
 from ui.entry import require_app
+from viz import data_charts
 
 require_app()
 
-cfg: RunConfig = st.session_state.get("config") or RunConfig()
-prefill = task_for(cfg) or R2RT
+cfg = state.config()
 
 st.title("Data")
 st.markdown(
     "Every generated task draws $X_t \\sim \\mathrm{Bernoulli}(q)$ and then "
-    "$P(Y_t = 1) = \\mathrm{clip}\\big(b + \\sum_i e_i\\,X_{t-L_i},\\ 0,\\ 1\\big)$: $Y_t$ echoes inputs $L_i$ steps back. "
+    "$P(Y_t = 1) = \\mathrm{clip}\\big(b + \\sum_i e_i\\,X_{t-L_i},\\ 0,\\ 1\\big)$: "
+    "$Y_t$ echoes inputs $L_i$ steps back. "
     "A network can only beat a coin weighted by $P(Y=1)$ if it remembers those inputs, and the truncation n "
     "decides how far back its error can travel to learn that."
 )
 
 # ---- inputs: the task, pre-filled from the sidebar's task whenever that changes
-source = (cfg.task, prefill)
-if st.session_state.get("data_prefill_source") != source:
-    st.session_state["data_prefill_source"] = source
-    st.session_state["data_lags"] = ", ".join(str(v) for v in prefill.lags)
-    st.session_state["data_effects"] = ", ".join(f"{v:g}" for v in prefill.effects)
-    st.session_state["data_base"] = float(prefill.base_prob)
-    st.session_state["data_q"] = float(prefill.input_prob)
+prefill_task_inputs(cfg)
 
 st.subheader("The task")
 if cfg.task == "file":
@@ -61,31 +56,26 @@ except ValueError as exc:
 # ---- work and output for a valid task
 if task is not None:
     terms = " ".join(f"{'+' if e >= 0 else '-'} {abs(e):g}\\,X_{{t-{lag}}}" for lag, e in zip(task.lags, task.effects))
-    st.latex(f"P(Y_t = 1) = \\mathrm{{clip}}\\left({task.base_prob:g} {terms},\\ 0,\\ 1\\right), \\qquad X_t \\sim \\mathrm{{Bernoulli}}({task.input_prob:g})")
+    st.latex(f"P(Y_t = 1) = \\mathrm{{clip}}\\left({task.base_prob:g} {terms},\\ 0,\\ 1\\right), "
+             f"\\qquad X_t \\sim \\mathrm{{Bernoulli}}({task.input_prob:g})")
 
     x, y, prob = sample(task, sample_length, int(sample_seed))
     st.subheader("A sample")
-    st.altair_chart(charts_data.sample_chart(x, y, prob), width="stretch")
+    st.altair_chart(data_charts.sample_chart(x, y, prob), width="stretch")
     st.caption(
-        f"Dark cells are 1. The line is the true P(Y_t = 1): it moves only when an input {', '.join(map(str, task.lags))} "
+        "Dark cells are 1. The line is the true P(Y_t = 1): it moves only when an input "
+        f"{', '.join(map(str, task.lags))} "
         "steps back was 1 (inputs before t = 0 count as 0). y_t itself is a coin flip with that probability."
     )
 
     st.subheader("P(Y = 1) for every combination of the lagged inputs")
-    q = task.input_prob
-    rows = []
-    for bits, p in task.conditional_table():
-        row = {f"X(t-{lag})": b for lag, b in zip(task.lags, bits)}
-        row["P(Y_t = 1)"] = p
-        row["how often"] = float(np.prod([q if b else 1 - q for b in bits]))
-        rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+    st.dataframe(pd.DataFrame(conditional_rows(task)), hide_index=True, column_config={
         "P(Y_t = 1)": st.column_config.NumberColumn(format="%.3f"),
         "how often": st.column_config.NumberColumn(format="%.4f")})
 
     st.subheader("The exact baselines")
     values, labels = baselines(task), baseline_labels(task)
-    st.altair_chart(charts_data.baselines_chart(values, labels), width="stretch")
+    st.altair_chart(data_charts.baselines_chart(values, labels), width="stretch")
     st.markdown(
         f"The best possible expected cross-entropy of a predictor that knows only the k shortest lags "
         f"(computed exactly by enumerating all {2 ** len(task.lags)} combinations): "
@@ -106,21 +96,9 @@ st.subheader("Inspect a sequence file")
 st.caption("A CSV with the header x,y and then one 0/1 pair per line, e.g. the download above. "
            "To train on it, choose the task 'My CSV file' in the sidebar and upload it there.")
 upload = st.file_uploader("Sequence CSV", type=["csv", "txt"], key="data_upload")
-sequence, seq_name = None, ""
-if upload is not None:
-    cached = st.session_state.get("data_upload_parsed")
-    if cached is None or cached[0] != upload.file_id:
-        try:
-            cached = (upload.file_id, load_sequence_csv(upload.getvalue()), "")
-        except ValueError as exc:
-            cached = (upload.file_id, None, str(exc))
-        st.session_state["data_upload_parsed"] = cached
-    _, sequence, problem = cached
-    seq_name = upload.name
-    if problem:
-        st.error(f"{upload.name} was not read: {problem}")
-elif st.session_state.get("sequence") is not None:
-    sequence, seq_name = st.session_state["sequence"], st.session_state.get("sequence_name", "the sidebar's sequence")
+sequence, seq_name, problem = inspected_sequence(upload)
+if problem:
+    st.error(f"{seq_name} was not read: {problem}")
 
 if sequence is not None:
     sx, sy = sequence
@@ -134,7 +112,7 @@ if sequence is not None:
     dependency = lag_dependency(sx, sy, max_lag)
     if dependency:
         known = task.lags if task is not None else ()
-        st.altair_chart(charts_data.lag_chart(dependency, known), width="stretch")
+        st.altair_chart(data_charts.lag_chart(dependency, known), width="stretch")
         strong = [r["lag"] for r in dependency if abs(r["difference"]) > 3 * r["stderr"]]
         st.caption(
             "Each bar is P(y(t) = 1 | x(t−L) = 1) − P(y(t) = 1 | x(t−L) = 0), with ±2 standard errors. "

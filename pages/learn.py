@@ -7,22 +7,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts_compare, model
-from rnn_core.config import RunConfig
+from rnn_core import model
 from rnn_core.data import task_for
-from rnn_core.graph_dot import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
 from rnn_core.kernels import UNROLL_LIMIT
-from rnn_core.report import RunRecord
-from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
-from ui.runs import add_run, get_runs
+from ui import state
 from ui.entry import require_app
+from ui.learn_view import QUICK_STEPS, quick_run
+from viz import compare_charts
+from viz.graph import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
 
 require_app()
 
-QUICK_STEPS = 100  # training steps of the on-the-spot demo run: enough for a gradient profile
-
-cfg: RunConfig = st.session_state.get("config") or RunConfig()
+cfg = state.config()
 n, d = cfg.truncation, cfg.state_size
 
 st.title("Learn: why the graph is n steps wide")
@@ -57,33 +54,25 @@ st.markdown(
 )
 st.latex(r"\frac{\partial L}{\partial S_{t-k}} = \frac{\partial L}{\partial S_t}\prod_{j=t-k+1}^{t}"
          r"\operatorname{diag}\!\big(1 - S_j^2\big)\,W_s, \qquad "
-         r"\Big\|\frac{\partial L}{\partial S_{t-k}}\Big\| \le \sigma_{\max}(W_s)^k\,\Big\|\frac{\partial L}{\partial S_t}\Big\|")
+         r"\Big\|\frac{\partial L}{\partial S_{t-k}}\Big\| \le "
+         r"\sigma_{\max}(W_s)^k\,\Big\|\frac{\partial L}{\partial S_t}\Big\|")
 st.markdown(
     "because $|\\tanh'| \\le 1$. Pascanu, Mikolov and Bengio (2013): if the largest singular value "
     "$\\sigma_{\\max}(W_s) < 1$ the long-range error is *sure* to vanish geometrically (a sufficient condition, for "
     "tanh); $\\sigma_{\\max} > 1$ is *necessary* for it to explode, but does not make it explode. Either way a "
     "gradient over hundreds of steps is useless, so the graph is cut to n steps: the truncation."
 )
-runs = get_runs()
+runs = state.runs()
 if not runs:
     offer = st.empty()
     with offer.container():
         st.info("No run yet: train one on the Train page, or train a quick one here to see its numbers.")
-        quick_clicked = st.button(f"Train a quick run ({QUICK_STEPS} steps with the sidebar's settings)", key="learn_quick")
+        quick_clicked = st.button(f"Train a quick run ({QUICK_STEPS} steps with the sidebar's settings)",
+                                  key="learn_quick")
     if quick_clicked:
-        quick = cfg.replace(epochs=1, series_length=cfg.batch_size * (n + (QUICK_STEPS - 1) * cfg.effective_k1))
-        sequence = None
-        if quick.task == "file":
-            sequence = st.session_state.get("sequence")
-            if sequence is None:
-                quick = quick.replace(task="r2rt")
         with st.spinner("Training…"):
-            trainer = Trainer(quick.validate(), sequence=sequence, use_compiled=False)  # eager: no compile wait for 100 steps
-            trainer.run_to_end()
-        record = RunRecord.from_trainer(trainer)
-        record.extra["source"] = "learn page"
-        add_run(record)
-        runs = get_runs()
+            state.add_run(quick_run(cfg, state.sequence(cfg)))
+        runs = state.runs()
         offer.empty()
 if runs:
     last = runs[-1]
@@ -107,7 +96,7 @@ if runs:
                     "does depends on the states, since tanh' shrinks it wherever a unit saturates.")
     if len(temporal) >= 2:
         ratios = step_factors(temporal)
-        st.altair_chart(charts_compare.profile_overlay({
+        st.altair_chart(compare_charts.profile_overlay({
             "measured ‖dL_last/dS_t‖": temporal,
             "bound ‖dL_last/dS_(n−1)‖ · σ_max^(n−1−t)": pascanu_bound(temporal, sigma),
         }, "‖dL_last/dS_t‖"), width="stretch")
@@ -135,7 +124,8 @@ if cfg.style == "williams-peng" and 1 < cfg.k1 < n:
 pick = st.radio("Truncation style", list(styles), format_func=styles.get, horizontal=True, key="learn_style",
                 index=2 if "wpk" in styles else (1 if cfg.style == "williams-peng" and cfg.k1 == 1 else 0))
 k1 = {"tf": n, "wp1": 1, "wpk": cfg.k1}[pick]
-trace = st.slider("Trace the error of the loss at window position t", 0, n - 1, n - 1, key=f"learn_trace_{n}") if n > 1 else 0
+trace = (st.slider("Trace the error of the loss at window position t", 0, n - 1, n - 1, key=f"learn_trace_{n}")
+         if n > 1 else 0)
 st.graphviz_chart(unrolled_dot(n, k1, trace))
 hidden = n - sum(1 for t in drawn_positions(n) if t is not None)
 drawn = f" Only the first and last steps are drawn; the other {hidden} are alike." if hidden else ""

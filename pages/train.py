@@ -2,29 +2,30 @@
 
 Flat script: inputs (the validated config from the sidebar, the four buttons), work (the training
 loop, redrawing the charts in place), output (status, downloads). The Trainer lives in
-st.session_state, so Continue resumes it on a later rerun. Any click during training stops this
+the session (ui/state.py), so Continue resumes it on a later rerun. Any click during training stops this
 script at its next st.* call; the loop's `finally` closes the trainer's generator, which copies
-the weights out, and the rerun that the click started puts the stopped run into the run store.
+the weights out, and the rerun that the click started puts the stopped run into the run list.
 With fast reruns that rerun starts on a new thread while this one still trains, so the loop holds
-run_state.training_lock() and run_state waits for it before touching the trainer.
-`st.session_state["train_step_budget"]`, if set, caps the steps one click trains (tests use it).
+state.training_lock() and ui.state waits for it before touching the trainer. This page is the
+one place that resets a run whose settings changed. `state.step_budget()`, if set, caps the steps
+one click trains (tests use it).
 """
 import time
 
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from rnn_core.train import Trainer
-from ui import downloads, live, run_state
+from ui import downloads, live, state
 from ui.entry import require_app
+from ui.progress import compile_note, progress_text
 
 require_app()
 
-cfg = st.session_state["config"]
-problem = st.session_state.get("config_error")
-present = bool(st.session_state.get("present"))
-sequence = st.session_state.get("sequence") if cfg.task == "file" else None
-budget = st.session_state.get("train_step_budget")
+cfg = state.config()
+problem = state.config_error()
+present = state.present()
+sequence = state.sequence(cfg)
+budget = state.step_budget()
 
 st.title("Truncated backpropagation through time")
 if not present:
@@ -34,11 +35,9 @@ if not present:
         "longer than n? Press **Train** and watch the loss against the exact baselines."
     )
 
-trainer = run_state.trainer()
-if trainer is not None and (trainer.cfg != cfg or trainer.sequence is not sequence):
-    run_state.reset()  # the settings changed since this run was made
-    trainer = None
-run_state.save()  # a run stopped by the click that started this rerun goes into the run store now
+state.drop_if_changed(cfg, sequence)  # the settings changed since this run was made
+state.save()  # a run stopped by the click that started this rerun goes into the run list now
+trainer = state.trainer()
 
 with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
@@ -52,11 +51,11 @@ if problem:
     st.error(f"Fix the settings first: {problem}")
 
 if reset:
-    run_state.reset()
+    state.reset()
     trainer = None
 if train:
     try:
-        trainer = run_state.start(cfg, sequence)
+        trainer = state.start(cfg, sequence)
     except ValueError as exc:
         st.error(f"Cannot start this run: {exc}")
         trainer = None
@@ -66,42 +65,8 @@ progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
 board = live.Board(present)
 
-
-def duration(seconds: float) -> str:
-    """'42 s', '3 min 5 s' or '2 h 10 min'."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def compile_note(t: Trainer) -> str:
-    """What compiling cost this run, from the trainer."""
-    if t.last_chunk is not None and not t.last_chunk.compiled:
-        if t.state.status == "running":
-            return "compiling the XLA program in the background (running uncompiled meanwhile)"
-        return "ran uncompiled while the XLA program was being built"
-    if t.state.compile_seconds > 0:
-        return f"compiling took {t.state.compile_seconds:.1f} s"
-    return "compiled program reused: no compile time"
-
-
-def progress_text(t: Trainer, wall_rate: float) -> str:
-    """Steps, speed, time left and compile time, all from the trainer."""
-    s = t.state
-    done, total = s.steps_done, t.total_steps
-    parts = [f"Step {done:,} of {total:,}"]
-    if s.seconds > 0:
-        parts.append(f"{done / s.seconds:,.0f} steps/s")
-    if wall_rate > 0 and done < total:
-        parts.append(f"about {duration((total - done) / wall_rate)} left")
-    parts.append(compile_note(t))
-    return " · ".join(parts)
-
 if running:
-    with run_state.training_lock():
+    with state.training_lock():
         steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
         chunks = trainer.run(max_steps=budget)
         try:
@@ -116,7 +81,7 @@ if running:
     if not trainer.finished:
         st.rerun()  # a step budget ran out: redraw the buttons so Continue is enabled
 
-record = run_state.save() if trainer is not None else run_state.loaded()
+record = state.save() if trainer is not None else state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
 if record is None:
     outcome.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")

@@ -1,7 +1,8 @@
 """rnn_core: the truncated-BPTT RNN engine of the truncation explorer (no UI).
 
 Modules: config (settings), data (echo tasks, baselines), model (the seed's cell, unrolled graph),
-kernels (compiled training chunks), train (the trainer), report (JSON bundles), charts (Altair).
+kernels (compiled training chunks), train (the trainer), report (JSON bundles), compare (run plans).
+Charts and graph drawings live beside it in viz/.
 """
 import os
 

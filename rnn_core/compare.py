@@ -15,7 +15,8 @@ from .data import steps_per_epoch
 TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine
 
 
-def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int], epochs: int) -> list[RunConfig]:
+def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int],
+                  epochs: int) -> list[RunConfig]:
     """One config per (d, seed, n), n innermost; everything else from `base`.
 
     Williams-Peng's k1 is capped at n so small n stay legal. Raises ValueError naming the first

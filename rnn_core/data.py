@@ -116,6 +116,12 @@ def baseline_labels(task: EchoTask) -> list[str]:
     return labels
 
 
+def task_baselines(cfg: RunConfig) -> tuple[list[float], list[str]]:
+    """The exact baselines of a config's task and their labels (both empty for a file sequence)."""
+    task = task_for(cfg)
+    return (baselines(task), baseline_labels(task)) if task is not None else ([], [])
+
+
 def load_sequence_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarray]:
     """Read a user's sequence: a header line `x,y`, then one 0/1 pair per line.
 
@@ -187,7 +193,8 @@ def steps_per_epoch(row_length: int, n: int, k1: int) -> int:
     return 1 + (row_length - n) // k1
 
 
-def epoch_data(cfg: RunConfig, epoch: int, sequence: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def epoch_data(cfg: RunConfig, epoch: int,
+               sequence: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The (x, y) rows [B, L] of one epoch: fresh seeded data for generated tasks, the file otherwise."""
     task = task_for(cfg)
     if task is None:

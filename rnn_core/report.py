@@ -34,7 +34,7 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_trainer(cls, trainer: Trainer, label: str = "") -> "RunRecord":
+    def from_trainer(cls, trainer: Trainer, label: str = "") -> RunRecord:
         """Copy what a trainer has recorded so far."""
         return cls(
             config=trainer.cfg,
@@ -71,7 +71,7 @@ class RunRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> "RunRecord":
+    def from_json(cls, data: Any) -> RunRecord:
         """Rebuild from a bundle; ValueError naming what is missing or malformed."""
         if isinstance(data, (str, bytes)):
             try:
@@ -147,7 +147,8 @@ def describe(cfg: RunConfig) -> str:
     style = "TF" if cfg.style == "tensorflow" else f"WP k1={cfg.k1}"
     task = cfg.task if cfg.task != "echo" else f"echo {cfg.echo_step}"
     clip = f" clip {cfg.clip:g}" if cfg.clip > 0 else ""
-    return f"{style} n={cfg.truncation} d={cfg.state_size} {cfg.optimizer} {cfg.learning_rate:g}{clip} {task} seed {cfg.seed}"
+    return (f"{style} n={cfg.truncation} d={cfg.state_size} {cfg.optimizer} {cfg.learning_rate:g}{clip} {task} "
+            f"seed {cfg.seed}")
 
 
 def _num(v: Any) -> float | None:

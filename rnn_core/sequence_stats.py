@@ -36,7 +36,8 @@ def lag_dependency(x: np.ndarray, y: np.ndarray, max_lag: int) -> list[dict[str,
         ones, zeros = now[past == 1], now[past == 0]
         p1 = float(ones.mean()) if ones.size else float("nan")
         p0 = float(zeros.mean()) if zeros.size else float("nan")
-        se = float(np.sqrt(p1 * (1 - p1) / ones.size + p0 * (1 - p0) / zeros.size)) if ones.size and zeros.size else float("nan")
+        both = ones.size and zeros.size
+        se = float(np.sqrt(p1 * (1 - p1) / ones.size + p0 * (1 - p0) / zeros.size)) if both else float("nan")
         rows.append({"lag": lag, "p_given_1": p1, "p_given_0": p0, "difference": p1 - p0,
                      "stderr": se, "pairs_1": int(ones.size), "pairs_0": int(zeros.size)})
     return rows

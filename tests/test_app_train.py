@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 
 import pytest
+import streamlit.testing.v1.app_test as app_test
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
-import streamlit.testing.v1.app_test as app_test
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
-from ui import settings
 from tests.conftest import ROOT
+from ui import settings, state
 
 TIMEOUT = 120
 SMALL = {"series_length": "20000"}  # 20 training steps of the default shapes
@@ -60,7 +60,7 @@ def test_controls_exist_with_r2rt_defaults():
             default.series_length, default.task) == (4, 5, "adagrad", 0.1, 200, 1_000_000, "r2rt")
     assert [b.label for b in at.button] == ["Train", "Stop", "Continue", "Reset"]
     assert button(at, "Continue").disabled
-    assert at.session_state["config"] == default
+    assert at.session_state[state.CONFIG] == default
     assert at.query_params == {}
 
 
@@ -80,7 +80,7 @@ def test_small_run_trains_to_the_end():
     button(at, "Train").click().run()
     assert not at.exception
     assert "Done: 20 steps" in texts(at.success)
-    runs = at.session_state["runs"]
+    runs = at.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].summary["steps"] == 20 and runs[0].summary["status"] == "completed"
     assert len(at.get("vega_lite_chart")) == 8
     assert "learns lag 3" in texts(at.caption)
@@ -89,21 +89,21 @@ def test_small_run_trains_to_the_end():
 
 def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
     at = open_app(SMALL)
-    at.session_state["train_step_budget"] = 5
+    at.session_state[state.STEP_BUDGET] = 5
     button(at, "Train").click().run()
     assert "Stopped at step 5 of 20" in texts(at.info)
-    weights = [p.copy() for p in at.session_state["trainer"].params]
+    weights = [p.copy() for p in at.session_state[state.TRAINER].params]
     assert not button(at, "Continue").disabled
     button(at, "Stop").click().run()  # a Stop with nothing running changes nothing
-    assert at.session_state["trainer"].state.steps_done == 5
-    del at.session_state["train_step_budget"]
+    assert at.session_state[state.TRAINER].state.steps_done == 5
+    del at.session_state[state.STEP_BUDGET]
     button(at, "Continue").click().run()
     assert not at.exception
     assert "Done: 20 steps" in texts(at.success)
-    trainer: Trainer = at.session_state["trainer"]
+    trainer: Trainer = at.session_state[state.TRAINER]
     assert trainer.state.steps_done == 20
     assert any((a != b).any() for a, b in zip(weights, trainer.params))
-    runs = at.session_state["runs"]
+    runs = at.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].summary["steps"] == 20  # one entry per run, updated on Continue
 
 
@@ -112,16 +112,16 @@ def test_changing_a_setting_updates_the_url_and_resets_the_run():
     button(at, "Train").click().run()
     at.sidebar.slider(key="w_truncation").set_value(4).run()
     assert at.query_params == {"series_length": "20000", "truncation": "4"}
-    assert at.session_state["config"].truncation == 4
-    assert "trainer" not in at.session_state
-    assert len(at.session_state["runs"]) == 1  # the earlier run is kept for Compare
+    assert at.session_state[state.CONFIG].truncation == 4
+    assert state.TRAINER not in at.session_state
+    assert len(at.session_state[state.RUNS]) == 1  # the earlier run is kept for Compare
 
 
 def test_url_settings_open_the_app_with_them():
     at = open_app({"truncation": "10", "state_size": "16", "optimizer": "adam", "learning_rate": "0.01",
                    "task": "custom", "lags": "2,6", "effects": "0.4,-0.2"})
     assert not at.warning
-    assert at.session_state["config"] == RunConfig(truncation=10, state_size=16, optimizer="adam",
+    assert at.session_state[state.CONFIG] == RunConfig(truncation=10, state_size=16, optimizer="adam",
                                                    learning_rate=0.01, task="custom", lags=(2, 6), effects=(0.4, -0.2))
     assert at.sidebar.text_input(key="w_lags").value == "2, 6"
 
@@ -134,14 +134,14 @@ def test_junk_in_the_url_warns_and_falls_back_to_defaults():
     for fragment in ("truncation=abc", "state_size=9999", "learning_rate=nan", "style=sideways", "present=maybe",
                      "batch_size=2.5"):
         assert fragment in warned
-    assert at.session_state["config"] == RunConfig()
+    assert at.session_state[state.CONFIG] == RunConfig()
     assert at.query_params == {}
 
 
 def test_cross_field_conflict_in_the_url_keeps_the_valid_part():
     at = open_app({"style": "williams-peng", "k1": "7"})  # k1 must be at most n = 5
     assert "k1=7" in texts(at.warning)
-    assert at.session_state["config"] == RunConfig(style="williams-peng")
+    assert at.session_state[state.CONFIG] == RunConfig(style="williams-peng")
 
 
 def test_presentation_mode_renders():
@@ -161,7 +161,7 @@ def test_run_bundle_loads_back_with_its_settings_and_charts():
     at = open_app()
     at.sidebar.file_uploader(key="w_bundle").upload("run.json", bundle, "application/json").run()
     assert not at.exception
-    assert at.session_state["config"] == trainer.cfg
+    assert at.session_state[state.CONFIG] == trainer.cfg
     assert at.query_params == {"series_length": "20000", "truncation": "4", "seed": "3"}
     assert "Loaded run" in texts(at.info)
     assert len(at.get("vega_lite_chart")) == 6  # the per-row snapshot is not in a bundle
@@ -177,7 +177,7 @@ def test_bad_bundles_get_a_clear_error(payload, message):
     at.sidebar.file_uploader(key="w_bundle").upload("bad.json", payload, "application/json").run()
     assert not at.exception
     assert message in texts(at.sidebar.error)
-    assert at.session_state["config"] == RunConfig()
+    assert at.session_state[state.CONFIG] == RunConfig()
 
 
 def test_csv_task_trains_on_the_uploaded_sequence_and_reports_bad_files():
@@ -215,3 +215,39 @@ def test_url_round_trip_of_every_setting():
     assert not warnings and present
     assert settings.config_from_values(values) == cfg
     assert settings.url_params(settings.DEFAULT_VALUES, present=False) == {}
+
+
+def test_only_the_train_page_resets_a_run_whose_settings_changed():
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    trained = at.session_state[state.TRAINER]
+    at.switch_page("pages/compare.py").run()
+    at.sidebar.slider(key="w_truncation").set_value(4).run()
+    assert not at.exception
+    assert at.session_state[state.CONFIG].truncation == 4
+    assert at.session_state[state.TRAINER] is trained  # the sidebar and the Compare page leave the run alone
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert state.TRAINER not in at.session_state
+    assert [r.config.truncation for r in at.session_state[state.RUNS]] == [5]  # kept for Compare
+    assert "No run yet" in texts(at.info)
+
+
+def test_a_loaded_bundle_is_forgotten_when_the_settings_change():
+    trainer = Trainer(RunConfig(series_length=20000, truncation=4))
+    trainer.run_to_end()
+    at = open_app()
+    bundle = json.dumps(RunRecord.from_trainer(trainer).to_json()).encode()
+    at.sidebar.file_uploader(key="w_bundle").upload("run.json", bundle, "application/json").run()
+    assert "Loaded run" in texts(at.info)
+    at.sidebar.slider(key="w_truncation").set_value(6).run()
+    assert not at.exception
+    assert state.LOADED not in at.session_state and "No run yet" in texts(at.info)
+
+
+def test_session_state_has_one_owner():
+    """Every read and write of st.session_state goes through ui/state.py."""
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
+             *sorted((ROOT / "viz").glob("*.py"))]
+    users = [f.relative_to(ROOT).as_posix() for f in files if "session_state" in f.read_text()]
+    assert users == ["ui/state.py"]

@@ -202,7 +202,8 @@ FAST_ERRORS = {
     "k1 above n": (["--style", "williams-peng", "--n", "3", "--k1", "5"], "k1=5 must be at most k2 = n = 3"),
     "n and k2 disagree": (["--n", "4", "--k2", "5"], "--n 4 and --k2 5 disagree"),
     "custom without lags": (["--data", "custom"], "--data custom needs --lags and --effects"),
-    "bad lags": (["--data", "custom", "--lags", "3,x", "--effects", "0.5,0.1"], "lags='3,x' is not a comma-separated list"),
+    "bad lags": (["--data", "custom", "--lags", "3,x", "--effects", "0.5,0.1"],
+                 "lags='3,x' is not a comma-separated list"),
     "lags without custom": (["--lags", "3"], "--lags and --effects apply only with --data custom"),
     "zero learning rate": (["--lr", "0"], "learning_rate=0.0 is out of range [1e-06, 10]"),
     "series too short": (["--series-length", "100"], "series_length=100 is too short"),
@@ -217,7 +218,7 @@ def assert_clean_error(proc: subprocess.CompletedProcess, message: str) -> None:
     line = last_line(proc.stderr)
     assert line.startswith(PROG) and "error: " in line, line
     assert message in line, line
-    assert sum("error:" in l for l in proc.stderr.splitlines()) == 1
+    assert sum("error:" in line for line in proc.stderr.splitlines()) == 1
     assert proc.stdout == ""
 
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_core.compare import (data_seen, estimate_seconds, nearest_baseline, row_length, style_configs,
-                              sweep_configs, total_steps)
+from rnn_core.compare import (
+    data_seen,
+    estimate_seconds,
+    nearest_baseline,
+    row_length,
+    style_configs,
+    sweep_configs,
+    total_steps,
+)
 from rnn_core.config import RunConfig
 from rnn_core.data import steps_per_epoch
 
@@ -30,7 +37,8 @@ def test_sweep_caps_k1_at_n_and_names_a_bad_combination():
 def test_style_configs_share_the_data_and_differ_in_truncation():
     base = RunConfig(seed=7, series_length=10_000, batch_size=10)
     trio = style_configs(base, 6, 3)
-    assert [(c.style, c.effective_k1) for _, c in trio] == [("tensorflow", 6), ("williams-peng", 1), ("williams-peng", 3)]
+    assert [(c.style, c.effective_k1) for _, c in trio] == [("tensorflow", 6), ("williams-peng", 1),
+                                                            ("williams-peng", 3)]
     assert all(c.seed == 7 and c.series_length == 10_000 and c.truncation == 6 for _, c in trio)
     assert len(style_configs(base, 6, 1)) == 2 and len(style_configs(base, 6, 6)) == 2
 

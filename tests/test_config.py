@@ -148,7 +148,8 @@ def test_from_dict_roundtrips_to_dict():
 
 
 def test_from_dict_coerces_numbers_in_strings():
-    cfg = RunConfig.from_dict({"state_size": "16", "series_length": "1e4", "learning_rate": "0.05", "truncation": "10.0"})
+    cfg = RunConfig.from_dict({"state_size": "16", "series_length": "1e4", "learning_rate": "0.05",
+                               "truncation": "10.0"})
     assert (cfg.state_size, cfg.series_length, cfg.learning_rate, cfg.truncation) == (16, 10_000, 0.05, 10)
     assert type(cfg.state_size) is int and type(cfg.learning_rate) is float
 

@@ -131,7 +131,8 @@ def test_batch_rows_is_row_major_and_drops_the_tail():
     np.testing.assert_array_equal(data.batch_rows(np.arange(6), 6), np.arange(6)[:, None])
 
 
-@pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5), (17, 5, 2)])
+@pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5),
+                                        (17, 5, 2)])
 def test_steps_per_epoch_counts_every_window_that_fits(length, n, k1):
     count = sum(1 for start in range(0, length, k1) if start + n <= length)
     assert data.steps_per_epoch(length, n, k1) == count
@@ -183,7 +184,7 @@ def test_csv_loader_reads_a_good_file(tmp_path):
     assert lx.dtype == np.int8
     # str path, bytes, Windows line ends, a BOM, spaces, an upper-case header and trailing blank lines
     np.testing.assert_array_equal(data.load_sequence_csv(str(path))[0], x)
-    raw = "\ufeffX, Y\r\n0, 1\r\n1,0\r\n1,1\r\n\r\n\n".encode("utf-8")
+    raw = "\ufeffX, Y\r\n0, 1\r\n1,0\r\n1,1\r\n\r\n\n".encode()
     bx, by = data.load_sequence_csv(raw)
     np.testing.assert_array_equal(bx, [0, 1, 1])
     np.testing.assert_array_equal(by, [1, 0, 1])

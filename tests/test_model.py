@@ -50,7 +50,7 @@ def mask_of(k1, first_window, n=N):
 def engine_loss(params, x, y, s0, mask) -> float:
     """The engine's forward (model.unroll) reduced to the trained loss, in float64."""
     _, _, _, losses = model.unroll([tf.constant(p) for p in params], x, y, tf.constant(s0))
-    position = np.array([float(np.mean(l.numpy())) for l in losses])
+    position = np.array([float(np.mean(loss_t.numpy())) for loss_t in losses])
     return float((position * mask).sum() / mask.sum())
 
 
@@ -239,7 +239,7 @@ def test_unroll_returns_python_lists_of_n_tensors():
     states_ref, logits_ref, losses_ref = ref.forward(params, x, y, s0)
     np.testing.assert_allclose(np.stack([s.numpy() for s in states]), states_ref[1:], atol=2e-6)
     np.testing.assert_allclose(np.stack([p.numpy() for p in predictions]), logits_ref, atol=2e-6)
-    np.testing.assert_allclose(np.stack([l.numpy() for l in losses]), losses_ref, atol=2e-6)
+    np.testing.assert_allclose(np.stack([loss_t.numpy() for loss_t in losses]), losses_ref, atol=2e-6)
 
 
 def test_loss_mask():
@@ -369,7 +369,8 @@ def _write(path, **arrays):
 
 
 def good_arrays(d=3, dtype=np.float32):
-    return {"W": np.zeros((d, 2 + d), dtype), "b_s": np.zeros(d, dtype), "U": np.zeros((2, d), dtype), "b_p": np.zeros(2, dtype)}
+    return {"W": np.zeros((d, 2 + d), dtype), "b_s": np.zeros(d, dtype), "U": np.zeros((2, d), dtype),
+            "b_p": np.zeros(2, dtype)}
 
 
 def bad_files(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 import numpy_reference as ref
 from conftest import warm
-from rnn_core import kernels, train
+from rnn_core import train
 from rnn_core.config import RunConfig
 from rnn_core.data import epoch_data
 from rnn_core.model import init_params

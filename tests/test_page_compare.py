@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import run_page
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, baselines
+from ui import state
 
 SMALL = RunConfig(batch_size=10, series_length=2_000, truncation=4)  # 200 steps per row: runs in moments
 
@@ -50,11 +51,11 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     at.run()
     at.button(key="sweep_start").click().run()
     assert not at.exception and not at.error
-    sweep = at.session_state["compare_sweep"]
-    assert sweep["finished"] and [p["n"] for p in sweep["points"]] == [1, 3]
-    assert sweep["baselines"] == baselines(R2RT)
-    assert all(p["status"] == "completed" and 0.3 < p["final_loss"] < 0.8 for p in sweep["points"])
-    runs = at.session_state["runs"]
+    sweep = at.session_state[state.SWEEP]
+    assert sweep.finished and [p["n"] for p in sweep.points] == [1, 3]
+    assert sweep.baselines == baselines(R2RT)
+    assert all(p["status"] == "completed" and 0.3 < p["final_loss"] < 0.8 for p in sweep.points)
+    runs = at.session_state[state.RUNS]
     assert [r.extra["source"] for r in runs] == ["sweep", "sweep"]
     assert [r.config.truncation for r in runs] == [1, 3]
     assert any("Reading:" in m.value for m in at.markdown)
@@ -63,7 +64,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     assert _runs_table(at)["run"].tolist() == [r.label for r in runs]
     # results survive the next rerun (e.g. the click of Stop)
     at.button(key="sweep_stop").click().run()
-    assert not at.exception and at.session_state["compare_sweep"]["points"] == sweep["points"]
+    assert not at.exception and at.session_state[state.SWEEP].points == sweep.points
 
 
 def test_the_styles_race_completes_on_equal_data():
@@ -71,23 +72,23 @@ def test_the_styles_race_completes_on_equal_data():
     at.number_input(key="styles_k1").set_value(2).run()
     at.button(key="styles_start").click().run()
     assert not at.exception and not at.error
-    styles = at.session_state["compare_styles"]
-    rows = styles["rows"]
+    styles = at.session_state[state.STYLES]
+    rows = styles.rows
     assert [r["style"] for r in rows] == ["BPTT(4; 4) TensorFlow style", "BPTT(4; 1) Williams-Peng",
                                           "BPTT(4; 2) Williams-Peng"]
     steps = [r["training steps"] for r in rows]
     assert steps == [1 + (200 - 4) // 4, 1 + (200 - 4) // 1, 1 + (200 - 4) // 2]  # about n times more at k1 = 1
     assert all(r["status"] == "completed" and r["seconds"] > 0 and r["steps/s"] > 0 for r in rows)
     # on the data-seen axis every style ends having read the same rows
-    ends = [x[-1] for x, _ in styles["curves"].values()]
+    ends = [x[-1] for x, _ in styles.curves.values()]
     assert ends == [10 * 200, 10 * 200, 10 * 200]
-    assert [r.extra["source"] for r in at.session_state["runs"]] == ["styles"] * 3
+    assert [r.extra["source"] for r in at.session_state[state.RUNS]] == ["styles"] * 3
 
 
 def test_runs_tab_overlays_chosen_runs():
     at = _page()
     at.button(key="styles_start").click().run()
-    at.multiselect(key="compare_selected").set_value([at.session_state["runs"][0].label]).run()
+    at.multiselect(key="compare_selected").set_value([at.session_state[state.RUNS][0].label]).run()
     at.radio(key="runs_axis").set_value("data seen").run()
     at.radio(key="runs_profile").set_value("grad_norms").run()
     assert not at.exception and not at.error
@@ -95,4 +96,4 @@ def test_runs_tab_overlays_chosen_runs():
     assert len(charts) >= 3  # styles overlay, runs loss overlay, runs gradient profile
     table = _runs_table(at)
     assert table["from"].tolist() == ["styles"] * 3 and table["n"].tolist() == [4, 4, 4]
-    assert table["final loss"].tolist() == pytest.approx([r.final_loss() for r in at.session_state["runs"]])
+    assert table["final loss"].tolist() == pytest.approx([r.final_loss() for r in at.session_state[state.RUNS]])

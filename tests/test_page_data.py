@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_page
 import rnn_core.data
+from conftest import run_page
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines, task_for, to_csv
 from rnn_core.sequence_stats import sample

@@ -4,16 +4,16 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import run_page
 from rnn_core import model
 from rnn_core.config import RunConfig
-from rnn_core.graph_dot import one_step_dot, unrolled_dot
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.vanishing import mean_factor
+from ui import state
+from viz.graph import one_step_dot, unrolled_dot
 
 
 def _page(cfg: RunConfig | None = None, runs: list | None = None) -> AppTest:
@@ -79,7 +79,7 @@ def test_quick_run_button_trains_and_stores_a_run():
     at = _page(cfg)
     at.button(key="learn_quick").click().run()
     assert not at.exception and not at.error
-    runs = at.session_state["runs"]
+    runs = at.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].summary["steps"] == 100 and runs[0].extra["source"] == "learn page"
     assert runs[0].config.truncation == 4 and runs[0].config.state_size == 3
     assert np.isfinite(runs[0].scalars["sigma_max"]).all()

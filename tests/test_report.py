@@ -107,6 +107,7 @@ def _drop(key):
     return lambda b: b.pop(key)
 
 
+NOT_A_PROFILE = "must be a list of n = 3 numbers"
 MALFORMED = {
     "not json": ("{config: 1", "run bundle is not valid JSON"),
     "not utf-8": (b"\xff\xfe{", "run bundle is not valid JSON"),
@@ -123,10 +124,12 @@ MALFORMED = {
     "loss not a number": (_set(["history", 1, "loss"], "low"), "history[1] has a non-numeric value"),
     "loss a list": (_set(["history", 1, "loss"], [1]), "history[1] has a non-numeric value"),
     "step not a number": (_set(["history", 0, "step"], "first"), "history[0] has a non-numeric value"),
-    "profile too short": (_set(["history", 0, "grad_norms"], [1.0]), "history[0].grad_norms must be a list of n = 3 numbers"),
-    "profile not a list": (_set(["history", 2, "temporal"], 1.0), "history[2].temporal must be a list of n = 3 numbers"),
-    "profile junk item": (_set(["history", 0, "grad_norms"], [1.0, "x", 2.0]), "history[0].grad_norms must be a list of n = 3 numbers"),
-    "profile nested item": (_set(["history", 0, "position_loss"], [[1.0], 1.0, 2.0]), "history[0].position_loss must be a list of n = 3 numbers"),
+    "profile too short": (_set(["history", 0, "grad_norms"], [1.0]), f"history[0].grad_norms {NOT_A_PROFILE}"),
+    "profile not a list": (_set(["history", 2, "temporal"], 1.0), f"history[2].temporal {NOT_A_PROFILE}"),
+    "profile junk item": (_set(["history", 0, "grad_norms"], [1.0, "x", 2.0]),
+                          f"history[0].grad_norms {NOT_A_PROFILE}"),
+    "profile nested item": (_set(["history", 0, "position_loss"], [[1.0], 1.0, 2.0]),
+                            f"history[0].position_loss {NOT_A_PROFILE}"),
     "baselines not a list": (_set(["baselines"], 0.5), "'baselines' must be a list of numbers"),
     "baselines junk": (_set(["baselines"], [0.6, "x"]), "'baselines' must be a list of numbers"),
     "summary not an object": (_set(["summary"], [1]), "'summary' must be an object"),

@@ -104,7 +104,7 @@ def test_stop_and_continue_gives_the_uninterrupted_run():
     chunks = list(parts.run(max_steps=7))
     assert [len(c.loss) for c in chunks] == [1] * 7
     assert parts.state.steps_done == 7 and parts.state.status == "paused" and not parts.finished
-    for chunk in parts.run():  # stop by leaving the loop
+    for _ in parts.run():  # stop by leaving the loop
         break
     assert parts.state.steps_done == 8 and parts.state.status == "paused"
     list(parts.run(max_steps=6))  # crosses the epoch boundary at step 12

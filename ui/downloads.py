@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import charts
 from rnn_core.report import RunRecord
 from ui.live import Figure
+from viz.export import chart_to_png, chart_to_svg
 
 TITLES = {
     "loss": "Loss", "gradient-profile": "Gradient per time step", "gradient-heatmap": "Gradient heatmap",
@@ -63,7 +63,7 @@ def chart_buttons(figs: list[Figure], stem: str, per_row: int = 4) -> None:
             with col:
                 st.caption(TITLES.get(fig.name, fig.name))
                 with st.container(horizontal=True):
-                    st.download_button("PNG", lambda c=fig.chart: charts.chart_to_png(c), f"{stem}-{fig.name}.png",
+                    st.download_button("PNG", lambda c=fig.chart: chart_to_png(c), f"{stem}-{fig.name}.png",
                                        "image/png", on_click="ignore", key=f"dl_png_{fig.name}")
-                    st.download_button("SVG", lambda c=fig.chart: charts.chart_to_svg(c), f"{stem}-{fig.name}.svg",
+                    st.download_button("SVG", lambda c=fig.chart: chart_to_svg(c), f"{stem}-{fig.name}.svg",
                                        "image/svg+xml", on_click="ignore", key=f"dl_svg_{fig.name}")

@@ -10,15 +10,17 @@ import time
 from dataclasses import dataclass
 
 import altair as alt
-from altair.utils.schemapi import debug_mode
 import numpy as np
 import streamlit as st
+from altair.utils.schemapi import debug_mode
 
-from rnn_core import charts
+from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
-from rnn_core.data import baseline_labels, baselines, task_for
+from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord
 from rnn_core.train import Snapshot
+from viz import train_charts
+from viz.common import fmt, presentation
 
 NAMES = ("loss", "gradient-profile", "gradient-heatmap", "position-loss", "sigma-max", "global-norm",
          "input-target-prediction", "hidden-state")
@@ -36,18 +38,13 @@ class Figure:
     missing: str = ""
 
 
-def _fmt(x: float) -> str:
-    return "—" if x is None or not np.isfinite(x) else f"{x:.3g}" if abs(x) < 1e-3 or abs(x) >= 1e4 else f"{x:.3f}"
-
-
 def _baseline_pairs(labels: list[str], base: list[float]) -> str:
     """'learns nothing 0.662, learns lag 3 0.519, ...' for a caption."""
-    return ", ".join(f"{lab} {_fmt(b)}" for lab, b in zip(labels, base))
+    return ", ".join(f"{lab} {fmt(b)}" for lab, b in zip(labels, base))
 
 
 def _labels(record: RunRecord) -> list[str]:
-    task = task_for(record.config)
-    return baseline_labels(task) if task is not None else []
+    return task_baselines(record.config)[1]
 
 
 def task_rule(cfg: RunConfig) -> str:
@@ -65,12 +62,13 @@ def _loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     labels, base = _labels(record), record.baselines
     loss = record.scalars["loss"]
     final = record.final_loss()
-    text = f"Loss now {_fmt(final)} nats (mean of the last {min(SMOOTH, len(loss))} steps)."
+    text = f"Loss now {fmt(final)} nats (mean of the last {min(SMOOTH, len(loss))} steps)."
     if base:
         text += f" Exact baselines, the best possible expected loss of a model that {_baseline_pairs(labels, base)}."
         if np.isfinite(final):
-            text += f" Closest: **{labels[int(np.argmin([abs(final - b) for b in base]))]}**."
-    return Figure("loss", charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH), text)
+            text += f" Closest: **{nearest_baseline(final, base, labels)}**."
+    chart = train_charts.loss_chart(loss, base, labels, steps=record.scalars["step"], window=SMOOTH)
+    return Figure("loss", chart, text)
 
 
 NO_PROFILES = "This run has no per-position profiles recorded."
@@ -83,16 +81,16 @@ def _gradient_profile(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
     ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
     text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
-            f"{_fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
+            f"{fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
             "No gradient crosses into the previous window.")
-    return Figure("gradient-profile", charts.grad_profile_chart(g, tmp), text)
+    return Figure("gradient-profile", train_charts.grad_profile_chart(g, tmp), text)
 
 
 def _gradient_heatmap(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     pr = record.profiles
     if not len(pr["step"]):
         return Figure("gradient-heatmap", None, "", NO_PROFILES)
-    return Figure("gradient-heatmap", charts.grad_heatmap_chart(pr["step"], pr["grad_norms"]),
+    return Figure("gradient-heatmap", train_charts.grad_heatmap_chart(pr["step"], pr["grad_norms"]),
                   f"‖∂L/∂S_t‖ at each position for {len(pr['step']):,} recorded steps, log colour scale: "
                   "darker means less error signal reaches that state.")
 
@@ -104,8 +102,9 @@ def _position_loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     recent = pr["position_loss"][-RECENT:]
     k1 = cfg.effective_k1
     trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
+    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record))
     return Figure(
-        "position-loss", charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record)),
+        "position-loss", chart,
         f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "
         f"t + 1 steps only, so only positions t ≥ L can teach a lag-L dependency (n = {cfg.truncation}; "
         f"{trained} positions are trained).")
@@ -116,8 +115,8 @@ def _sigma(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if not len(sigma):
         return Figure("sigma-max", None, "", "No steps recorded.")
     return Figure(
-        "sigma-max", charts.sigma_chart(sigma, steps=record.scalars["step"]),
-        f"σ_max(W_s) is {_fmt(sigma[-1])} now ({_fmt(sigma[0])} after the first step). Below 1 long-term gradients "
+        "sigma-max", train_charts.sigma_chart(sigma, steps=record.scalars["step"]),
+        f"σ_max(W_s) is {fmt(sigma[-1])} now ({fmt(sigma[0])} after the first step). Below 1 long-term gradients "
         "must vanish; above 1 is necessary, not sufficient, for them to explode (Pascanu et al. 2013).")
 
 
@@ -127,11 +126,11 @@ def _global_norm(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if not len(finite):
         return Figure("global-norm", None, "", "No finite gradient norm recorded.")
     mean = float(np.mean(finite))
-    text = (f"Mean ‖g‖ so far {_fmt(mean)}. Pascanu et al.'s heuristic clips at half to ten times the average: "
-            f"{_fmt(mean / 2)} to {_fmt(mean * 10)}.")
+    text = (f"Mean ‖g‖ so far {fmt(mean)}. Pascanu et al.'s heuristic clips at half to ten times the average: "
+            f"{fmt(mean / 2)} to {fmt(mean * 10)}.")
     if clip > 0:
         text += f" Clipping at {clip:g} rescaled {np.mean(finite > clip):.0%} of the steps."
-    return Figure("global-norm", charts.global_norm_chart(norms, clip, steps=record.scalars["step"]), text)
+    return Figure("global-norm", train_charts.global_norm_chart(norms, clip, steps=record.scalars["step"]), text)
 
 
 NO_SNAPSHOT = "A run bundle stores no per-row snapshot: train this run to see it."
@@ -140,14 +139,14 @@ NO_SNAPSHOT = "A run bundle stores no per-row snapshot: train this run to see it
 def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
-    return Figure("input-target-prediction", charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
+    return Figure("input-target-prediction", train_charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
                   f"Row 0 of the last window trained. {task_rule(record.config)}")
 
 
 def _state(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("hidden-state", None, "", NO_SNAPSHOT)
-    return Figure("hidden-state", charts.state_heatmap(snapshot.states),
+    return Figure("hidden-state", train_charts.state_heatmap(snapshot.states),
                   f"S_t of row 0 in the last window, d = {record.config.state_size} units; tanh keeps each in (−1, 1).")
 
 
@@ -167,11 +166,10 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
 
 def targets_figure(cfg: RunConfig) -> Figure | None:
     """Before any run: the loss chart with only the task's exact baselines, the levels training can reach."""
-    task = task_for(cfg)
-    if task is None:
+    base, labels = task_baselines(cfg)
+    if not base:
         return None
-    base, labels = baselines(task), baseline_labels(task)
-    return Figure("loss", charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
+    return Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
                   f"Before training: the exact expected loss of the best model that {_baseline_pairs(labels, base)} "
                   f"nats. {task_rule(cfg)} "
                   f"Where will n = {cfg.truncation} get to?")
@@ -184,8 +182,8 @@ def divergence_advice(record: RunRecord) -> str:
     norms = record.scalars["global_norm"]
     norms = norms[np.isfinite(norms)]
     typical = float(np.median(norms)) if len(norms) else float("nan")
-    clip = (f"turn on gradient clipping (Optimisation → Clip gradient norm at; the median ‖g‖ was {_fmt(typical)}, "
-            f"so try {_fmt(typical / 2)} to {_fmt(typical * 10)})") if cfg.clip <= 0 and np.isfinite(typical) else (
+    clip = (f"turn on gradient clipping (Optimisation → Clip gradient norm at; the median ‖g‖ was {fmt(typical)}, "
+            f"so try {fmt(typical / 2)} to {fmt(typical * 10)})") if cfg.clip <= 0 and np.isfinite(typical) else (
             "clip harder (a lower threshold)" if cfg.clip > 0 else "turn on gradient clipping")
     return (f"**The run diverged{where}**: the loss became NaN or infinite. Try again: {clip}, "
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
@@ -203,7 +201,8 @@ class Board:
             for name, col in zip(NAMES[i : i + per_row], st.columns(per_row, gap="large")):
                 with col:
                     self.slots[name] = (st.empty(), st.empty())
-        self._last = time.perf_counter()  # live drawing starts min_interval from now: a short run draws once, at its end
+        # Live drawing starts min_interval from now: a short run is drawn once, at its end.
+        self._last = time.perf_counter()
         self._drawn = False
         self._cost = 0.0
         self._turn = 0
@@ -226,7 +225,7 @@ class Board:
             chart_slot.info(fig.missing)
             caption_slot.empty()
         elif self.present:  # Streamlit's theme would override the larger fonts
-            chart_slot.altair_chart(charts.presentation(fig.chart), width="stretch", theme=None)
+            chart_slot.altair_chart(presentation(fig.chart), width="stretch", theme=None)
             caption_slot.caption(fig.caption)
         else:
             chart_slot.altair_chart(fig.chart, width="stretch")

@@ -1,10 +1,10 @@
 """The shared sidebar: every RunConfig setting as a widget, kept in the URL both ways.
 
 One path for every change (design principle 5): link, widget or loaded bundle all end in
-`_commit`, which validates the settings into a RunConfig and, when it differs from the current
-one, resets the live run. The validated config is `st.session_state["config"]` (a problem with
-the widgets' values is `st.session_state["config_error"]`, the last good config staying in place);
-an uploaded sequence for the 'file' task is `st.session_state["sequence"]`.
+`_commit`, which validates the settings into the session's RunConfig (`ui.state.config()`; a
+problem with the widgets' values is `ui.state.config_error()`, the last good config staying in
+place). The Train page, and only it, resets a live run whose settings no longer match. An
+uploaded sequence for the 'file' task is `ui.state.sequence()`.
 
 URL parameters are the RunConfig field names (`?truncation=10&state_size=16`) plus `present=1`;
 only values that differ from the defaults are written, so a default setting is simply absent.
@@ -20,8 +20,7 @@ import streamlit as st
 from rnn_core.config import BOUNDS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
 from rnn_core.data import load_sequence_csv
 from rnn_core.report import RunRecord
-from ui import run_state
-from ui.runs import add_run
+from ui import state
 
 DEFAULT = RunConfig()
 PRESENT = "present"
@@ -49,7 +48,14 @@ class Setting:
 
 def _help(name: str, extra: str = "") -> str:
     default = getattr(DEFAULT, name)
-    shown = ", ".join(str(v) for v in default) if isinstance(default, tuple) else f"{default:,}" if isinstance(default, int) else f"{default:g}" if isinstance(default, float) else default
+    if isinstance(default, tuple):
+        shown = ", ".join(str(v) for v in default)
+    elif isinstance(default, int):
+        shown = f"{default:,}"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = default
     text = BOUNDS[name].help if name in BOUNDS else ""
     return " ".join(part for part in (text + ("." if text else ""), extra, f"Default (R2RT): {shown}.") if part)
 
@@ -60,9 +66,10 @@ def _task_is(*tasks: str) -> Callable[[dict[str, Any]], bool]:
 
 R2RT_RULE = "P(Y_t = 1) = 0.5 + 0.5·X_{t−3} − 0.25·X_{t−8}"
 SETTINGS: tuple[Setting, ...] = (
-    Setting("state_size", "State size d", "Model", "int", _help("state_size", "A larger state (e.g. 16) helps to learn both R2RT lags."), 1,
-            slider=True),
-    Setting("init_scale", "Initial weight scale", "Model", "float", _help("init_scale", "Above about 1 the recurrent matrix starts with σ_max > 1."), 0.1),
+    Setting("state_size", "State size d", "Model", "int",
+            _help("state_size", "A larger state (e.g. 16) helps to learn both R2RT lags."), 1, slider=True),
+    Setting("init_scale", "Initial weight scale", "Model", "float",
+            _help("init_scale", "Above about 1 the recurrent matrix starts with σ_max > 1."), 0.1),
     Setting("seed", "Seed", "Model", "int", _help("seed"), 1),
     Setting("style", "Truncation style", "Truncation", "choice",
             "TensorFlow style BPTT(n; n): a graph n steps wide; each training step trains all n losses, the last "
@@ -194,7 +201,8 @@ def _refused(name: str, raw: str, why: str, default: Any = None) -> str:
 
 def url_params(values: dict[str, Any], present: bool) -> dict[str, str]:
     """The URL parameters for these settings: only those that differ from the defaults."""
-    out = {name: url_text(name, v) for name, v in values.items() if url_text(name, v) != url_text(name, DEFAULT_VALUES[name])}
+    out = {name: url_text(name, v) for name, v in values.items()
+           if url_text(name, v) != url_text(name, DEFAULT_VALUES[name])}
     if present:
         out[PRESENT] = "1"
     return out
@@ -207,23 +215,28 @@ def _wkey(name: str) -> str:
     return f"w_{name}"
 
 
+# The sidebar's own memories in the session (through ui.state): the values it last committed, what it
+# last wrote into the URL, link settings it refused, a bundle waiting to be shown, its last load error.
+VALUES, URL_WRITTEN, URL_WARNINGS, BUNDLE_PENDING, BUNDLE_ERROR = (
+    "settings", "_url_written", "url_warnings", "bundle_pending", "bundle_error")
+PRESENT_APPLIED = "_present_applied"
+
+
 def _set_widgets(values: dict[str, Any], present: bool) -> None:
-    st.session_state["settings"] = dict(values)
-    st.session_state[PRESENT] = present
-    for name, value in values.items():
-        st.session_state[_wkey(name)] = value
-    st.session_state[_wkey(PRESENT)] = present
+    state.set_memo(VALUES, dict(values))
+    state.set_present(present)
+    state.set_widgets({**{_wkey(name): value for name, value in values.items()}, _wkey(PRESENT): present})
 
 
 def _sync_from_url() -> bool:
     """Take the settings from the URL on a session's first run, or when the URL was changed from outside."""
     current = {k: st.query_params[k] for k in OWN_PARAMS if k in st.query_params}
-    written = st.session_state.get("_url_written")
+    written = state.memo(URL_WRITTEN)
     if written is not None and (current == written or not current):
         return False  # our own writes, or a page switch that dropped the query string: the widgets lead
     values, present, warnings = read_url(current)
     _set_widgets(values, present)
-    st.session_state["url_warnings"] = warnings
+    state.set_memo(URL_WARNINGS, warnings)
     return True
 
 
@@ -234,42 +247,38 @@ def _write_url(values: dict[str, Any], present: bool) -> None:
             st.query_params[name] = wanted[name]
         elif name not in wanted and name in st.query_params:
             del st.query_params[name]
-    st.session_state["_url_written"] = wanted
+    state.set_memo(URL_WRITTEN, wanted)
 
 
 def _on_csv() -> None:
-    upload = st.session_state.get("w_csv")
-    st.session_state.pop("csv_error", None)
+    upload = state.widget("w_csv")
     if upload is None:
-        st.session_state.pop("sequence", None)
-        st.session_state.pop("sequence_name", None)
+        state.set_sequence(None)
         return
     try:
-        st.session_state["sequence"] = load_sequence_csv(upload.getvalue())
-        st.session_state["sequence_name"] = upload.name
+        state.set_sequence(load_sequence_csv(upload.getvalue()), upload.name)
     except ValueError as exc:
-        st.session_state.pop("sequence", None)
-        st.session_state["csv_error"] = f"{upload.name}: {exc}"
+        state.set_sequence(None, error=f"{upload.name}: {exc}")
 
 
 def _on_bundle() -> None:
-    upload = st.session_state.get("w_bundle")
-    st.session_state.pop("bundle_error", None)
+    upload = state.widget("w_bundle")
+    state.forget(BUNDLE_ERROR)
     if upload is None:
         return
     try:
         record = RunRecord.from_json(upload.getvalue())
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        st.session_state["bundle_error"] = f"Could not load {upload.name}: {exc}"
+        state.set_memo(BUNDLE_ERROR, f"Could not load {upload.name}: {exc}")
         return
-    _set_widgets(values_from_config(record.config), bool(st.session_state.get(PRESENT)))
-    st.session_state["bundle_pending"] = record
+    _set_widgets(values_from_config(record.config), state.present())
+    state.set_memo(BUNDLE_PENDING, record)
 
 
-def _widget(s: Setting) -> Any:
+def _widget(s: Setting, values: dict[str, Any]) -> Any:
     key = _wkey(s.name)
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state["settings"][s.name]
+    if not state.has_widget(key):
+        state.set_widgets({key: values[s.name]})
     if s.kind == "choice":
         return st.selectbox(s.label, s.options, format_func=lambda v: LABELS.get(v, v), key=key, help=s.help)
     if s.kind == "list":
@@ -287,35 +296,30 @@ def _csv_uploader() -> None:
     st.file_uploader("Sequence CSV (header x,y; one 0/1 pair per line)", type=["csv", "txt"], key="w_csv",
                      on_change=_on_csv, help="Your own sequence for the 'file' task: the first line is x,y, then one "
                      "0/1 pair per line. It is cut into B rows like a generated series.")
-    if st.session_state.get("csv_error"):
-        st.error(st.session_state["csv_error"])
-    elif st.session_state.get("sequence") is not None:
-        x, _ = st.session_state["sequence"]
-        st.caption(f"Using {st.session_state.get('sequence_name', 'the uploaded file')}: {len(x):,} steps.")
+    uploaded = state.sequence()
+    if state.sequence_error():
+        st.error(state.sequence_error())
+    elif uploaded is not None:
+        st.caption(f"Using {state.sequence_name()}: {len(uploaded[0]):,} steps.")
     else:
         st.info("Upload a CSV to train on your own sequence.")
 
 
 def _commit(values: dict[str, Any], from_url: bool) -> None:
-    """Validate the widget values; a changed config or sequence resets the live run."""
+    """Validate the widget values into the session's config (the Train page resets a run made with other ones)."""
     try:
         cfg = config_from_values(values)
     except ValueError as exc:
-        st.session_state["config_error"] = str(exc)
-        st.session_state.setdefault("config", DEFAULT)
+        state.set_config_error(str(exc))
+        if not state.has_config():
+            state.set_config(DEFAULT)
         return
-    if cfg.task == "file" and st.session_state.get("sequence") is None:
-        st.session_state["config_error"] = "task 'file' needs a sequence: upload a CSV under Task"
-    else:
-        st.session_state.pop("config_error", None)
-    sequence = st.session_state.get("sequence") if cfg.task == "file" else None
-    if cfg != st.session_state.get("config") or sequence is not st.session_state.get("_committed_sequence"):
-        if "config" in st.session_state:
-            run_state.reset()
+    needs_file = cfg.task == "file" and state.sequence() is None
+    state.set_config_error("task 'file' needs a sequence: upload a CSV under Task" if needs_file else "")
+    if not state.has_config() or cfg != state.config():
         if not from_url:
-            st.session_state.pop("url_warnings", None)  # the user has moved on from the link
-        st.session_state["config"] = cfg
-        st.session_state["_committed_sequence"] = sequence
+            state.forget(URL_WARNINGS)  # the user has moved on from the link
+        state.set_config(cfg)
 
 
 def present_css() -> str:
@@ -330,39 +334,41 @@ def present_css() -> str:
 
 def sidebar() -> RunConfig:
     """Render the settings sidebar; return the current validated RunConfig."""
-    st.session_state.setdefault("settings", dict(DEFAULT_VALUES))
+    if state.memo(VALUES) is None:
+        state.set_memo(VALUES, dict(DEFAULT_VALUES))
     from_url = _sync_from_url()
-    values: dict[str, Any] = st.session_state["settings"]
+    values: dict[str, Any] = state.memo(VALUES)
     with st.sidebar:
-        st.session_state.setdefault(_wkey(PRESENT), st.session_state.get(PRESENT, False))
+        if not state.has_widget(_wkey(PRESENT)):
+            state.set_widgets({_wkey(PRESENT): state.present()})
         present = st.toggle("Presentation mode", key=_wkey(PRESENT),
                             help="For the projector: larger text, settings folded away, charts full width.")
-        if present != st.session_state.get("_present_applied"):
+        if present != state.memo(PRESENT_APPLIED):
             st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
-            st.session_state["_present_applied"] = present
-        st.session_state[PRESENT] = present
+            state.set_memo(PRESENT_APPLIED, present)
+        state.set_present(present)
         for group in GROUPS:
             with st.expander(group, expanded=not present):
                 for s in SETTINGS:
                     if s.group == group and s.shown(values):
-                        values[s.name] = _widget(s)
+                        values[s.name] = _widget(s, values)
                 if group == "Task" and values["task"] == "file":
                     _csv_uploader()
         _commit(values, from_url)
-        if st.session_state.get("config_error"):
-            st.error(f"Settings not applied: {st.session_state['config_error']}")
+        if state.config_error():
+            st.error(f"Settings not applied: {state.config_error()}")
         with st.expander("Load a run (JSON bundle)", expanded=False):
             st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
                              help="A JSON bundle downloaded from the Train page (or written by the command line). "
                              "Loading it restores the run's settings and charts.")
-            if st.session_state.get("bundle_error"):
-                st.error(st.session_state["bundle_error"])
-    record = st.session_state.pop("bundle_pending", None)
+            if state.memo(BUNDLE_ERROR):
+                st.error(state.memo(BUNDLE_ERROR))
+    record = state.forget(BUNDLE_PENDING)
     if record is not None:
-        run_state.show_loaded(add_run(record))
+        state.show_loaded(state.add_run(record))
     if present:
         st.markdown(present_css(), unsafe_allow_html=True)
-    for warning in st.session_state.get("url_warnings", []):
+    for warning in state.memo(URL_WARNINGS, []):
         st.warning(warning, icon="⚠️")
     _write_url(values, present)
-    return st.session_state["config"]
+    return state.config()

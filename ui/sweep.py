@@ -1,8 +1,8 @@
 """Train a list of runs one after another, live: one progress bar across them, a callback after each.
 
-Each finished run goes into the session run store (ui/runs.py). A click anywhere on the page stops
+Each finished run goes into the session's run list (ui/state.py). A click anywhere on the page stops
 the loop at its next progress update (Streamlit's StopException), so callers keep whatever they
-need from `on_done` in st.session_state: the runs completed before the click survive.
+need from `on_done` in the session (ui/state.py): the runs completed before the click survive.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rnn_core.config import RunConfig
 from rnn_core.kernels import warm_up
 from rnn_core.report import RunRecord, describe
 from rnn_core.train import Trainer
-from ui.runs import add_run
+from ui.state import add_run
 
 
 def train_in_turn(

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from rnn_core.graph_dot import drawn_positions, lag_reach, loss_reach, mean_depth, one_step_dot, unrolled_dot
+from viz.graph import drawn_positions, lag_reach, loss_reach, mean_depth, one_step_dot, unrolled_dot
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 12])

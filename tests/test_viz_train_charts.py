@@ -1,12 +1,14 @@
-"""rnn_core.charts: each builder draws exactly the numbers it is given, and exports render."""
+"""viz.train_charts: each builder draws exactly the numbers it is given, and exports render."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rnn_core import charts
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines
+from viz import train_charts as charts
+from viz.common import presentation
+from viz.export import chart_to_png, chart_to_svg
 
 RNG = np.random.default_rng(0)
 
@@ -21,13 +23,6 @@ def layer_data(chart, mark: str) -> list[pd.DataFrame]:
             # Altair lifts the data of a lone layer to the layered chart itself.
             out.append(layer.data if isinstance(layer.data, pd.DataFrame) else chart.data)
     return out
-
-
-def test_thin_indices_keeps_ends_and_bounds_count():
-    idx = charts.thin_indices(100_000, 2000)
-    assert len(idx) <= 2000 and idx[0] == 0 and idx[-1] == 99_999
-    assert np.all(np.diff(idx) > 0)
-    assert list(charts.thin_indices(5, 2000)) == [0, 1, 2, 3, 4]
 
 
 def test_loss_chart_has_exact_baselines_and_the_loss():
@@ -112,8 +107,8 @@ def test_state_heatmap_cells():
 
 
 def test_png_and_svg_export():
-    chart = charts.presentation(charts.loss_chart(RNG.random(50), baselines(R2RT), baseline_labels(R2RT)))
-    png = charts.chart_to_png(chart)
+    chart = presentation(charts.loss_chart(RNG.random(50), baselines(R2RT), baseline_labels(R2RT)))
+    png = chart_to_png(chart)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    svg = charts.chart_to_svg(chart)
+    svg = chart_to_svg(chart)
     assert "<svg" in svg and "learns lag 3" in svg

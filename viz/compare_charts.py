@@ -12,20 +12,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from viz.common import finite_rows, fmt, reference_lines, smooth, thin_indices
+
 PALETTE = alt.Scale(scheme="tableau10")  # distinct hues per run (the default theme gives shades of one blue)
-
-
-def smooth(values: Sequence[float], window: int) -> np.ndarray:
-    """Trailing moving average over `window` steps (shorter at the start); window 1 returns the values."""
-    series = pd.Series(np.asarray(values, dtype=np.float64))
-    return series.rolling(max(1, int(window)), min_periods=1).mean().to_numpy()
-
-
-def thin_index(length: int, max_points: int) -> np.ndarray:
-    """Evenly spaced indices keeping at most max_points of `length`, always the first and the last."""
-    if length <= max_points:
-        return np.arange(length)
-    return np.unique(np.linspace(0, length - 1, max_points).round().astype(np.int64))
+RUN_LEGEND = alt.Legend(orient="bottom", columns=1, labelLimit=600)  # one run a line: labels are long
 
 
 def curves_frame(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int = 1,
@@ -35,22 +25,17 @@ def curves_frame(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     for label, (x, loss) in curves.items():
         x = np.asarray(x, dtype=np.float64)
         y = smooth(loss, window)
-        keep = thin_index(len(y), max_points)
+        keep = thin_indices(len(y), max_points)
         parts.append(pd.DataFrame({"run": label, "x": x[keep], "loss": y[keep]}))
     if not parts:
         return pd.DataFrame({"run": pd.Series(dtype=str), "x": pd.Series(dtype=float), "loss": pd.Series(dtype=float)})
     frame = pd.concat(parts, ignore_index=True)
-    return frame[np.isfinite(frame["loss"])]
+    return finite_rows(frame, "loss")
 
 
-def baseline_layer(baselines: Sequence[float], labels: Sequence[str]) -> alt.LayerChart:
-    """Dashed horizontal rules at the baselines, each labelled with its name and value."""
-    frame = pd.DataFrame({"loss": [float(b) for b in baselines],
-                          "label": [f"{name}: {value:.3f}" for name, value in zip(labels, baselines)]})
-    rules = alt.Chart(frame).mark_rule(strokeDash=[5, 4], color="#495057").encode(y="loss:Q")
-    text = alt.Chart(frame).mark_text(align="left", baseline="bottom", dx=3, dy=-1, color="#495057", fontSize=11).encode(
-        x=alt.value(0), y="loss:Q", text="label:N")
-    return rules + text
+def _baseline_rules(baselines: Sequence[float], labels: Sequence[str]) -> list[alt.Chart]:
+    # Several runs share the chart, and no caption gives the levels, so each label carries its value.
+    return reference_lines(baselines, [f"{name}: {fmt(value)}" for name, value in zip(labels, baselines)])
 
 
 def loss_overlay(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int = 50,
@@ -61,11 +46,10 @@ def loss_overlay(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     lines = alt.Chart(frame).mark_line(strokeWidth=1.8).encode(
         x=alt.X("x:Q", title=x_title),
         y=alt.Y("loss:Q", title="loss (nats, smoothed)", scale=alt.Scale(zero=False)),
-        color=alt.Color("run:N", title=None, scale=PALETTE, legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
+        color=alt.Color("run:N", title=None, scale=PALETTE, legend=RUN_LEGEND),
         tooltip=["run:N", alt.Tooltip("x:Q", title=x_title, format=",.0f"), alt.Tooltip("loss:Q", format=".4f")],
     )
-    chart = lines + baseline_layer(baselines, baseline_labels) if len(baselines) else lines
-    return chart.properties(height=height)
+    return alt.layer(lines, *_baseline_rules(baselines, baseline_labels)).properties(height=height)
 
 
 def profiles_frame(profiles: Mapping[str, Sequence[float]]) -> pd.DataFrame:
@@ -74,21 +58,23 @@ def profiles_frame(profiles: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     for label, values in profiles.items():
         values = np.asarray(values, dtype=np.float64)
         n = len(values)
-        parts.append(pd.DataFrame({"run": label, "offset": np.arange(n) - (n - 1), "position": np.arange(n), "norm": values}))
+        positions = np.arange(n)
+        parts.append(pd.DataFrame({"run": label, "offset": positions - (n - 1), "position": positions, "norm": values}))
     if not parts:
         return pd.DataFrame({"run": pd.Series(dtype=str), "offset": pd.Series(dtype=int),
                              "position": pd.Series(dtype=int), "norm": pd.Series(dtype=float)})
     return pd.concat(parts, ignore_index=True)
 
 
-def profile_overlay(profiles: Mapping[str, Sequence[float]], y_title: str = "‖dL/dS_t‖", height: int = 380) -> alt.Chart:
+def profile_overlay(profiles: Mapping[str, Sequence[float]], y_title: str = "‖dL/dS_t‖",
+                    height: int = 380) -> alt.Chart:
     """Gradient norm per window position of several runs, log scale (non-positive norms are left out)."""
     frame = profiles_frame(profiles)
-    frame = frame[np.isfinite(frame["norm"]) & (frame["norm"] > 0)]
+    frame = finite_rows(frame, "norm", positive=True)
     return alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("offset:Q", title="window position t − (n − 1)   (0 = last position)", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("norm:Q", title=y_title, scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title=None, scale=PALETTE, legend=alt.Legend(orient="bottom", columns=1, labelLimit=600)),
+        color=alt.Color("run:N", title=None, scale=PALETTE, legend=RUN_LEGEND),
         tooltip=["run:N", "position:Q", alt.Tooltip("norm:Q", format=".3e")],
     ).properties(height=height)
 
@@ -110,5 +96,4 @@ def sweep_chart(points: Sequence[Mapping[str, float]], baselines: Sequence[float
         color=alt.Color("series:N", title=None, scale=PALETTE, legend=alt.Legend(orient="bottom")),
         tooltip=["n:Q", "d:Q", "seed:Q", alt.Tooltip("final_loss:Q", format=".4f")],
     )
-    chart = lines + baseline_layer(baselines, baseline_labels) if len(baselines) else lines
-    return chart.properties(height=height)
+    return alt.layer(lines, *_baseline_rules(baselines, baseline_labels)).properties(height=height)

@@ -25,7 +25,8 @@ def sample_frame(x: Sequence[int], y: Sequence[int], prob: Sequence[float] | Non
     return pd.concat(parts, ignore_index=True)
 
 
-def sample_chart(x: Sequence[int], y: Sequence[int], prob: Sequence[float] | None = None, width: int = 760) -> alt.Chart:
+def sample_chart(x: Sequence[int], y: Sequence[int], prob: Sequence[float] | None = None,
+                 width: int = 760) -> alt.Chart:
     """Two strips (x_t, y_t; dark = 1) over t, and the line of P(Y_t = 1) if given, sharing the t axis."""
     frame = sample_frame(x, y, prob)
     bits = frame[frame.series.isin(["x_t", "y_t"])]
@@ -68,7 +69,8 @@ def baselines_chart(values: Sequence[float], labels: Sequence[str]) -> alt.Chart
 
 def lag_frame(rows: Sequence[dict], true_lags: Sequence[int] = ()) -> pd.DataFrame:
     """Table of `sequence_stats.lag_dependency` rows plus a 2-standard-error band and the task's own lags."""
-    frame = pd.DataFrame(list(rows), columns=["lag", "p_given_1", "p_given_0", "difference", "stderr", "pairs_1", "pairs_0"])
+    columns = ["lag", "p_given_1", "p_given_0", "difference", "stderr", "pairs_1", "pairs_0"]
+    frame = pd.DataFrame(list(rows), columns=columns)
     frame["low"] = frame["difference"] - 2 * frame["stderr"]
     frame["high"] = frame["difference"] + 2 * frame["stderr"]
     frame["kind"] = np.where(frame["lag"].isin(list(true_lags)), "a lag of the task above", "other lag")
@@ -78,8 +80,8 @@ def lag_frame(rows: Sequence[dict], true_lags: Sequence[int] = ()) -> pd.DataFra
 def lag_chart(rows: Sequence[dict], true_lags: Sequence[int] = ()) -> alt.Chart:
     """Bars of P(y_t=1 | x_{t-L}=1) - P(y_t=1 | x_{t-L}=0) per lag L with ±2 standard errors."""
     frame = lag_frame(rows, true_lags)
-    color = alt.Color("kind:N", scale=alt.Scale(domain=["a lag of the task above", "other lag"], range=["#d9480f", "#1f5fa8"]),
-                      title=None, legend=alt.Legend(orient="top") if len(true_lags) else None)
+    kinds = alt.Scale(domain=["a lag of the task above", "other lag"], range=["#d9480f", "#1f5fa8"])
+    color = alt.Color("kind:N", scale=kinds, title=None, legend=alt.Legend(orient="top") if len(true_lags) else None)
     x = alt.X("lag:O", title="lag L", axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(frame).mark_bar().encode(
         x=x,

@@ -33,16 +33,20 @@ def one_step_dot() -> str:
     """The one-step graph: the state comes in as a plain input, so no error flows back past it."""
     return "\n".join([
         "digraph G {",
-        '  rankdir=BT; nodesep=0.6; ranksep=0.3; node [fontname="Helvetica", fontsize=12]; edge [fontname="Helvetica"];',
+        '  rankdir=BT; nodesep=0.6; ranksep=0.3; node [fontname="Helvetica", fontsize=12]; '
+        'edge [fontname="Helvetica"];',
         '  label="one run of G: only the solid part is differentiated"; labelloc=t; fontname="Helvetica"; fontsize=11;',
-        f'  prev [label={_label("S", "t-1", "from the last run")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
+        f'  prev [label={_label("S", "t-1", "from the last run")}, shape=ellipse, style=dashed, color="{IDLE}", '
+        'fontsize=10];',
         f'  X [label={_label("X", "t")}, shape=box, style=filled, fillcolor="#f1f3f5", color="{IDLE}"];',
         f'  S [label={_label("S", "t")}, shape=ellipse, style=filled, fillcolor="#d0e1f5", color="{REACHED}"];',
         f'  P [label={_label("P", "t")}, shape=box, color="{REACHED}"];',
         f'  L [label={_label("L", "t")}, shape=box, style=filled, fillcolor="#ffe8d9", color="{TRAINED}", penwidth=2];',
-        f'  out [label={_label("S", "t", "to the next run")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
+        f'  out [label={_label("S", "t", "to the next run")}, shape=ellipse, style=dashed, color="{IDLE}", '
+        'fontsize=10];',
         f'  X -> S [color="{REACHED}"]; S -> P [color="{REACHED}"]; P -> L [color="{REACHED}"];',
-        f'  prev -> S [style=dashed, color="{IDLE}", label="a constant: no error goes back", fontsize=9, fontcolor="#495057"];',
+        f'  prev -> S [style=dashed, color="{IDLE}", label="a constant: no error goes back", fontsize=9, '
+        'fontcolor="#495057"];',
         f'  S -> out [style=dashed, color="{IDLE}"];',
         "  { rank=same; prev; S; out; }",
         "}",
@@ -77,10 +81,12 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
     carried = k1 - 1
     lines = [
         "digraph unrolled {",
-        '  rankdir=BT; nodesep=0.25; ranksep=0.3; node [fontname="Helvetica", fontsize=14, margin="0.04,0.02", width=0.45, height=0.36];',
+        '  rankdir=BT; nodesep=0.25; ranksep=0.3; '
+        'node [fontname="Helvetica", fontsize=14, margin="0.04,0.02", width=0.45, height=0.36];',
         '  edge [arrowsize=0.6, fontname="Helvetica"];',
         f'  init [label={_label("S", "-1", "carried in")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
-        f'  next [label={_label("S", str(carried), "to the next window")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
+        f'  next [label={_label("S", str(carried), "to the next window")}, shape=ellipse, style=dashed, '
+        f'color="{IDLE}", fontsize=10];',
     ]
     chain: list[tuple[str, int]] = [("init", -1)]  # the state row, left to right, with window positions
     for i, t in enumerate(positions):
@@ -93,11 +99,13 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
         reached = t <= trace
         s_fill = "#d0e1f5" if reached else "white"
         s_color = REACHED if reached else IDLE
-        l_style = f'style=filled, fillcolor="#ffe8d9", color="{TRAINED}"' if trained else f'style=dashed, color="{IDLE}", fontcolor="{IDLE}"'
+        l_style = (f'style=filled, fillcolor="#ffe8d9", color="{TRAINED}"' if trained
+                   else f'style=dashed, color="{IDLE}", fontcolor="{IDLE}"')
         pen = ", penwidth=2.5" if t == trace else ""
         lines += [
             f'  X{t} [label={_label("X", str(t))}, shape=box, style=filled, fillcolor="#f1f3f5", color="{IDLE}"];',
-            f'  S{t} [label={_label("S", str(t))}, shape=ellipse, style=filled, fillcolor="{s_fill}", color="{s_color}"];',
+            f'  S{t} [label={_label("S", str(t))}, shape=ellipse, style=filled, fillcolor="{s_fill}", '
+            f'color="{s_color}"];',
             f'  P{t} [label={_label("P", str(t))}, shape=box, color="{IDLE}"];',
             f'  L{t} [label={_label("L", str(t))}, shape=box, {l_style}{pen}];',
             f'  X{t} -> S{t} [color="{REACHED if reached else IDLE}"];',
@@ -107,7 +115,8 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
         chain.append((f"S{t}", t))
     for (a, _), (b, pos) in zip(chain[:-1], chain[1:]):
         if a == "init":
-            lines.append(f'  init -> {b} [style=dashed, color="{IDLE}", label="no gradient", fontsize=9, fontcolor="#495057"];')
+            lines.append(f'  init -> {b} [style=dashed, color="{IDLE}", label="no gradient", fontsize=9, '
+                         'fontcolor="#495057"];')
         elif pos <= trace:
             lines.append(f'  {a} -> {b} [color="{REACHED}", penwidth=2];')
         else:
@@ -120,7 +129,8 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
 
 
 def loss_reach(n: int, k1: int | None = None) -> list[dict[str, int | bool]]:
-    """Per window position t: whether L_t is trained under BPTT(n; k1), and how many states (t + 1) its error reaches."""
+    """Per window position t: whether L_t is trained under BPTT(n; k1), and how many states (t + 1) its error
+    reaches."""
     k1 = n if k1 is None else k1
     return [{"position": t, "trained": t >= n - k1, "states_reached": t + 1} for t in range(n)]
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import vl_convert as vlc
 
-from rnn_core import charts_data
 from rnn_core.data import R2RT, EchoTask, baseline_labels, baselines
 from rnn_core.sequence_stats import lag_dependency, rates, sample
+from viz import data_charts as charts_data
 
 
 def _inline(chart) -> list[dict]:

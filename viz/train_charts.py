@@ -1,8 +1,7 @@
-"""Altair chart builders for one run: plain NumPy data in, `alt.Chart` out (no streamlit).
+"""Altair charts of one run (the Train page): plain NumPy data in, `alt.Chart` out (no streamlit).
 
 Long series are thinned to at most `MAX_POINTS` points (heatmaps to at most `MAX_CELLS` cells)
-before they reach the chart, so a redraw several times a second stays cheap. `chart_to_png` and
-`chart_to_svg` render a chart offline with vl-convert.
+before they reach the chart, so a redraw several times a second stays cheap.
 """
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ from collections.abc import Sequence
 import altair as alt
 import numpy as np
 import pandas as pd
-import vl_convert as vlc
+
+from viz.common import finite_rows, reference_lines, smooth, thin_indices
 
 MAX_POINTS = 1000
 MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
@@ -21,46 +21,8 @@ STEP_AXIS = alt.Axis(format="d", tickMinStep=1)  # steps are whole numbers, also
 RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
 
 
-def thin_indices(length: int, max_points: int = MAX_POINTS) -> np.ndarray:
-    """Evenly spaced indices into a series of `length`, at most `max_points`, always keeping the last."""
-    if length <= max_points:
-        return np.arange(length)
-    idx = np.linspace(0, length - 1, max_points).round().astype(np.int64)
-    return np.unique(idx)
-
-
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over up to `window` steps (NaN-aware, so a diverged tail does not blank it)."""
-    return pd.Series(np.asarray(values, np.float64)).rolling(max(1, window), min_periods=1).mean().to_numpy()
-
-
-def _finite(df: pd.DataFrame, column: str, positive: bool = False) -> pd.DataFrame:
-    values = df[column].to_numpy(np.float64)
-    keep = np.isfinite(values) & ((values > 0) if positive else True)
-    return df[keep]
-
-
 def _steps(values: np.ndarray, steps: np.ndarray | None) -> np.ndarray:
     return np.arange(len(values)) if steps is None else np.asarray(steps)
-
-
-def _reference_lines(values: Sequence[float], labels: Sequence[str], color: str = "#555") -> list[alt.Chart]:
-    """Dashed horizontal rules at `values`, each labelled at the right edge of the plot."""
-    if not len(values):
-        return []
-    ref = pd.DataFrame({"value": [float(v) for v in values], "label": list(labels)})
-    rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
-        y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
-    )
-    # The lowest label sits under its line, the others above theirs, so two close lines stay legible.
-    lowest = float(min(ref["value"]))
-    above, below = ref[ref["value"] > lowest], ref[ref["value"] <= lowest]
-    layers = [rules]
-    for part, baseline, dy in ((above, "bottom", -2), (below, "top", 2)):
-        if len(part):
-            layers.append(alt.Chart(part).mark_text(align="right", baseline=baseline, dx=-4, dy=dy, color=color).encode(
-                x=alt.value({"expr": "width"}), y="value:Q", text=alt.Text("label:N")))
-    return layers
 
 
 def _legend() -> alt.Legend:
@@ -81,14 +43,14 @@ def loss_chart(
     """
     loss = np.asarray(loss, np.float64)
     steps = _steps(loss, steps)
-    idx = thin_indices(len(loss))
+    idx = thin_indices(len(loss), MAX_POINTS)
     smoothed = smooth(loss, window)
     raw_label, smooth_label = "loss per step", f"mean of last {window} steps"
     df = pd.concat([
         pd.DataFrame({"step": steps[idx], "loss": loss[idx], "series": raw_label}),
         pd.DataFrame({"step": steps[idx], "loss": smoothed[idx], "series": smooth_label}),
     ])
-    df = _finite(df, "loss")
+    df = finite_rows(df, "loss")
     lines = alt.Chart(df).mark_line(clip=True).encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
@@ -96,7 +58,7 @@ def loss_chart(
                         legend=_legend()),
         tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4f"), "series:N"],
     )
-    return alt.layer(lines, *_reference_lines(baselines, labels)).properties(
+    return alt.layer(lines, *reference_lines(baselines, labels)).properties(
         title="Loss", height=HEIGHT
     )
 
@@ -110,7 +72,7 @@ def grad_profile_chart(grad_norms: np.ndarray, temporal: np.ndarray) -> alt.Char
         pd.DataFrame({"position": positions, "norm": grad_norms, "gradient": full}),
         pd.DataFrame({"position": positions, "norm": temporal, "gradient": last}),
     ])
-    df = _finite(df, "norm", positive=True)
+    df = finite_rows(df, "norm", positive=True)
     return alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("position:Q", title="position in window (0 = oldest)", axis=alt.Axis(tickMinStep=1),
                 scale=alt.Scale(domain=[0, max(1, len(positions) - 1)])),
@@ -135,7 +97,7 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
         "position": np.tile(np.arange(n), len(kept)),
         "norm": norms[idx].reshape(-1) if rows else np.zeros(0),
     })
-    df = _finite(df, "norm", positive=True)
+    df = finite_rows(df, "norm", positive=True)
     return alt.Chart(df).mark_rect().encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         x2="step_end:Q",
@@ -146,16 +108,17 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
     ).properties(title=title, height=HEIGHT)
 
 
-def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (), labels: Sequence[str] = ()) -> alt.LayerChart:
+def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (),
+                        labels: Sequence[str] = ()) -> alt.LayerChart:
     """Loss at each window position (bars) with the exact baselines as labelled rules."""
     values = np.asarray(position_loss, np.float64)
-    df = _finite(pd.DataFrame({"position": np.arange(len(values)), "loss": values}), "loss")
+    df = finite_rows(pd.DataFrame({"position": np.arange(len(values)), "loss": values}), "loss")
     bars = alt.Chart(df).mark_bar(color=SMOOTH, opacity=0.8).encode(
         x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("loss:Q", title="cross-entropy (nats)"),
         tooltip=["position:Q", alt.Tooltip("loss:Q", format=".4f")],
     )
-    return alt.layer(bars, *_reference_lines(baselines, labels)).properties(
+    return alt.layer(bars, *reference_lines(baselines, labels)).properties(
         title="Loss per window position", height=HEIGHT
     )
 
@@ -164,28 +127,29 @@ def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.Layer
     """Largest singular value of W_s per step with the rule at 1 (Pascanu et al. 2013)."""
     sigma = np.asarray(sigma, np.float64)
     steps = _steps(sigma, steps)
-    idx = thin_indices(len(sigma))
-    df = _finite(pd.DataFrame({"step": steps[idx], "sigma": sigma[idx]}), "sigma")
+    idx = thin_indices(len(sigma), MAX_POINTS)
+    df = finite_rows(pd.DataFrame({"step": steps[idx], "sigma": sigma[idx]}), "sigma")
     line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
     )
-    return alt.layer(line, *_reference_lines([1.0], ["σ = 1"], color="#c00")).properties(title="Largest singular value of W_s", height=HEIGHT)
+    return alt.layer(line, *reference_lines([1.0], ["σ = 1"], color="#c00")).properties(
+        title="Largest singular value of W_s", height=HEIGHT)
 
 
 def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | None = None) -> alt.LayerChart:
     """Global gradient norm per step (log scale), with the clipping threshold as a rule when clip > 0."""
     norms = np.asarray(norms, np.float64)
     steps = _steps(norms, steps)
-    idx = thin_indices(len(norms))
-    df = _finite(pd.DataFrame({"step": steps[idx], "norm": norms[idx]}), "norm", positive=True)
+    idx = thin_indices(len(norms), MAX_POINTS)
+    df = finite_rows(pd.DataFrame({"step": steps[idx], "norm": norms[idx]}), "norm", positive=True)
     line = alt.Chart(df).mark_line(color=SMOOTH, point=len(df) < SHORT).encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("norm:Q", title="‖g‖ before clipping (log)", scale=alt.Scale(type="log")),
         tooltip=["step:Q", alt.Tooltip("norm:Q", format=".4g")],
     )
-    rules = _reference_lines([clip], [f"clip threshold {clip:g}"], color="#c00") if clip > 0 else []
+    rules = reference_lines([clip], [f"clip threshold {clip:g}"], color="#c00") if clip > 0 else []
     return alt.layer(line, *rules).properties(title="Global gradient norm", height=HEIGHT)
 
 
@@ -234,25 +198,3 @@ def state_heatmap(states: np.ndarray) -> alt.Chart:
         color=alt.Color("value:Q", title="S_t", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["position:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
     ).properties(title="Hidden state S_t (row 0)", height=HEIGHT)
-
-
-def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:
-    """The same chart taller and with fonts large enough for a projector."""
-    return chart.properties(height=height).configure_axis(labelFontSize=font_size - 2, titleFontSize=font_size).configure_legend(
-        labelFontSize=font_size - 2, titleFontSize=font_size
-    ).configure_title(fontSize=font_size + 4).configure_text(fontSize=font_size - 2)
-
-
-def chart_to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
-    """The chart rendered as PNG bytes (vl-convert, no browser)."""
-    return vlc.vegalite_to_png(_for_export(chart), scale=scale)
-
-
-def chart_to_svg(chart: alt.TopLevelMixin) -> str:
-    """The chart rendered as SVG text (vl-convert, no browser)."""
-    return vlc.vegalite_to_svg(_for_export(chart))
-
-
-def _for_export(chart: alt.TopLevelMixin) -> str:
-    # A file has no container to stretch into, so give it a fixed width.
-    return chart.properties(width=640).to_json()

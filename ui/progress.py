@@ -1,0 +1,39 @@
+"""The Train page's progress line: steps done, speed, time left and what compiling cost, all from the trainer."""
+from __future__ import annotations
+
+from rnn_core.train import Trainer
+
+
+def duration(seconds: float) -> str:
+    """'42 s', '3 min 5 s' or '2 h 10 min'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def compile_note(t: Trainer) -> str:
+    """What compiling cost this run."""
+    if t.last_chunk is not None and not t.last_chunk.compiled:
+        if t.state.status == "running":
+            return "compiling the XLA program in the background (running uncompiled meanwhile)"
+        return "ran uncompiled while the XLA program was being built"
+    if t.state.compile_seconds > 0:
+        return f"compiling took {t.state.compile_seconds:.1f} s"
+    return "compiled program reused: no compile time"
+
+
+def progress_text(t: Trainer, wall_rate: float) -> str:
+    """'Step 1,000 of 5,000 · 9,000 steps/s · about 2 s left · compiling took 3.1 s' (no time left when
+    `wall_rate`, steps per wall-clock second, is 0)."""
+    s = t.state
+    done, total = s.steps_done, t.total_steps
+    parts = [f"Step {done:,} of {total:,}"]
+    if s.seconds > 0:
+        parts.append(f"{done / s.seconds:,.0f} steps/s")
+    if wall_rate > 0 and done < total:
+        parts.append(f"about {duration((total - done) / wall_rate)} left")
+    parts.append(compile_note(t))
+    return " · ".join(parts)

@@ -1,0 +1,294 @@
+"""The one owner of this session's state: every other module reads and writes it through these functions.
+
+Shared by the pages: the validated config and what is wrong with the widgets' values, presentation
+mode, the uploaded sequence for the 'file' task, the session's kept runs, the live run (its
+Trainer, its entry in the run list, the training lock) and a run loaded from a bundle, and the
+Compare page's sweep and styles results. The sidebar's own bookkeeping (what it last wrote into
+the URL, refused link settings, a bundle waiting to be shown) and widget values set from code go
+through here too, so `st.session_state` appears in no other file.
+
+A trainer's run goes into the run list once, the first time it is saved, and the same entry is
+replaced with the newer record when the run is continued. Only the Train page forgets a run whose
+settings changed (`drop_if_changed`).
+
+With Streamlit's fast reruns a click starts the new script run on a new thread while the old one
+is still training until its next st.* call. The training loop therefore holds `training_lock()`,
+and every function here that touches the trainer first waits for it, so a new run only ever sees
+a trainer whose generator has been closed and whose weights have been copied out.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from rnn_core.config import RunConfig
+from rnn_core.report import RunRecord
+from rnn_core.train import Trainer
+
+XY = tuple[np.ndarray, np.ndarray]  # an uploaded sequence: inputs x and targets y
+
+CONFIG, CONFIG_ERROR, PRESENT = "config", "config_error", "present"
+SEQUENCE, SEQUENCE_NAME, SEQUENCE_ERROR = "sequence", "sequence_name", "csv_error"
+RUNS, TRAINER, RECORD, LOADED, LOCK = "runs", "trainer", "trainer_record", "loaded_run", "_training_lock"
+STEP_BUDGET = "train_step_budget"  # caps the steps one click of Train trains (tests set it)
+SWEEP, STYLES = "compare_sweep", "compare_styles"
+MAX_RUNS = 20
+WAIT_SECONDS = 30.0
+
+
+# ---- settings
+
+
+def config() -> RunConfig:
+    """The sidebar's validated config (the defaults when a page runs without the sidebar, as in tests)."""
+    return st.session_state.get(CONFIG) or RunConfig()
+
+
+def has_config() -> bool:
+    """Whether the sidebar has committed a config in this session yet."""
+    return CONFIG in st.session_state
+
+
+def set_config(cfg: RunConfig) -> None:
+    st.session_state[CONFIG] = cfg
+
+
+def config_error() -> str:
+    """What is wrong with the sidebar's settings ('' when they apply)."""
+    return st.session_state.get(CONFIG_ERROR) or ""
+
+
+def set_config_error(problem: str) -> None:
+    st.session_state[CONFIG_ERROR] = problem
+
+
+def present() -> bool:
+    """Presentation mode: larger text, settings folded away, charts full width."""
+    return bool(st.session_state.get(PRESENT))
+
+
+def set_present(on: bool) -> None:
+    st.session_state[PRESENT] = on
+
+
+def step_budget() -> int | None:
+    """At most this many steps per click of Train or Continue, if set."""
+    return st.session_state.get(STEP_BUDGET)
+
+
+# ---- the uploaded sequence
+
+
+def sequence(cfg: RunConfig | None = None) -> XY | None:
+    """The uploaded (x, y) sequence; with `cfg`, only if that config trains on a file."""
+    if cfg is not None and cfg.task != "file":
+        return None
+    return st.session_state.get(SEQUENCE)
+
+
+def sequence_name() -> str:
+    return st.session_state.get(SEQUENCE_NAME, "the uploaded file")
+
+
+def sequence_error() -> str:
+    """Why the last uploaded file was refused ('' if it was not)."""
+    return st.session_state.get(SEQUENCE_ERROR) or ""
+
+
+def set_sequence(seq: XY | None, name: str = "", error: str = "") -> None:
+    """Keep an uploaded sequence, or forget it (with the reason it was refused, if any)."""
+    for key, value in ((SEQUENCE, seq), (SEQUENCE_NAME, name or None), (SEQUENCE_ERROR, error or None)):
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+
+
+# ---- the session's kept runs
+
+
+def runs() -> list[RunRecord]:
+    """Every kept run of this session, oldest first."""
+    return st.session_state.setdefault(RUNS, [])
+
+
+def add_run(record: RunRecord) -> RunRecord:
+    """Keep a run (dropping the oldest beyond MAX_RUNS); its label is made unique in the session."""
+    kept = runs()
+    labels = {r.label for r in kept}
+    base, k = record.label, 2
+    while record.label in labels:
+        record.label = f"{base} #{k}"
+        k += 1
+    kept.append(record)
+    del kept[:-MAX_RUNS]
+    return record
+
+
+# ---- the live run
+
+
+def _lock() -> threading.Lock:
+    lock = st.session_state.get(LOCK)
+    if lock is None:
+        lock = st.session_state[LOCK] = threading.Lock()
+    return lock
+
+
+@contextmanager
+def training_lock() -> Iterator[None]:
+    """Held while a script run trains; released (without any st.* call) when its loop ends or is stopped."""
+    lock = _lock()
+    acquired = lock.acquire(timeout=WAIT_SECONDS)
+    try:
+        yield
+    finally:
+        if acquired:
+            lock.release()
+
+
+def wait_idle() -> None:
+    """Wait until no earlier script run of this session is still training."""
+    lock = _lock()
+    if lock.acquire(timeout=WAIT_SECONDS):
+        lock.release()
+
+
+def trainer() -> Trainer | None:
+    """The live trainer of this session, if any (after any earlier run's training has stopped)."""
+    wait_idle()
+    return st.session_state.get(TRAINER)
+
+
+def loaded() -> RunRecord | None:
+    """A run restored from a JSON bundle, shown while no trainer is live."""
+    return st.session_state.get(LOADED)
+
+
+def start(cfg: RunConfig, seq: XY | None) -> Trainer:
+    """Keep the current run, then begin a fresh trainer for `cfg` (ValueError if the data does not fit)."""
+    reset()
+    fresh = Trainer(cfg, sequence=seq if cfg.task == "file" else None)
+    st.session_state[TRAINER] = fresh
+    return fresh
+
+
+def save() -> RunRecord | None:
+    """Put the live run into the run list, or refresh its entry there; returns its record."""
+    live, old = trainer(), st.session_state.get(RECORD)
+    if live is None or live.state.steps_done == 0:
+        return old
+    if old is not None and (old.summary.get("steps"), old.summary.get("status")) == (live.state.steps_done,
+                                                                                     live.state.status):
+        return old  # nothing trained since it was saved
+    record = RunRecord.from_trainer(live, label=old.label if old is not None else "")
+    kept = runs()
+    for i, entry in enumerate(kept):
+        if entry is old:
+            kept[i] = record
+            break
+    else:
+        add_run(record)
+    st.session_state[RECORD] = record
+    return record
+
+
+def reset() -> None:
+    """Keep what the live run trained in the run list, then forget it and any loaded bundle."""
+    save()
+    for key in (TRAINER, RECORD, LOADED):
+        st.session_state.pop(key, None)
+
+
+def drop_if_changed(cfg: RunConfig, seq: XY | None) -> None:
+    """Reset the live or loaded run if it was made with other settings or another sequence than these."""
+    live, shown = trainer(), loaded()
+    if live is not None and (live.cfg != cfg or live.sequence is not seq):
+        reset()
+    elif shown is not None and shown.config != cfg:
+        reset()
+
+
+def show_loaded(record: RunRecord) -> None:
+    """Show a run restored from a bundle in place of a live one."""
+    reset()
+    st.session_state[LOADED] = record
+
+
+# ---- the Compare page's results, kept across reruns (a click during a sweep keeps the runs finished)
+
+
+@dataclass
+class SweepResult:
+    """Final losses of a sweep over n, one point per finished run."""
+
+    planned: int
+    baselines: list[float]
+    labels: list[str]
+    points: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+
+
+@dataclass
+class StylesResult:
+    """The truncation-styles race: a table row and a loss curve over data seen per finished run."""
+
+    planned: int
+    baselines: list[float]
+    labels: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def sweep_result() -> SweepResult | None:
+    return st.session_state.get(SWEEP)
+
+
+def set_sweep_result(result: SweepResult) -> None:
+    st.session_state[SWEEP] = result
+
+
+def styles_result() -> StylesResult | None:
+    return st.session_state.get(STYLES)
+
+
+def set_styles_result(result: StylesResult) -> None:
+    st.session_state[STYLES] = result
+
+
+# ---- widget values set from code, and the pages' small memories
+
+
+def widget(key: str, default: Any = None) -> Any:
+    """The value a widget with this key holds (default if it has not been drawn or set)."""
+    return st.session_state.get(key, default)
+
+
+def has_widget(key: str) -> bool:
+    return key in st.session_state
+
+
+def set_widgets(values: dict[str, Any]) -> None:
+    """Set widgets' values before they are drawn (Streamlit takes a keyed widget's value from here)."""
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def memo(key: str, default: Any = None) -> Any:
+    """Something a page or the sidebar remembers between reruns that no widget holds."""
+    return st.session_state.get(key, default)
+
+
+def set_memo(key: str, value: Any) -> None:
+    st.session_state[key] = value
+
+
+def forget(key: str) -> Any:
+    """Drop a remembered value; returns it (None if there was none)."""
+    return st.session_state.pop(key, None)

@@ -1,0 +1,74 @@
+"""Helpers every chart builder shares: smoothing, thinning, finite rows, baseline rules, number text.
+
+smooth            trailing mean over a window (NaN-aware)
+thin_indices      evenly spaced indices so a long series reaches the browser as at most N points
+finite_rows       the rows of a frame a chart can draw (finite, and positive for a log scale)
+reference_lines   dashed horizontal rules (the exact baselines, σ = 1, a clip threshold), labelled at the right
+presentation      the same chart taller, with fonts for a projector
+fmt               a number for a caption or a label: 3 decimals (3 significant digits when tiny or huge)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+RULE_COLOR = "#495057"
+
+
+def smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing mean over up to `window` steps (shorter at the start; NaN-aware, so a diverged tail does not
+    blank it); window 1 returns the values."""
+    series = pd.Series(np.asarray(values, dtype=np.float64))
+    return series.rolling(max(1, int(window)), min_periods=1).mean().to_numpy()
+
+
+def thin_indices(length: int, max_points: int) -> np.ndarray:
+    """Evenly spaced indices into a series of `length`, at most `max_points`, always the first and the last."""
+    if length <= max_points:
+        return np.arange(length)
+    return np.unique(np.linspace(0, length - 1, max_points).round().astype(np.int64))
+
+
+def finite_rows(df: pd.DataFrame, column: str, positive: bool = False) -> pd.DataFrame:
+    """The rows whose `column` is finite (and > 0 with `positive`, for a log scale)."""
+    values = df[column].to_numpy(np.float64)
+    keep = np.isfinite(values) & ((values > 0) if positive else True)
+    return df[keep]
+
+
+def reference_lines(values: Sequence[float], labels: Sequence[str], color: str = RULE_COLOR) -> list[alt.Chart]:
+    """Dashed horizontal rules at `values` (columns `value`, `label`), each labelled at the right edge of the plot."""
+    if not len(values):
+        return []
+    ref = pd.DataFrame({"value": [float(v) for v in values], "label": list(labels)})
+    rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
+        y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
+    )
+    # The lowest label sits under its line, the others above theirs, so two close lines stay legible.
+    lowest = float(min(ref["value"]))
+    above, below = ref[ref["value"] > lowest], ref[ref["value"] <= lowest]
+    layers = [rules]
+    for part, baseline, dy in ((above, "bottom", -2), (below, "top", 2)):
+        if len(part):
+            layers.append(alt.Chart(part).mark_text(align="right", baseline=baseline, dx=-4, dy=dy, color=color).encode(
+                x=alt.value({"expr": "width"}), y="value:Q", text=alt.Text("label:N")))
+    return layers
+
+
+def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:
+    """The same chart taller and with fonts large enough for a projector."""
+    return chart.properties(height=height).configure_axis(
+        labelFontSize=font_size - 2, titleFontSize=font_size
+    ).configure_legend(labelFontSize=font_size - 2, titleFontSize=font_size).configure_title(
+        fontSize=font_size + 4
+    ).configure_text(fontSize=font_size - 2)
+
+
+def fmt(x: float | None) -> str:
+    """'0.519', '1.2e-05', '3.4e+04', or '—' for None, NaN and infinities."""
+    if x is None or not np.isfinite(x):
+        return "—"
+    return f"{x:.3g}" if abs(x) < 1e-3 or abs(x) >= 1e4 else f"{x:.3f}"
