@@ -256,8 +256,12 @@ async def _with_timeout(coros, timeout: float, what: str, students: list[Student
             s.errors.append(f"{what}: {type(r).__name__}: {r}")
 
 
-async def _class(n: int, timeout: float, spread: float) -> dict:
-    """One class of n students on a fresh server: timings, CPU, memory and the students' runs."""
+async def _class(n: int, timeout: float, spread: float, profile: Path | None = None) -> dict:
+    """One class of n students on a fresh server: timings, CPU, memory and the students' runs.
+
+    With `profile`, py-spy samples the server (all threads, idle ones left out) from the clicks until
+    the server is quiet again, into that file as collapsed stacks.
+    """
     students = [Student(seed=i + 1) for i in range(n)]
     teacher = Student(seed=0)
     out: dict = {"n": n, "load_start": load_average()}
@@ -276,8 +280,14 @@ async def _class(n: int, timeout: float, spread: float) -> dict:
             out["rss_open"] = rss_mb(server.pid)
             ready = [s for s in students if s.train_id and not s.errors]
             delays = [random.uniform(0.0, spread) for _ in ready]
-            await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
-            await settle(server.pid)
+            spy = _py_spy(server.pid, profile) if profile else None
+            try:
+                await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
+                await settle(server.pid)
+            finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                    spy.wait(60)
             out["cpu_train"] = (cpu_seconds(server.pid) - c1) / max(1, len(ready))
             out["rss_trained"] = rss_mb(server.pid)
             await _with_timeout([_bundle(s, server.http) for s in ready], timeout, "bundle", ready)
@@ -288,6 +298,90 @@ async def _class(n: int, timeout: float, spread: float) -> dict:
     out["students"] = students
     out["load_end"] = load_average()
     return out
+
+
+def _py_spy_exe() -> str:
+    beside = Path(sys.executable).parent / "py-spy"  # the venv's, when its bin/ is not on PATH
+    return str(beside) if beside.exists() else "py-spy"
+
+
+def _py_spy(pid: int, path: Path) -> subprocess.Popen:
+    spy = subprocess.Popen([_py_spy_exe(), "record", "--pid", str(pid), "--format", "raw", "--rate", "100",
+                            "--nonblocking", "-o", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first click
+    if spy.poll() is not None:
+        raise RuntimeError("py-spy could not attach to the server (it needs ptrace rights, e.g. root)")
+    return spy
+
+
+_IDLE_LEAVES = ("select (selectors.py", "_write_to_self (asyncio", "polling_path_watcher.py:90", "wait (threading.py")
+PROFILE_PARTS = (  # (part, substrings of a frame "function (file:line)"): a sample goes to the first part that matches
+    ("XLA compiles (kernels.build_compiled, warm-up)", ("build_compiled", "warm_up (rnn_core", "warm_eager")),
+    ("live chart redraws while training (Board.draw_live)", ("draw_live",)),
+    ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "rnn_core/charts")),
+    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)", ("Kernel._chunk.<locals>",)),
+    ("building a Kernel (its keras variables and optimizer)", ("Kernel.__init__",)),
+    ("generating the epoch's data", ("epoch_data",)),
+    ("training, rest (compiled calls, loading weights, metrics)", ("rnn_core/train.py", "rnn_core/kernels.py",
+                                                                  "rnn_core/model.py")),
+    ("downloads (deferred bundle, run store)", ("ui/downloads.py", "ui/run_state.py", "rnn_core/report.py")),
+    ("Streamlit messages (protobuf, hashing, websocket, event loop)",
+     ("protobuf", "forward_msg", "calc_hash", "starlette", "uvicorn", "websockets/", "asyncio/")),
+    ("rest of the page scripts (app.py, settings, widgets)", ("app.py", "pages/", "ui/")),
+)
+CHART_PARTS = (("Altair (schema validation, to_dict)", "altair/"), ("jsonschema", "jsonschema/"),
+               ("Streamlit's Vega-Lite conversion", "vega_charts.py"), ("pandas / pyarrow", ("pandas/", "pyarrow/")),
+               ("json encoding", "json/"))
+
+
+def _has(frames: list[str], keys) -> bool:
+    keys = (keys,) if isinstance(keys, str) else keys
+    return any(k in f for f in frames for k in keys)
+
+
+def profile_summary(path: Path, top: int = 12) -> str:
+    """Markdown: each busy sample in one part (first match of PROFILE_PARTS), chart costs, top self functions."""
+    parts = {name: 0 for name, _ in PROFILE_PARTS} | {"other": 0}
+    charts = {name: 0 for name, _ in CHART_PARTS}
+    total = idle = chart_total = 0
+    own: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n, frames = int(count), stack.split(";")
+        if any(k in frames[-1] for k in _IDLE_LEAVES):  # py-spy --nonblocking counts some waits as busy
+            idle += n
+            continue
+        total += n
+        name = next((nm for nm, keys in PROFILE_PARTS if _has(frames, keys)), "other")
+        parts[name] += n
+        if _has(frames, ("draw_live", "Board.draw", "Board.show", "rnn_core/charts")):
+            chart_total += n
+            for cname, keys in CHART_PARTS:
+                charts[cname] += n * _has(frames, keys)
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    if not total:
+        return "py-spy recorded no busy samples."
+    lines = [f"{total:,} busy samples at 100 Hz of the server's threads (py-spy {_py_spy_version()}, Python frames "
+             f"only: time in C/C++ counts for the Python call that made it; {idle:,} samples waiting in select, "
+             "sleep or a lock left out).", "",
+             "| part (each sample counted once, first match down the list) | share of server CPU |", "|---|---|"]
+    lines += [f"| {nm} | {100 * c / total:.0f} % |" for nm, c in parts.items()]
+    lines += ["", f"Inside the chart drawing ({100 * chart_total / total:.0f} % in all; a sample can count for several):",
+              "", "| in chart drawing | share of server CPU |", "|---|---|"]
+    lines += [f"| {nm} | {100 * c / total:.0f} % |" for nm, c in charts.items()]
+    lines += ["", "| function (self samples) | share |", "|---|---|"]
+    for fn, c in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"| `{fn.replace('|', '/')}` | {100 * c / total:.1f} % |")
+    return "\n".join(lines)
+
+
+def _py_spy_version() -> str:
+    try:
+        return subprocess.run([_py_spy_exe(), "--version"], capture_output=True, text=True, timeout=10).stdout.split()[-1]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
 
 
 def cli_losses(seeds: list[int], timeout: float) -> dict[int, list]:
@@ -389,13 +483,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", default=TITLE, help=f"the section's heading, replaced if present (default {TITLE!r})")
     p.add_argument("--label", default="", help="a sentence put before the table (e.g. the commit and config)")
     p.add_argument("--no-isolation", action="store_true", help="skip the CLI comparison")
+    p.add_argument("--profile", default=None, help="py-spy the largest class's Train phase into this file (collapsed "
+                   "stacks) and add a breakdown to the section")
     args = p.parse_args(argv)
     sizes = _sizes(args.students)
     classes = []
     for n in sizes:
         random.seed(n)
         try:
-            c = asyncio.run(_class(n, args.timeout, args.spread))
+            spy = Path(args.profile) if args.profile and n == max(sizes) else None
+            c = asyncio.run(_class(n, args.timeout, args.spread, spy))
         except Exception as exc:  # the server would not start, or a phase ran out of time: say so, go on
             print(f"{n} students: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
@@ -409,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         for c in classes:
             c["isolation"] = isolation(c["students"], ref)
     text = section(classes, args.label, args.title)
+    if args.profile and Path(args.profile).exists():
+        text += f"\n### Where the server's CPU goes, {max(sizes)} students pressing Train\n\n" + profile_summary(
+            Path(args.profile)) + "\n"
     write_section(Path(args.out), text, args.title)
     print(text)
     failed = any(s.errors for c in classes for s in c["students"]) or len(classes) < len(sizes)
