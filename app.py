@@ -1,8 +1,9 @@
 """Truncation explorer: the Streamlit entry point.
 
 Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
-(ui/settings.py) and starts compiling the default run's kernel in the background.
-Run with `streamlit run app.py`.
+(ui/settings.py), keeps Streamlit from clearing Keras after each run (ui/server_tuning.py)
+and starts compiling the default run's kernel in the background.
+Run with `streamlit run app.py`; the serving settings are in .streamlit/config.toml.
 """
 import os
 
@@ -10,7 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import streamlit as st  # noqa: E402
 
-from ui import settings, warmup  # noqa: E402
+from ui import server_tuning, settings, warmup  # noqa: E402
+
+server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
 st.set_page_config(page_title="Truncation explorer", page_icon=":material/timeline:", layout="wide")
 page = st.navigation([
