@@ -19,7 +19,8 @@ import pytest
 import numpy_reference as ref
 from rnn_core.config import RunConfig
 from rnn_core.data import EchoTask, baselines, epoch_data, to_csv
-from rnn_core.model import init_params, load_weights, save_weights
+from rnn_core.model import init_params
+from rnn_core.weights import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PROG = "python -m rnn_core"
