@@ -173,12 +173,9 @@ def throughput(report: Report, rounds: int) -> dict:
             S = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
             from rnn_core import kernels as K
 
-            packed = K.pack(xs, ys) if hasattr(K, "pack") else None  # the Trainer's one int8 slab
+            packed = K.pack(xs, ys)  # the Trainer's one int8 slab
             t0 = time.perf_counter()
-            if packed is not None:
-                k.run_packed(packed, S, count, True, 0.0)
-            else:
-                k.run(xs, ys, S, count, True, 0.0)
+            k.run_packed(packed, S, count, True, 0.0)
             return count / (time.perf_counter() - t0)
         finally:
             POOL.give_back(k)
@@ -351,7 +348,7 @@ def _wait_compiler() -> None:
 def scaling_cell(n: int, d: int, style: str, quick: bool):
     """Phases 1 and 2 of one cell (new shapes: first metrics, eager rate, compile; then a second run)."""
     from rnn_core.config import RunConfig
-    from rnn_core.data import steps_per_epoch
+    from rnn_core.truncation import windows_per_epoch
     from rnn_core.train import Trainer
 
     B = 200
@@ -359,7 +356,7 @@ def scaling_cell(n: int, d: int, style: str, quick: bool):
     cfg = RunConfig(series_length=1_000_000, **base)  # the app's default series: representative latency
     steady_cfg = RunConfig(series_length=min(5_000_000, max(1_000_000, B * n * 200)), **base)
     row_len = 1_000_000 // B
-    spe = steps_per_epoch(row_len, n, cfg.effective_k1)
+    spe = windows_per_epoch(row_len, n, cfg.effective_k1)
     phase1_cap = 40.0 if quick else 90.0
     out = {"n": n, "d": d, "style": style, "steps_per_epoch": spe}
 

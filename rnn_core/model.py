@@ -88,7 +88,7 @@ def step(params, x_window, y_window, first_state, k1: int | None = None, first_w
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(params)
         _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
-        per_position = tf.stack([tf.reduce_mean(l) for l in losses])  # [n]
+        per_position = tf.stack([tf.reduce_mean(L_t) for L_t in losses])  # [n]
         loss = tf.reduce_sum(per_position * mask) / tf.reduce_sum(mask)
         last_loss = per_position[-1]
     grads_and_states = tape.gradient(loss, params + states)

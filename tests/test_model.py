@@ -51,7 +51,7 @@ def mask_of(k1, first_window, n=N):
 def engine_loss(params, x, y, s0, mask) -> float:
     """The engine's forward (model.unroll) reduced to the trained loss, in float64."""
     _, _, _, losses = model.unroll([tf.constant(p) for p in params], x, y, tf.constant(s0))
-    position = np.array([float(np.mean(l.numpy())) for l in losses])
+    position = np.array([float(np.mean(L_t.numpy())) for L_t in losses])
     return float((position * mask).sum() / mask.sum())
 
 
@@ -240,7 +240,7 @@ def test_unroll_returns_python_lists_of_n_tensors():
     states_ref, logits_ref, losses_ref = ref.forward(params, x, y, s0)
     np.testing.assert_allclose(np.stack([s.numpy() for s in states]), states_ref[1:], atol=2e-6)
     np.testing.assert_allclose(np.stack([p.numpy() for p in predictions]), logits_ref, atol=2e-6)
-    np.testing.assert_allclose(np.stack([l.numpy() for l in losses]), losses_ref, atol=2e-6)
+    np.testing.assert_allclose(np.stack([L_t.numpy() for L_t in losses]), losses_ref, atol=2e-6)
 
 
 def test_one_step_graph_propagates_no_error_to_the_previous_step():

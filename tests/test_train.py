@@ -214,6 +214,25 @@ def test_compiled_and_eager_runs_agree(fresh_pool):
     np.testing.assert_allclose(eager.state.state, compiled.state.state, **TOL)
 
 
+@pytest.mark.parametrize("n", [5, 20], ids=["unrolled", "rolled"])
+def test_autodiff_and_derived_give_the_same_weights_after_an_r2rt_epoch(n):
+    """R2RT (B = 200, d = 4, Adagrad 0.1); n = 20 on a fifth of the series, to keep the test short."""
+    cfg = RunConfig(truncation=n, series_length=1_000_000 if n == 5 else 200_000)
+    runs = {}
+    for gradient in ("autodiff", "derived"):
+        trainer = compiled_trainer(cfg.replace(gradient=gradient), max_profiles=None)
+        trainer.run_to_end()
+        assert trainer.summary()["program"].startswith(gradient) and trainer.state.eager_steps == 0
+        runs[gradient] = trainer
+    a, h = runs["autodiff"], runs["derived"]
+    assert a.state.steps_done == h.state.steps_done == cfg.series_length // 200 // n
+    start = init_params(cfg.state_size, cfg.init_scale, cfg.seed)
+    assert max(np.abs(p - q).max() for p, q in zip(h.params, start)) > 0.1  # the epoch moved the weights
+    for p, q in zip(a.params, h.params):
+        np.testing.assert_allclose(p, q, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a.history.scalars()["loss"], h.history.scalars()["loss"], rtol=0, atol=1e-5)
+
+
 def test_use_compiled_false_runs_eagerly_even_when_a_compiled_kernel_is_pooled():
     cfg = make_cfg(epochs=1)
     warm(train.Trainer(cfg).key)
