@@ -200,7 +200,8 @@ with derived_col:
                "and to an independent NumPy computation.")
 st.markdown(
     f"**What trains with your settings** (gradient = {cfg.gradient}, n = {n}): {program_name(cfg.gradient, n)}. "
-    "The setting *Gradient computed by* in the sidebar switches between the two; both give the same weights."
+    "The setting *Gradient computed by* in the sidebar switches between the two; both give the same weights, "
+    "up to float32 rounding."
 )
 st.subheader("The truncation rule the trainer, the kernel and these drawings share")
 st.code("\n\n".join(inspect.getsource(f) for f in (truncation.window_start, truncation.loss_mask,
