@@ -195,7 +195,7 @@ def throughput(report: Report, rounds: int) -> dict:
 
     labels = {
         "engine": "engine: Trainer.run(), whole epoch, warm kernel (run() to final chunk)",
-        "kernel": f"engine: one compiled call of {kernel_count} steps (Kernel.run)",
+        "kernel": f"engine: one compiled call of {kernel_count} steps (Kernel.run_packed)",
         "keras": "Keras SimpleRNN(stateful) + Dense, train_on_batch, compile() default (jit auto -> off)",
         "keras_jit": "Keras, same, compile(jit_compile=True)",
         "numpy64": "NumPy hand-written BPTT, float64",

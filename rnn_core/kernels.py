@@ -4,10 +4,13 @@ A `Kernel` owns keras variables (W, b_s, U, b_p and a keras optimizer's slots) a
 XLA-compiled function that runs up to `capacity` training steps inside one call, the loop over
 steps and the loop over time both in the graph. Kernels are keyed by everything that fixes the
 compiled program (B, n, k1, d, optimizer, capacity, and which window pass computes the gradient)
-and kept in a bounded pool: a run
-leases one, loads its own weights and optimizer state into it, trains, and hands it back with its
-state copied out, so two sessions never share live variables and a second run of the same shapes
-starts without compiling.
+and kept in a bounded pool: a run leases one, loads its own weights and optimizer state into it,
+trains, and hands it back with its state copied out, so two sessions never share live variables
+and a second run of the same shapes starts without compiling.
+
+Each step of a chunk reads its window and loss mask by the rule of `truncation.py` and calls the
+window pass `window_pass_for(gradient, n)` picks (rnn_core/window.py, rnn_core/derived.py), which
+returns a `WindowResult`; the step clips the gradient and applies the optimizer.
 """
 from __future__ import annotations
 
