@@ -3,20 +3,21 @@
 Three groups, each timed in one process with the variants interleaved (median of rounds):
 
 - `graph_choice`: the engine's kernel built with the unrolled list graph vs the rolled tf.scan
-  (`rnn_core.model.window_pass`), at n = 10, 20, 50: compile seconds and compiled ms/step; plus
+  (`rnn_core.derived.rolled_window`), at n = 10, 20, 50: compile seconds and compiled ms/step; plus
   the same chunk as a tf.function without XLA, and run eagerly.
 - `metric_cost`: the engine's kernel at n = 10 against variants: its d x d products as dot calls
   (the path for d > 4), sigma_max taken inside the XLA loop with eigh (the earlier design), and the
-  engine's earlier window function (tf.GradientTape, a second tape pass for the temporal profile),
-  that with its metrics removed one by one.
+  autodiff window (`rnn_core.window.autodiff_unrolled`: tf.GradientTape, a second tape pass for the
+  temporal profile), that with its metrics removed one by one.
 - `sigma_cost`: over d, sigma_max of every step taken on the host from the recorded W_s (the
   engine) against XLA's eigh inside the step loop (the earlier design).
 - `formulation`: minimal XLA training loops (loss, gradients, Adagrad; no metrics): the tape over
   the unrolled graph (what the engine differentiates) vs a hand-written BPTT with the state laid out
   [B, d] or [d, B], its tiny matmuls as dots or as broadcast-multiply-reduce that XLA fuses.
 
-The first two build variants by swapping module globals of `rnn_core.kernels` inside this process
-only (restored afterwards; `rnn_core` files are not touched). Variant kernels never enter the pool.
+The first two build variants by swapping module globals of `rnn_core.kernels` / `rnn_core.derived`, or
+entries of `kernels.WINDOW_PASSES`, inside this process only (restored afterwards; `rnn_core` files are
+not touched). Variant kernels never enter the pool.
 """
 from __future__ import annotations
 
@@ -29,15 +30,22 @@ import numpy as np
 
 @contextlib.contextmanager
 def patched(module, **values):
-    """Temporarily replace module globals (read when a kernel's function is traced)."""
+    """Temporarily replace module globals (read when a kernel's function is traced), or with
+    `derived_window=fn` the hand-derived unrolled pass the kernels pick (`kernels.WINDOW_PASSES`)."""
+    import rnn_core.kernels as K
+
+    passes = {("derived", True): values.pop("derived_window")} if "derived_window" in values else {}
     old = {k: getattr(module, k) for k in values}
+    old_passes = {k: K.WINDOW_PASSES[k] for k in passes}
     try:
         for k, v in values.items():
             setattr(module, k, v)
+        K.WINDOW_PASSES.update(passes)
         yield
     finally:
         for k, v in old.items():
             setattr(module, k, v)
+        K.WINDOW_PASSES.update(old_passes)
 
 
 def _slabs(key, seed: int = 0):
@@ -51,13 +59,11 @@ def _slabs(key, seed: int = 0):
 
 
 def _call(kernel, x, y, S, count: int, compiled: bool = True):
-    """A no-argument call running `count` steps the way the Trainer does (one packed slab if the engine packs)."""
+    """A no-argument call running `count` steps the way the Trainer does (one packed int8 slab)."""
     import rnn_core.kernels as K
 
-    if hasattr(K, "pack") and hasattr(kernel, "run_packed"):
-        slab = K.pack(x, y)
-        return lambda: kernel.run_packed(slab, S, count, True, 0.0, compiled=compiled)
-    return lambda: kernel.run(x, y, S, count, True, 0.0, compiled=compiled)
+    slab = K.pack(x, y)
+    return lambda: kernel.run_packed(slab, S, count, True, 0.0, compiled=compiled)
 
 
 def _ready(kernel, d: int):
@@ -126,17 +132,18 @@ def graph_choice(ns=(10, 20, 50), d: int = 4, steps: int = 200, rounds: int = 5)
 
 
 def tape_window(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1, temporal=True, norms=True):
-    """The engine's first `window_pass_unrolled` (before 2619216): tf.GradientTape over `unroll`'s list
-    graph, a second tape pass for the temporal norms. Same results; kept here to measure the change."""
+    """`rnn_core.window.autodiff_unrolled` (tf.GradientTape over `unroll`'s list graph, a second tape
+    pass for the temporal norms) with its metrics switchable, to measure what each costs."""
     import tensorflow as tf
 
     from rnn_core.model import unroll
+    from rnn_core.window import WindowResult
 
     params = [W, b_s, U, b_p]
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(params)
         _, states, predictions, losses = unroll(params, x_window, y_window, first_state)
-        position_loss = tf.stack([tf.reduce_mean(loss_t) for loss_t in losses])
+        position_loss = tf.stack([tf.reduce_mean(L_t) for L_t in losses])
         loss = tf.reduce_sum(position_loss * mask) / tf.reduce_sum(mask)
         last_loss = position_loss[-1]
     grads = tape.gradient(loss, params + states if norms else params)
@@ -146,7 +153,7 @@ def tape_window(W, b_s, U, b_p, x_window, y_window, first_state, mask, k1, tempo
     del tape
     S = tf.stack(states)
     probs = tf.stack([tf.nn.softmax(P_t)[:, 1] for P_t in predictions])
-    return loss, grads[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1)
+    return WindowResult(loss, grads[:4], position_loss, grad_norms, temporal_norms, S, probs, tf.gather(S, k1 - 1))
 
 
 def xla_sigma_max(W):
@@ -164,27 +171,27 @@ def xla_sigma_max(W):
 def with_xla_sigma(window_fn):
     """`window_fn` that also takes sigma_max with eigh in the loop, tied into the loss so XLA keeps it."""
     def window(W, *rest):
-        loss, *others = window_fn(W, *rest)
-        return (loss + 0.0 * xla_sigma_max(W), *others)  # x * 0.0 is not folded away for floats
+        r = window_fn(W, *rest)
+        return r._replace(loss=r.loss + 0.0 * xla_sigma_max(W))  # x * 0.0 is not folded away for floats
     return window
 
 
 def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> list[dict]:
     """The engine's kernel at n against variants of its products, its sigma_max and its window function."""
+    import rnn_core.derived as D
     import rnn_core.kernels as K
-    import rnn_core.model as M
 
     variants = {
         "engine kernel: hand-written backward, all per-step metrics": (K, {}),
         "engine kernel on its d > 4 path (d x d products as dot calls, per-position norms)": (
-            M, {"ELEMENTWISE_MAX_D": 0}),
+            D, {"ELEMENTWISE_MAX_D": 0}),
         "engine kernel + sigma_max by eigh inside the XLA loop (the earlier design)": (
-            K, {"window_pass_unrolled": with_xla_sigma(M.window_pass_unrolled)}),
-        "earlier engine window: GradientTape + 2nd tape pass for the temporal profile": (
-            K, {"window_pass_unrolled": tape_window}),
-        "GradientTape, no temporal profile": (K, {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False)}),
+            K, {"derived_window": with_xla_sigma(D.unrolled_window)}),
+        "autodiff window: GradientTape + 2nd tape pass for the temporal profile": (
+            K, {"derived_window": tape_window}),
+        "GradientTape, no temporal profile": (K, {"derived_window": lambda *a: tape_window(*a, temporal=False)}),
         "GradientTape, loss and gradients only": (
-            K, {"window_pass_unrolled": lambda *a: tape_window(*a, temporal=False, norms=False)}),
+            K, {"derived_window": lambda *a: tape_window(*a, temporal=False, norms=False)}),
     }
     key = K.KernelKey(200, n, n, d, "adagrad", K.capacity_for(200, n, n, d))
     x, y, S = _slabs(key)
@@ -201,8 +208,8 @@ def metric_cost(n: int = 10, d: int = 4, steps: int = 500, rounds: int = 7) -> l
 
 def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
     """ms/step over d: sigma_max on the host from the recorded W_s (engine) vs eigh inside the XLA loop."""
+    import rnn_core.derived as D
     import rnn_core.kernels as K
-    import rnn_core.model as M
 
     rows = []
     for d in ds:
@@ -210,7 +217,7 @@ def sigma_cost(ds=(4, 16, 64, 256), n: int = 1, rounds: int = 5) -> list[dict]:
         x, y, S = _slabs(key)
         count = min(key.capacity, 200 if d <= 16 else (50 if d <= 64 else 8))
         kernels = {}
-        for label, patch in (("host", {}), ("xla", {"window_pass_unrolled": with_xla_sigma(M.window_pass_unrolled)})):
+        for label, patch in (("host", {}), ("xla", {"derived_window": with_xla_sigma(D.unrolled_window)})):
             with patched(K, **patch):
                 kernels[label] = _ready(K.build_compiled(key), d)
         med = _interleaved({k: _call(kernels[k], x, y, S, count) for k in kernels}, rounds)

@@ -318,13 +318,13 @@ _IDLE_LEAVES = ("select (selectors.py", "_write_to_self (asyncio", "polling_path
 PROFILE_PARTS = (  # (part, substrings of a frame "function (file:line)"): a sample goes to the first part that matches
     ("XLA compiles (kernels.build_compiled, warm-up)", ("build_compiled", "warm_up (rnn_core", "warm_eager")),
     ("live chart redraws while training (Board.draw_live)", ("draw_live",)),
-    ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "rnn_core/charts")),
+    ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "viz/")),
     ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)", ("Kernel._chunk.<locals>",)),
     ("building a Kernel (its keras variables and optimizer)", ("Kernel.__init__",)),
     ("generating the epoch's data", ("epoch_data",)),
     ("training, rest (compiled calls, loading weights, metrics)", ("rnn_core/train.py", "rnn_core/kernels.py",
                                                                   "rnn_core/model.py")),
-    ("downloads (deferred bundle, run store)", ("ui/downloads.py", "ui/run_state.py", "rnn_core/report.py")),
+    ("downloads (deferred bundle, run store)", ("ui/downloads.py", "ui/state.py", "rnn_core/report.py")),
     ("Streamlit messages (protobuf, hashing, websocket, event loop)",
      ("protobuf", "forward_msg", "calc_hash", "starlette", "uvicorn", "websockets/", "asyncio/")),
     ("rest of the page scripts (app.py, settings, widgets)", ("app.py", "pages/", "ui/")),
@@ -356,7 +356,7 @@ def profile_summary(path: Path, top: int = 12) -> str:
         total += n
         name = next((nm for nm, keys in PROFILE_PARTS if _has(frames, keys)), "other")
         parts[name] += n
-        if _has(frames, ("draw_live", "Board.draw", "Board.show", "rnn_core/charts")):
+        if _has(frames, ("draw_live", "Board.draw", "Board.show", "viz/")):
             chart_total += n
             for cname, keys in CHART_PARTS:
                 charts[cname] += n * _has(frames, keys)

@@ -175,12 +175,9 @@ def throughput(report: Report, rounds: int) -> dict:
             S = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
             from rnn_core import kernels as K
 
-            packed = K.pack(xs, ys) if hasattr(K, "pack") else None  # the Trainer's one int8 slab
+            packed = K.pack(xs, ys)  # the Trainer's one int8 slab
             t0 = time.perf_counter()
-            if packed is not None:
-                k.run_packed(packed, S, count, True, 0.0)
-            else:
-                k.run(xs, ys, S, count, True, 0.0)
+            k.run_packed(packed, S, count, True, 0.0)
             return count / (time.perf_counter() - t0)
         finally:
             POOL.give_back(k)
@@ -200,7 +197,7 @@ def throughput(report: Report, rounds: int) -> dict:
 
     labels = {
         "engine": "engine: Trainer.run(), whole epoch, warm kernel (run() to final chunk)",
-        "kernel": f"engine: one compiled call of {kernel_count} steps (Kernel.run)",
+        "kernel": f"engine: one compiled call of {kernel_count} steps (Kernel.run_packed)",
         "keras": "Keras SimpleRNN(stateful) + Dense, train_on_batch, compile() default (jit auto -> off)",
         "keras_jit": "Keras, same, compile(jit_compile=True)",
         "numpy64": "NumPy hand-written BPTT, float64",
@@ -355,7 +352,7 @@ def _wait_compiler() -> None:
 def scaling_cell(n: int, d: int, style: str, quick: bool):
     """Phases 1 and 2 of one cell (new shapes: first metrics, eager rate, compile; then a second run)."""
     from rnn_core.config import RunConfig
-    from rnn_core.data import steps_per_epoch
+    from rnn_core.truncation import windows_per_epoch
     from rnn_core.train import Trainer
 
     B = 200
@@ -363,7 +360,7 @@ def scaling_cell(n: int, d: int, style: str, quick: bool):
     cfg = RunConfig(series_length=1_000_000, **base)  # the app's default series: representative latency
     steady_cfg = RunConfig(series_length=min(5_000_000, max(1_000_000, B * n * 200)), **base)
     row_len = 1_000_000 // B
-    spe = steps_per_epoch(row_len, n, cfg.effective_k1)
+    spe = windows_per_epoch(row_len, n, cfg.effective_k1)
     phase1_cap = 40.0 if quick else 90.0
     out = {"n": n, "d": d, "style": style, "steps_per_epoch": spe}
 

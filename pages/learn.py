@@ -7,15 +7,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnn_core import model
+from rnn_core import derived, model, truncation, window
 from rnn_core.data import task_for
-from rnn_core.kernels import UNROLL_LIMIT
+from rnn_core.kernels import program_name, window_pass_for
+from rnn_core.truncation import lag_reach, mean_depth
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
 from ui import state
 from ui.entry import require_app
 from ui.learn_view import QUICK_STEPS, quick_run
 from viz import compare_charts
-from viz.graph import drawn_positions, lag_reach, mean_depth, one_step_dot, subscript, unrolled_dot
+from viz.graph import drawn_positions, one_step_dot, subscript, unrolled_dot
 
 require_app()
 
@@ -163,14 +164,36 @@ if task_lags:
     )
 
 # ---- 5. the engine's code
-st.header("5. The engine's unrolled graph, as it runs")
+st.header("5. The engine's code, as it runs")
+runs_now = window_pass_for(cfg.gradient, n)
 st.markdown(
     "As the source describes, each kind of duplicated tensor (inputs, states, predictions, losses) is a Python "
-    "list of n tensors sharing W, b_s, U, b_p. This is the engine's own function, shown as it is:"
+    "list of n tensors sharing W, b_s, U, b_p. On the left the engine's own functions, shown as they are: "
+    "`unroll` builds the graph and `step` differentiates it with tf.GradientTape. On the right the same gradient "
+    "derived by hand: one step back through the cell, which the fast passes repeat from the window's last "
+    "position to its first."
 )
-st.code(inspect.getsource(model.unroll), language="python")
-st.caption(
-    f"A training step differentiates these lists with tf.GradientTape and hands states[k1 − 1] to the next window "
-    f"as its first state. The compiled trainer runs exactly this graph for n ≤ {UNROLL_LIMIT}; for larger n it "
-    "computes the same numbers with the time loop rolled up (tf.scan), so that compiling does not grow with n."
+autodiff_col, derived_col = st.columns(2)
+with autodiff_col:
+    st.markdown("**autodiff**: what tf.GradientTape computes")
+    st.code(inspect.getsource(model.unroll), language="python")
+    st.code(inspect.getsource(model.step), language="python")
+    if runs_now is window.autodiff_rolled:
+        st.caption(f"For n = {n} the autodiff program rolls the same cell into one tf.scan, so that compiling "
+                   "does not grow with n:")
+        st.code(inspect.getsource(window.autodiff_rolled), language="python")
+with derived_col:
+    st.markdown("**derived**: the same thing worked out by hand")
+    st.code(inspect.getsource(derived.backward_step), language="python")
+    st.caption("derived.unrolled_window calls it for each of a short window's n steps, derived.rolled_window inside "
+               "a tf.scan for wide windows; the tests hold both, and both autodiff programs, to finite differences "
+               "and to an independent NumPy computation.")
+st.markdown(
+    f"**What trains with your settings** (gradient = {cfg.gradient}, n = {n}): {program_name(cfg.gradient, n)}. "
+    "The setting *Gradient computed by* in the sidebar switches between the two; both give the same weights, "
+    "up to float32 rounding."
 )
+st.subheader("The truncation rule the trainer, the kernel and these drawings share")
+st.code("\n\n".join(inspect.getsource(f) for f in (truncation.window_start, truncation.loss_mask,
+                                                    truncation.carried_position, truncation.epoch_start_state)),
+        language="python")

@@ -99,18 +99,19 @@ total = trainer.total_steps if trainer is not None else steps
 if trainer is not None:
     progress.progress(min(1.0, steps / max(1, total)), text=progress_text(trainer, 0.0))
 speed = f"{steps / seconds:,.0f} steps/s" if seconds > 0 else "speed not recorded"
+program = f" Gradients: {summary['program']}." if summary.get("program") else ""
 status = summary.get("status")
 if status == "diverged":
     outcome.error(live.divergence_advice(record))
 elif trainer is None:
-    outcome.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}. "
+    outcome.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}.{program} "
                  "Press **Train** to run these settings again.")
 elif status == "completed":
     outcome.success(f"Done: {steps:,} steps in {seconds:.1f} s of training ({speed}); {compiling}. "
-                    f"Final loss {record.final_loss():.3f} nats.")
+                    f"Final loss {record.final_loss():.3f} nats.{program}")
 else:
-    outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}). **Continue** resumes from the current weights, "
-                 "optimizer state and RNN state.")
+    outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}).{program} **Continue** resumes from the current "
+                 "weights, optimizer state and RNN state.")
 
 st.subheader("Downloads")
 downloads.run_buttons(record)

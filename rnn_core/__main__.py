@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Sequence
 
-from .config import BOUNDS, OPTIMIZERS, RunConfig, parse_list
+from .config import BOUNDS, GRADIENTS, OPTIMIZERS, RunConfig, parse_list
 
 DATA_CHOICES = ("r2rt", "echo", "custom")
 
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--k1", type=int, default=None, help="williams-peng: backpropagate every k1 steps (default 1)")
     t.add_argument("--k2", type=int, default=None, help="williams-peng: backpropagate k2 steps (same as --n)")
     t.add_argument("--clip", type=float, default=d.clip, help="global-norm clipping threshold (0 = off)")
+    t.add_argument("--gradient", choices=GRADIENTS, default=d.gradient,
+                   help="autodiff: tf.GradientTape on the taught graph; derived: the hand-derived backward pass")
     t.add_argument("--init-scale", type=float, default=d.init_scale)
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--data", choices=DATA_CHOICES, default=None, help="echo task (default r2rt)")
@@ -74,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         k1=1 if args.k1 is None else args.k1, batch_size=args.batch_size, series_length=args.series_length,
         epochs=args.epochs, learning_rate=args.lr, optimizer=args.optimizer, clip=args.clip,
         init_scale=args.init_scale, seed=args.seed, task=task, base_prob=args.base_prob,
-        input_prob=args.input_prob, echo_step=args.echo_step,
+        input_prob=args.input_prob, echo_step=args.echo_step, gradient=args.gradient,
     )
     if task == "custom":
         if args.lags is None or args.effects is None:
@@ -130,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sequence = load_sequence_csv(args.data_file)
     except ValueError as exc:
         return _fail(str(exc))
-    from .model import load_weights, save_weights  # imports TensorFlow (seconds)
+    from .weights import load_weights, save_weights  # imports TensorFlow (seconds)
 
     try:
         initial = load_weights(args.init, cfg.state_size) if args.init is not None else None
@@ -161,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"status {summary['status']}  final_loss {summary['final_loss']:.4f}  steps {summary['steps']}  "
         f"{summary['steps_per_second']:,.0f} steps/s" + (f"  baselines {baselines}" if baselines else "")
     )
+    print(f"program {summary['program']}")
     return 0
 
 

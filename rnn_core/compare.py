@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .config import RunConfig
-from .data import steps_per_epoch
+from .truncation import window_start, windows_per_epoch
 
 TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine
 
@@ -66,14 +66,14 @@ def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
     """
     steps = np.asarray(steps, dtype=np.int64)
     k1, n, B = cfg.effective_k1, cfg.truncation, cfg.batch_size
-    per_epoch = max(1, steps_per_epoch(rows, n, k1))
+    per_epoch = max(1, windows_per_epoch(rows, n, k1))
     epoch, window = steps // per_epoch, steps % per_epoch
-    return B * (epoch * rows + window * k1 + n)
+    return B * (epoch * rows + window_start(window, k1) + n)
 
 
 def total_steps(cfg: RunConfig, rows: int) -> int:
     """Training steps of the whole run."""
-    return steps_per_epoch(rows, cfg.truncation, cfg.effective_k1) * cfg.epochs
+    return windows_per_epoch(rows, cfg.truncation, cfg.effective_k1) * cfg.epochs
 
 
 def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None) -> tuple[float, float]:
@@ -87,7 +87,7 @@ def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = No
     for cfg in cfgs:
         steps = total_steps(cfg, row_length(cfg, sequence_length))
         train += steps * TRAIN_SECONDS_PER_STEP * (2 + cfg.truncation * (1 + cfg.state_size / 32))
-        shape = (cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer)
+        shape = (cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer, cfg.gradient)
         if shape not in shapes:
             shapes.add(shape)
             compile_ += min(15.0, 3.0 + 0.3 * min(cfg.truncation, 16))

@@ -6,12 +6,13 @@ Every front end (Streamlit widgets, URL query parameters, the command line, the 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 STYLES = ("tensorflow", "williams-peng")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 TASKS = ("r2rt", "echo", "custom", "file")
+GRADIENTS = ("autodiff", "derived")
 
 MAX_LAGS = 8
 MAX_LAG = 200
@@ -65,7 +66,7 @@ class RunConfig:
     base_prob: float = 0.5  # custom task: P(Y=1) when no lag fires
     input_prob: float = 0.5  # custom task: P(X=1)
     echo_step: int = 3  # echo task: y_t = x_{t - echo_step}
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    gradient: str = "derived"  # "autodiff": tf.GradientTape on model.step's graph; "derived": the same by hand
 
     def __post_init__(self) -> None:
         # A whole number given for a float setting (learning_rate=1) is stored as a float: keras
@@ -91,7 +92,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of the settings."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["lags"] = list(self.lags)
         out["effects"] = list(self.effects)
         return out
@@ -99,7 +100,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """Build from a dict (unknown keys are an error); coerces types, then validates."""
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
@@ -125,6 +126,7 @@ class RunConfig:
         _choice("style", self.style, STYLES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("task", self.task, TASKS)
+        _choice("gradient", self.gradient, GRADIENTS)
         if self.style == "williams-peng" and self.k1 > self.truncation:
             raise ValueError(f"k1={self.k1} must be at most k2 = n = {self.truncation} (BPTT(k2; k1))")
         if self.task == "custom":

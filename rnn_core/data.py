@@ -186,13 +186,6 @@ def batch_rows(x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.ascontiguousarray(x[: batch_size * length].reshape(batch_size, length))
 
 
-def steps_per_epoch(row_length: int, n: int, k1: int) -> int:
-    """Training steps in one pass over rows of `row_length`: windows of n starting every k1 steps."""
-    if row_length < n:
-        return 0
-    return 1 + (row_length - n) // k1
-
-
 def epoch_data(cfg: RunConfig, epoch: int,
                sequence: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The (x, y) rows [B, L] of one epoch: fresh seeded data for generated tasks, the file otherwise."""

@@ -3,10 +3,14 @@
 A `Kernel` owns keras variables (W, b_s, U, b_p and a keras optimizer's slots) and one
 XLA-compiled function that runs up to `capacity` training steps inside one call, the loop over
 steps and the loop over time both in the graph. Kernels are keyed by everything that fixes the
-compiled program's shapes (B, n, k1, d, optimizer, capacity) and kept in a bounded pool: a run
-leases one, loads its own weights and optimizer state into it, trains, and hands it back with its
-state copied out, so two sessions never share live variables and a second run of the same shapes
-starts without compiling.
+compiled program (B, n, k1, d, optimizer, capacity, and which window pass computes the gradient)
+and kept in a bounded pool: a run leases one, loads its own weights and optimizer state into it,
+trains, and hands it back with its state copied out, so two sessions never share live variables
+and a second run of the same shapes starts without compiling.
+
+Each step of a chunk reads its window and loss mask by the rule of `truncation.py` and calls the
+window pass `window_pass_for(gradient, n)` picks (rnn_core/window.py, rnn_core/derived.py), which
+returns a `WindowResult`; the step clips the gradient and applies the optimizer.
 """
 from __future__ import annotations
 
@@ -15,18 +19,22 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .model import spectral_norms, window_pass, window_pass_unrolled
+from . import derived, window
+from .config import RunConfig
+from .spectral import spectral_norms
+from .truncation import loss_mask, window_start
+from .window import UNROLL_LIMIT
 
 POOL_LIMIT = 48
 SLAB_BUDGET = 4_000_000  # most cells (bytes) of one chunk's input slab
 RECORD_BUDGET = 2_000_000  # most floats of the W_s a chunk records, one d x d matrix per step
 MAX_CAPACITY = 1024
-UNROLL_LIMIT = 16  # n up to this runs the unrolled list graph itself; beyond, the rolled scan
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,32 @@ class KernelKey:
     d: int
     optimizer: str
     capacity: int
+    gradient: str = RunConfig.gradient  # "autodiff" (model.step under tf.GradientTape) or "derived" (by hand)
+
+
+WINDOW_PASSES = {
+    ("autodiff", True): window.autodiff_unrolled,
+    ("autodiff", False): window.autodiff_rolled,
+    ("derived", True): derived.unrolled_window,
+    ("derived", False): derived.rolled_window,
+}
+PROGRAMS = {
+    window.autodiff_unrolled: "model.step: tf.GradientTape differentiates model.unroll's lists of n tensors",
+    window.autodiff_rolled: "model.cell rolled into one tf.scan over the n steps, differentiated by tf.GradientTape",
+    derived.unrolled_window: "derived.backward_step by hand over a Python list of the n steps",
+    derived.rolled_window: "derived.backward_step by hand inside a tf.scan over the n steps",
+}
+
+
+def window_pass_for(gradient: str, n: int):
+    """The window pass a kernel of this gradient setting and window width runs."""
+    return WINDOW_PASSES[gradient, n <= UNROLL_LIMIT]
+
+
+def program_name(gradient: str, n: int) -> str:
+    """Which function computes a training step's gradient for this setting and n, and how, in words."""
+    fn = window_pass_for(gradient, n)
+    return f"{gradient} ({fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}: {PROGRAMS[fn]})"
 
 
 def capacity_for(batch_size: int, n: int, k1: int, d: int) -> int:
@@ -82,13 +116,14 @@ class Kernel:
         self._initial_optimizer_state = [(v.name, np.array(v.numpy())) for v in self.optimizer.variables]
         self.compiled = False
         self.seconds_per_step: float | None = None  # last measured by a run; sizes the next run's first chunk
+        self.window_pass = window_pass_for(key.gradient, key.n)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False)
 
     def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:
         """The optimizer's variables as a newly built keras optimizer would have them.
 
-        Copied from this kernel's own optimizer as built (building a throwaway keras optimizer per
-        run cost about 9 ms, a tenth of a warm R2RT epoch), with the run's learning rate put in.
+        Copied from this kernel's own optimizer as built, with the run's learning rate put in: building
+        a throwaway keras optimizer per run costs a noticeable share of a warm R2RT epoch.
         """
         return [np.array(learning_rate, np.float32) if name == "learning_rate" else value.copy()
                 for name, value in self._initial_optimizer_state]
@@ -103,10 +138,6 @@ class Kernel:
     def save(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Copy the weights and optimizer state out."""
         return [np.array(v.numpy()) for v in self.variables], [np.array(v.numpy()) for v in self.optimizer.variables]
-
-    def run(self, x_slab, y_slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
-        """Run `count` training steps on separate 0/1 input and target slabs (see `run_packed`)."""
-        return self.run_packed(pack(x_slab, y_slab), state, count, first_window, clip, compiled)
 
     def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
@@ -129,46 +160,55 @@ class Kernel:
         n, k1 = key.n, key.k1
         cap = key.capacity if eager_size is None else max(1, eager_size)
         W, b_s, U, b_p = self.variables
-        positions = tf.range(n)
-        every = tf.cast(positions >= n - k1, tf.float32)
+        every_mask = tf.constant(loss_mask(n, k1, first_window=False))
+        first_mask = tf.constant(loss_mask(n, k1, first_window=True))
 
-        window_fn = window_pass_unrolled if n <= UNROLL_LIMIT else window_pass
-
-        def body(i, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, rec_ta, snap_S, snap_p):
-            start = i * k1
-            window = tf.cast(tf.slice(slab, [0, start], [key.batch_size, n]), tf.int32)
+        def body(c: _Carry) -> _Carry:
+            window = tf.cast(tf.slice(slab, [0, window_start(c.i, k1)], [key.batch_size, n]), tf.int32)
             xw, yw = tf.bitwise.bitwise_and(window, 1), tf.bitwise.right_shift(window, 1)
-            mask = tf.where(tf.logical_and(first_window, tf.equal(i, 0)), tf.ones([n]), every)
-            loss, grads, pos, gnorms, temporal, states, probs, S_next = window_fn(
-                W.value, b_s.value, U.value, b_p.value, xw, yw, S, mask, k1
-            )
-            global_norm = tf.linalg.global_norm(grads)
+            mask = tf.where(tf.logical_and(first_window, tf.equal(c.i, 0)), first_mask, every_mask)
+            r = self.window_pass(W.value, b_s.value, U.value, b_p.value, xw, yw, c.S, mask, k1)
+            global_norm = tf.linalg.global_norm(r.grads)
             # Pascanu et al.: if ||g|| > threshold, g <- threshold * g / ||g||; clip = 0 means off.
             scale = tf.where(tf.logical_and(clip > 0.0, global_norm > clip), clip / global_norm, 1.0)
-            clipped = [g * scale for g in grads]
-            self.optimizer.apply(clipped, self.variables)
-            return (
-                i + 1, S_next,
-                loss_ta.write(i, loss), pos_ta.write(i, pos), gn_ta.write(i, gnorms), tmp_ta.write(i, temporal),
-                glob_ta.write(i, global_norm), rec_ta.write(i, W.value[:, 2:]),
-                states[:, 0, :], probs[:, 0],
+            self.optimizer.apply([g * scale for g in r.grads], self.variables)
+            return _Carry(
+                c.i + 1, r.next_state,
+                c.loss.write(c.i, r.loss), c.position_loss.write(c.i, r.position_loss),
+                c.grad_norms.write(c.i, r.grad_norms), c.temporal.write(c.i, r.temporal),
+                c.global_norm.write(c.i, global_norm), c.recurrent.write(c.i, W.value[:, 2:]),
+                r.states[:, 0, :], r.prob_one[:, 0],
             )
 
         def arrays(shape):
             return tf.TensorArray(tf.float32, size=cap, element_shape=shape)
 
-        init = (
+        init = _Carry(
             tf.constant(0), state,
             arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([key.d, key.d]),
             tf.zeros([n, key.d]), tf.zeros([n]),
         )
-        out = tf.while_loop(lambda i, *_: i < count, body, init, maximum_iterations=cap)
-        _, S, loss_ta, pos_ta, gn_ta, tmp_ta, glob_ta, rec_ta, snap_S, snap_p = out
+        out = tf.while_loop(lambda c: c.i < count, lambda c: (body(c),), (init,), maximum_iterations=cap)[0]
         return {
-            "loss": loss_ta.stack(), "position_loss": pos_ta.stack(), "grad_norms": gn_ta.stack(),
-            "temporal": tmp_ta.stack(), "global_norm": glob_ta.stack(), "recurrent": rec_ta.stack(),
-            "state": S, "snapshot_states": snap_S, "snapshot_probs": snap_p,
+            "loss": out.loss.stack(), "position_loss": out.position_loss.stack(), "grad_norms": out.grad_norms.stack(),
+            "temporal": out.temporal.stack(), "global_norm": out.global_norm.stack(), "recurrent": out.recurrent.stack(),
+            "state": out.S, "snapshot_states": out.snapshot_states, "snapshot_probs": out.snapshot_probs,
         }
+
+
+class _Carry(NamedTuple):
+    """The chunk's step loop state: step index, carried state, per-step records, row 0 of the last window."""
+
+    i: tf.Tensor
+    S: tf.Tensor  # [B, d] first state of the next window
+    loss: tf.TensorArray
+    position_loss: tf.TensorArray
+    grad_norms: tf.TensorArray
+    temporal: tf.TensorArray
+    global_norm: tf.TensorArray
+    recurrent: tf.TensorArray  # W_s after each step, for sigma_max on the host
+    snapshot_states: tf.Tensor  # [n, d]
+    snapshot_probs: tf.Tensor  # [n]
 
 
 class KernelPool:
@@ -282,9 +322,9 @@ def warm_up(key: KernelKey) -> float:
 def warm_eager(key: KernelKey) -> float:
     """Run one eager step of `key`'s chunk on idle variables; returns the seconds taken.
 
-    A process's first eager chunk pays TensorFlow's one-off start-up of its eager ops (about 0.1 s
-    measured, up to 1 s under load); runs of new shapes start eagerly, so a server does this once
-    at start-up instead of in a user's first run. Nothing enters the pool.
+    A process's first eager chunk pays TensorFlow's one-off start-up of its eager ops; runs of new
+    shapes start eagerly, so a server does this once at start-up instead of in a user's first run.
+    Nothing enters the pool.
     """
     t0 = time.perf_counter()
     _run_on_zeros(Kernel(key), 1, compiled=False)

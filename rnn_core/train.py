@@ -8,14 +8,15 @@ Each training step takes the window's first state and returns the state to carry
 for TensorFlow style BPTT(n; n), the state after k1 inputs for Williams-Peng BPTT(n; k1). The
 state is zero at the start of every epoch, and no gradient crosses from one window to the last.
 
+The rule of which window trains what and which state is carried is `truncation.py`.
+
 A chunk runs as many steps as fit in about `chunk_seconds` inside one XLA-compiled call. Shapes
 never compiled before start at once on the same kernel run eagerly, while the compiled program
 is built on a background thread, started after the first eager chunk (the compile's Python tracing
-competes with that chunk for the GIL: first metrics of a process's first new shape 0.5-0.8 s
-before); the run moves to it as soon as it is ready. After the first eager chunk (the first
-metrics) it waits up to `eager_pause` seconds for the compile before each further
-eager chunk: an eager step is worth hundreds of compiled ones, and an eager loop that never pauses
-slows the compile it waits for (R2RT shapes: 1.6-1.8 s instead of 1.9-2.0 s to the compiled program).
+would compete with that chunk for the GIL and delay the first metrics); the run moves to it as soon
+as it is ready. After the first eager chunk it waits up to `eager_pause` seconds for the compile
+before each further eager chunk: an eager step is worth hundreds of compiled ones, and an eager
+loop that never pauses takes CPU from the compile it waits for.
 """
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import RunConfig
-from .data import baselines, epoch_data, steps_per_epoch, task_for
-from .kernels import POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, pack, slab_width
+from .data import baselines, epoch_data, task_for
+from .kernels import (POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, pack, program_name,
+                      slab_width)
 from .model import Params, init_params
+from .truncation import epoch_start_state, window_start, windows_per_epoch
 
 
 @dataclass
@@ -137,6 +140,7 @@ class RunState:
     steps_done: int = 0
     seconds: float = 0.0
     compile_seconds: float = 0.0
+    eager_steps: int = 0  # steps run uncompiled (while the compiled program was built)
     status: str = "ready"
     diverged_at: int | None = None
 
@@ -171,11 +175,11 @@ class Trainer:
         self.baselines = baselines(self.task) if self.task is not None else []
         self.key = KernelKey(
             cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
-            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size),
+            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size), cfg.gradient,
         )
         self._rows: np.ndarray | None = None
         self._rows_epoch = -1
-        self.steps_per_epoch = steps_per_epoch(self._epoch_rows(0).shape[1], cfg.truncation, cfg.effective_k1)
+        self.steps_per_epoch = windows_per_epoch(self._epoch_rows(0).shape[1], cfg.truncation, cfg.effective_k1)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.last_chunk: Chunk | None = None
 
@@ -199,8 +203,8 @@ class Trainer:
 
     def _slab(self, rows: np.ndarray, window: int, count: int) -> np.ndarray:
         k1, n = self.cfg.effective_k1, self.cfg.truncation
-        start = window * k1
-        stop = start + (count - 1) * k1 + n
+        start = window_start(window, k1)
+        stop = window_start(window + count - 1, k1) + n
         slab = np.empty((rows.shape[0], slab_width(self.key)), np.int8)
         slab[:, : stop - start] = rows[:, start:stop]
         slab[:, stop - start :] = 0
@@ -243,7 +247,7 @@ class Trainer:
                         compile_job = compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
-                    st.state = np.zeros((cfg.batch_size, cfg.state_size), np.float32)
+                    st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
                 left = self.steps_per_epoch - st.window
                 count = self._next_count(per_step, left, budget, kernel.compiled)
                 t0 = time.perf_counter()
@@ -299,9 +303,10 @@ class Trainer:
             st.diverged_at = st.steps_done + count - 1
         first = st.steps_done
         st.steps_done += count
+        st.eager_steps += 0 if compiled else count
         st.state = out["state"]
         k1, n = cfg.effective_k1, cfg.truncation
-        last_start = (st.window + count - 1) * k1
+        last_start = window_start(st.window + count - 1, k1)
         chunk = Chunk(
             first_step=first,
             loss=loss,
@@ -337,7 +342,7 @@ class Trainer:
         return self
 
     def summary(self) -> dict:
-        """final_loss (mean of the last 100 steps), steps, seconds, steps_per_second, status."""
+        """final_loss (mean of the last 100 steps), steps, seconds, steps_per_second, status, program."""
         loss = self.history.scalars()["loss"]
         st = self.state
         return {
@@ -348,4 +353,18 @@ class Trainer:
             "steps_per_second": st.steps_done / st.seconds if st.seconds > 0 else 0.0,
             "status": "completed" if st.status == "completed" else st.status,
             "diverged_at": st.diverged_at,
+            "program": self.program(),
         }
+
+    def program(self) -> str:
+        """Which program computed the gradients so far, and whether XLA-compiled or eager."""
+        st = self.state
+        if st.steps_done == 0:
+            how = "not run yet"
+        elif st.eager_steps == 0:
+            how = "XLA-compiled"
+        elif st.eager_steps == st.steps_done:
+            how = "eager (uncompiled)"
+        else:
+            how = f"eager for the first {st.eager_steps} steps, then XLA-compiled"
+        return f"{program_name(self.cfg.gradient, self.cfg.truncation)}; {how}"

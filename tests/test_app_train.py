@@ -82,6 +82,8 @@ def test_small_run_trains_to_the_end():
     assert "Done: 20 steps" in texts(at.success)
     runs = at.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].summary["steps"] == 20 and runs[0].summary["status"] == "completed"
+    program = runs[0].summary["program"]  # the trainer's own record of what computed the gradients
+    assert program.startswith(runs[0].config.gradient + " (") and f"Gradients: {program}." in texts(at.success)
     assert len(at.get("vega_lite_chart")) == 8
     assert "learns lag 3" in texts(at.caption)
     assert {b.label for b in at.get("download_button")} >= {"Metrics (CSV)", "Run bundle (JSON)", "PNG", "SVG"}

@@ -19,7 +19,8 @@ import pytest
 import numpy_reference as ref
 from rnn_core.config import RunConfig
 from rnn_core.data import EchoTask, baselines, epoch_data, to_csv
-from rnn_core.model import init_params, load_weights, save_weights
+from rnn_core.model import init_params
+from rnn_core.weights import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PROG = "python -m rnn_core"
@@ -78,6 +79,22 @@ def r2rt(tmp_path_factory):
     paths = {name: folder / f"{name}.json" for name in R2RT_RUNS}
     procs = cli_many(*(["train", "--quiet", "--json", str(paths[name]), *args] for name, args in R2RT_RUNS.items()))
     return {name: check_run(proc, paths[name]) for name, proc in zip(R2RT_RUNS, procs)}
+
+
+def test_gradient_flag_picks_the_program_and_both_reach_the_same_weights(tmp_path):
+    common = ["--n", "6", "--d", "3", "--batch-size", "8", "--series-length", "2400", "--lr", "0.5"]
+    runs = {}
+    for gradient in ("autodiff", "derived"):
+        weights = tmp_path / f"{gradient}.npz"
+        proc, bundle = train(tmp_path, *common, "--gradient", gradient, "--save-weights", str(weights), name=gradient)
+        fn = "window.autodiff_unrolled" if gradient == "autodiff" else "derived.unrolled_window"
+        assert bundle["config"]["gradient"] == gradient
+        assert bundle["summary"]["program"].startswith(f"{gradient} ({fn}:")
+        assert f"program {bundle['summary']['program']}" in proc.stdout
+        runs[gradient] = load_weights(weights, state_size=3)
+    for p, q in zip(runs["autodiff"], runs["derived"]):
+        np.testing.assert_allclose(p, q, rtol=0, atol=1e-5)
+    assert np.abs(runs["derived"].W - init_params(3).W).max() > 0.05  # 50 steps moved the weights
 
 
 def test_r2rt_n1_learns_no_dependency(r2rt):
@@ -198,6 +215,7 @@ FAST_ERRORS = {
     "d not int": (["--d", "abc"], "argument --d: invalid int value: 'abc'"),
     "unknown flag": (["--bogus"], "unrecognized arguments: --bogus"),
     "bad choice": (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+    "bad gradient": (["--gradient", "tape"], "argument --gradient: invalid choice: 'tape'"),
     "k1 without wp": (["--k1", "2"], "--k1 applies only with --style williams-peng"),
     "k1 above n": (["--style", "williams-peng", "--n", "3", "--k1", "5"], "k1=5 must be at most k2 = n = 3"),
     "n and k2 disagree": (["--n", "4", "--k2", "5"], "--n 4 and --k2 5 disagree"),

@@ -131,13 +131,6 @@ def test_batch_rows_is_row_major_and_drops_the_tail():
     np.testing.assert_array_equal(data.batch_rows(np.arange(6), 6), np.arange(6)[:, None])
 
 
-@pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5),
-                                        (17, 5, 2)])
-def test_steps_per_epoch_counts_every_window_that_fits(length, n, k1):
-    count = sum(1 for start in range(0, length, k1) if start + n <= length)
-    assert data.steps_per_epoch(length, n, k1) == count
-
-
 def test_epoch_data_is_seeded_repeatable_and_fresh_each_epoch():
     cfg = RunConfig(series_length=10_000, batch_size=10, truncation=5)
     a0, b0 = data.epoch_data(cfg, 0)

@@ -1,7 +1,8 @@
-"""rnn_core.model against finite differences and the NumPy reference.
+"""rnn_core.model and every window pass the trainer runs, against finite differences and the NumPy reference.
 
-Gradients of `step` (GradientTape on the Python-list graph) and `window_pass` (rolled scan with a
-hand-written backward) are held to central finite differences of the engine's own forward pass in
+Gradients of `step` (GradientTape on the Python-list graph), the autodiff passes of rnn_core.window
+(`step` as a WindowResult; tf.scan under GradientTape) and the hand-derived passes of
+rnn_core.derived (unrolled list, rolled scan) are held to central finite differences of the engine's own forward pass in
 float64, for TensorFlow style and Williams-Peng k1 in {1, 2}; the per-position state gradients
 to finite differences of a perturbed S_t; all window functions to each other and to
 tests/numpy_reference.py; plus the list shapes of `unroll`, what a one-step graph can and cannot
@@ -16,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference as ref
-from rnn_core import model
+from rnn_core import derived, model, spectral, weights, window
 
 B, N, D = 3, 4, 3
 EPS = 1e-6
@@ -50,7 +51,7 @@ def mask_of(k1, first_window, n=N):
 def engine_loss(params, x, y, s0, mask) -> float:
     """The engine's forward (model.unroll) reduced to the trained loss, in float64."""
     _, _, _, losses = model.unroll([tf.constant(p) for p in params], x, y, tf.constant(s0))
-    position = np.array([float(np.mean(loss_t.numpy())) for loss_t in losses])
+    position = np.array([float(np.mean(L_t.numpy())) for L_t in losses])
     return float((position * mask).sum() / mask.sum())
 
 
@@ -87,8 +88,14 @@ def call_window_pass(fn, params, x, y, s0, mask, k1):
 
 # Traced into a graph, as in the compiled kernel, d <= ELEMENTWISE_MAX_D products are fused
 # multiply-adds; run eagerly (as a run does while its program compiles) they are tf.matmul.
-rolled_graph = tf.function(model.window_pass)
-unrolled_graph = tf.function(model.window_pass_unrolled)
+rolled_graph = tf.function(derived.rolled_window)
+unrolled_graph = tf.function(derived.unrolled_window)
+WINDOW_PASSES = {
+    "rolled-graph": rolled_graph, "rolled-eager": derived.rolled_window,
+    "unrolled-graph": unrolled_graph, "unrolled-eager": derived.unrolled_window,
+    "autodiff-unrolled-graph": tf.function(window.autodiff_unrolled), "autodiff-unrolled-eager": window.autodiff_unrolled,
+    "autodiff-rolled-graph": tf.function(window.autodiff_rolled), "autodiff-rolled-eager": window.autodiff_rolled,
+}
 
 
 def call_step(params, x, y, s0, k1, first_window):
@@ -124,10 +131,7 @@ def test_step_gradients_match_finite_differences(case, fd_grads, style):
         assert rel_error(g, fd) < 1e-5, f"step d{name} ({style}) disagrees with finite differences"
 
 
-@pytest.mark.parametrize(
-    "fn", [rolled_graph, model.window_pass, unrolled_graph, model.window_pass_unrolled],
-    ids=["rolled-graph", "rolled-eager", "unrolled-graph", "unrolled-eager"],
-)
+@pytest.mark.parametrize("fn", list(WINDOW_PASSES.values()), ids=list(WINDOW_PASSES))
 @pytest.mark.parametrize("style", list(STYLES))
 def test_window_pass_gradients_match_finite_differences(case, fd_grads, style, fn):
     params, x, y, s0 = case
@@ -163,9 +167,10 @@ def test_state_gradient_norms_match_finite_differences(case, style):
     fd_temporal = np.array([np.linalg.norm(state_gradient_fd(params, x, y, s0, last_only, t)) for t in range(N)])
     assert (fd_temporal > 1e-6).all()
     stepped = call_step(params, x, y, s0, k1, first_window)
-    rolled = call_window_pass(model.window_pass, params, x, y, s0, mask, N if k1 is None else k1)
+    passes = {name: call_window_pass(fn, params, x, y, s0, mask, N if k1 is None else k1)
+              for name, fn in WINDOW_PASSES.items() if name.endswith("graph")}
     reference = ref.window(params, x, y, s0, k1, first_window)
-    for name, out in (("step", stepped), ("window_pass", rolled), ("numpy reference", reference)):
+    for name, out in (("step", stepped), *passes.items(), ("numpy reference", reference)):
         assert rel_error(out["grad_norms"], fd_norms) < 1e-5, f"{name} ||dL/dS_t|| ({style})"
         assert rel_error(out["temporal"], fd_temporal) < 1e-5, f"{name} ||dL_last/dS_t|| ({style})"
     if k1 == 1 and not first_window:
@@ -191,13 +196,8 @@ def test_all_window_functions_agree_with_numpy(style, dtype, atol):
     k1_value = n if k1 is None else k1
     mask = ref.mask_for(n, k1_value, first_window)
     reference = ref.window(params, x, y, s0, k1, first_window)
-    outs = {
-        "window_pass": call_window_pass(model.window_pass, params, x, y, s0, mask, k1_value),
-        "window_pass_unrolled": call_window_pass(model.window_pass_unrolled, params, x, y, s0, mask, k1_value),
-        "window_pass in a graph": call_window_pass(rolled_graph, params, x, y, s0, mask, k1_value),
-        "window_pass_unrolled in a graph": call_window_pass(unrolled_graph, params, x, y, s0, mask, k1_value),
-        "step": call_step(params, x, y, s0, k1, first_window),
-    }
+    outs = {name: call_window_pass(fn, params, x, y, s0, mask, k1_value) for name, fn in WINDOW_PASSES.items()}
+    outs["step"] = call_step(params, x, y, s0, k1, first_window)
     for name, out in outs.items():
         for key in ("loss", "position_loss", "grad_norms", "temporal", "next_state", "states", "probs"):
             if key in out:
@@ -212,11 +212,12 @@ def test_all_window_functions_agree_with_numpy(style, dtype, atol):
         assert not np.allclose(outs["step"]["next_state"], reference["states"][-1], atol=1e-3)
 
 
-def test_window_pass_compiled_with_xla_matches_numpy():
-    """The rolled pass is what the compiled trainer runs for large n: same numbers under jit_compile."""
+@pytest.mark.parametrize("name", ["rolled", "autodiff-rolled"])
+def test_rolled_passes_compiled_with_xla_match_numpy(name):
+    """The rolled passes are what the compiled trainer runs for large n: same numbers under jit_compile."""
     params, x, y, s0 = make_case(seed=9, n=20, d=3, batch=2, dtype=np.float32)
     mask = ref.mask_for(20, 3, False)
-    fn = tf.function(model.window_pass, jit_compile=True)
+    fn = tf.function({"rolled": derived.rolled_window, "autodiff-rolled": window.autodiff_rolled}[name], jit_compile=True)
     out = call_window_pass(fn, params, x, y, s0, mask, 3)
     reference = ref.window(params, x, y, s0, 3, False)
     for key in ("loss", "position_loss", "grad_norms", "temporal", "next_state", "states", "probs"):
@@ -239,14 +240,7 @@ def test_unroll_returns_python_lists_of_n_tensors():
     states_ref, logits_ref, losses_ref = ref.forward(params, x, y, s0)
     np.testing.assert_allclose(np.stack([s.numpy() for s in states]), states_ref[1:], atol=2e-6)
     np.testing.assert_allclose(np.stack([p.numpy() for p in predictions]), logits_ref, atol=2e-6)
-    np.testing.assert_allclose(np.stack([loss_t.numpy() for loss_t in losses]), losses_ref, atol=2e-6)
-
-
-def test_loss_mask():
-    np.testing.assert_array_equal(model.loss_mask(5, 2, False), [0, 0, 0, 1, 1])
-    np.testing.assert_array_equal(model.loss_mask(5, 2, True), [1, 1, 1, 1, 1])
-    np.testing.assert_array_equal(model.loss_mask(5, 5, False), [1, 1, 1, 1, 1])
-    np.testing.assert_array_equal(model.loss_mask(5, 1, False), [0, 0, 0, 0, 1])
+    np.testing.assert_allclose(np.stack([L_t.numpy() for L_t in losses]), losses_ref, atol=2e-6)
 
 
 def test_one_step_graph_propagates_no_error_to_the_previous_step():
@@ -261,7 +255,7 @@ def test_one_step_graph_propagates_no_error_to_the_previous_step():
     first = ref.window(params, x[:, :1], y[:, :1], s0)
     carried = first["next_state"]
     stepped = call_step(params, x[:, 1:], y[:, 1:], carried, None, True)
-    rolled = call_window_pass(model.window_pass, params, x[:, 1:], y[:, 1:], carried, np.ones(1), 1)
+    rolled = call_window_pass(derived.rolled_window, params, x[:, 1:], y[:, 1:], carried, np.ones(1), 1)
 
     # closed form for one step: H = (X_t || S_{t-1}) is a constant input
     H = np.concatenate([ref.one_hot(x[:, 1]), carried], axis=1)
@@ -296,15 +290,15 @@ def test_one_step_graph_propagates_no_error_to_the_previous_step():
 def test_times_transpose_is_a_times_m_transposed(k):
     rng = np.random.default_rng(k)
     A, M = rng.normal(size=(7, k)), rng.normal(size=(k + 2, k))
-    graph = tf.function(model.times_transpose)(tf.constant(A), tf.constant(M)).numpy()  # elementwise for k <= 4
-    eager = model.times_transpose(tf.constant(A), tf.constant(M)).numpy()  # tf.matmul
+    graph = tf.function(derived.times_transpose)(tf.constant(A), tf.constant(M)).numpy()  # elementwise for k <= 4
+    eager = derived.times_transpose(tf.constant(A), tf.constant(M)).numpy()  # tf.matmul
     np.testing.assert_allclose(graph, A @ M.T, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(eager, A @ M.T, rtol=1e-12, atol=1e-12)
 
 
 def test_sigma_max_is_the_largest_singular_value_of_the_recurrent_block():
     params, *_ = make_case(seed=3, d=5, dtype=np.float64)
-    assert model.sigma_max(params.W) == pytest.approx(ref.sigma_max(params.W), rel=1e-10)
+    assert spectral.sigma_max(params.W) == pytest.approx(ref.sigma_max(params.W), rel=1e-10)
 
 
 def test_spectral_norms_of_a_stack_match_svd_and_survive_extreme_weights():
@@ -314,13 +308,13 @@ def test_spectral_norms_of_a_stack_match_svd_and_survive_extreme_weights():
     stack[2] = 0.0
     stack[3, 0, 0] = np.nan
     stack[4, 1, 2] = -np.inf
-    got = model.spectral_norms(stack)
+    got = spectral.spectral_norms(stack)
     for i in (0, 1, 5):
         expected = np.linalg.svd(stack[i].astype(np.float64), compute_uv=False)[0]
         assert got[i] == pytest.approx(expected, rel=1e-12)
     assert got[2] == 0.0
     assert got[3] == np.inf and got[4] == np.inf
-    assert model.spectral_norms(np.zeros((0, 3, 3))).shape == (0,)
+    assert spectral.spectral_norms(np.zeros((0, 3, 3))).shape == (0,)
 
 
 def test_init_params_shapes_and_repeatability():
@@ -345,22 +339,22 @@ def test_init_params_shapes_and_repeatability():
 def test_weights_roundtrip(tmp_path, dtype):
     params, *_ = make_case(seed=7, d=4, dtype=dtype)
     path = tmp_path / "w.npz"
-    model.save_weights(path, params)
-    loaded = model.load_weights(path, state_size=4)
+    weights.save_weights(path, params)
+    loaded = weights.load_weights(path, state_size=4)
     assert isinstance(loaded, model.Params)
     for p, q in zip(loaded, params):
         assert p.dtype == np.float32
         np.testing.assert_array_equal(p, q.astype(np.float32))
-    loaded_str = model.load_weights(str(path))
+    loaded_str = weights.load_weights(str(path))
     np.testing.assert_array_equal(loaded_str.W, params.W.astype(np.float32))
 
 
 def test_weights_roundtrip_keeps_the_path_given(tmp_path):
     params, *_ = make_case(seed=7, d=4, dtype=np.float32)
     path = tmp_path / "trained.weights"
-    model.save_weights(path, params)
+    weights.save_weights(path, params)
     assert path.exists()
-    np.testing.assert_array_equal(model.load_weights(path).W, params.W)
+    np.testing.assert_array_equal(weights.load_weights(path).W, params.W)
 
 
 def _write(path, **arrays):
@@ -414,13 +408,13 @@ CASE_NAMES = ["missing key", "wrong shape", "wrong bias shape", "wrong dtype", "
 def test_bad_weights_files_raise_clear_value_errors(tmp_path, name):
     path, message = bad_files(tmp_path)[name]
     with pytest.raises(ValueError) as info:
-        model.load_weights(path)
+        weights.load_weights(path)
     assert message in str(info.value)
     assert "Traceback" not in str(info.value)
 
 
 def test_weights_of_another_state_size_are_rejected(tmp_path):
     path = _write(tmp_path / "d3.npz", **good_arrays(3))
-    model.load_weights(path, state_size=3)
+    weights.load_weights(path, state_size=3)
     with pytest.raises(ValueError, match=r"state size d=3 but the run has d=4"):
-        model.load_weights(path, state_size=4)
+        weights.load_weights(path, state_size=4)

@@ -28,7 +28,7 @@ CASES = {
     "wp-n5-k1=2": dict(truncation=5, style="williams-peng", k1=2, learning_rate=0.25),
     # 57 steps at a small learning rate: float32 rounding grows along the trajectory when lr is large
     "wp-n4-k1=1": dict(truncation=4, style="williams-peng", k1=1, epochs=1, learning_rate=0.25),
-    "tf-n20-rolled": dict(truncation=20),  # n > kernels.UNROLL_LIMIT: the rolled window_pass
+    "tf-n20-rolled": dict(truncation=20),  # n > window.UNROLL_LIMIT: the rolled window passes
 }
 
 
@@ -86,18 +86,19 @@ def assert_matches(trainer: train.Trainer, chunks: list[train.Chunk], expected: 
     np.testing.assert_allclose(snap.prob, last["probs"][:, 0], **TOL)
 
 
+@pytest.mark.parametrize("gradient", ["autodiff", "derived"])
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "eager"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_sgd_steps_match_numpy_reference(case, compiled, request):
+def test_sgd_steps_match_numpy_reference(case, compiled, gradient, request):
     if not compiled:
         request.getfixturevalue("fresh_pool")
-    cfg = make_cfg(**CASES[case])
+    cfg = make_cfg(**CASES[case], gradient=gradient)
     expected = run_reference(cfg)
     start = init_params(cfg.state_size, cfg.init_scale, cfg.seed)
     moved = max(np.abs(p - q).max() for p, q in zip(expected["params"], start))
     assert moved > 0.05, "the steps barely move the weights; the comparison would be weak"
     trainer, chunks = run_engine(cfg, compiled)
-    assert_matches(trainer, chunks, expected, f"{case} {'compiled' if compiled else 'eager'}")
+    assert_matches(trainer, chunks, expected, f"{case} {gradient} {'compiled' if compiled else 'eager'}")
 
 
 @pytest.mark.parametrize("case,wrong", [("tf-n5", "zero"), ("wp-n5-k1=2", "final")])

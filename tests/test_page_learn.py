@@ -4,10 +4,11 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import run_page
-from rnn_core import model
+from rnn_core import derived, kernels, model, truncation, window
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
@@ -84,3 +85,37 @@ def test_quick_run_button_trains_and_stores_a_run():
     assert runs[0].config.truncation == 4 and runs[0].config.state_size == 3
     assert np.isfinite(runs[0].scalars["sigma_max"]).all()
     assert len(at.metric) == 3 and len(at.get("vega_lite_chart")) == 1
+
+
+@pytest.mark.parametrize("gradient,n", [("autodiff", 5), ("derived", 5), ("autodiff", 20), ("derived", 20)])
+def test_the_page_names_the_program_that_trains_this_config(monkeypatch, gradient, n):
+    """Train one step with a spy on every window pass, then check the page claims the one that ran."""
+    ran = []
+    for slot, fn in list(kernels.WINDOW_PASSES.items()):
+        def spy(*args, _fn=fn):
+            ran.append(f"{_fn.__module__.rsplit('.', 1)[-1]}.{_fn.__name__}")
+            return _fn(*args)
+        monkeypatch.setitem(kernels.WINDOW_PASSES, slot, spy)
+    cfg = RunConfig(gradient=gradient, truncation=n, batch_size=4, series_length=4 * n * 3, state_size=3)
+    trainer = Trainer(cfg, use_compiled=False)
+    list(trainer.run(max_steps=1))
+    monkeypatch.undo()
+    assert len(set(ran)) == 1
+    recorded = trainer.summary()["program"]
+    assert recorded.startswith(f"{gradient} ({ran[0]}:") and recorded.endswith("; eager (uncompiled)")
+    at = _page(cfg)
+    claims = [m.value for m in at.markdown if m.value.startswith("**What trains with your settings**")]
+    assert len(claims) == 1 and f"({ran[0]}:" in claims[0] and recorded.split(";")[0] in claims[0]
+    codes = [c.value for c in at.code]
+    shown = {"window.autodiff_unrolled": model.step, "window.autodiff_rolled": window.autodiff_rolled,
+             "derived.unrolled_window": derived.backward_step, "derived.rolled_window": derived.backward_step}[ran[0]]
+    assert inspect.getsource(shown).rstrip("\n") in codes
+    assert not any("runs exactly this graph" in c.value for c in at.caption)
+
+
+def test_the_page_shows_both_gradients_and_the_truncation_rule_side_by_side():
+    at = _page()
+    codes = [c.value for c in at.code]
+    for fn in (model.unroll, model.step, derived.backward_step):
+        assert inspect.getsource(fn).rstrip("\n") in codes
+    assert any(inspect.getsource(truncation.loss_mask).rstrip("\n") in c for c in codes)

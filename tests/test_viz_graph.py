@@ -1,4 +1,4 @@
-"""DOT sources of the Learn page's graphs and the loss-reach counts, against direct enumeration and `dot`."""
+"""DOT sources of the Learn page's graphs, against direct enumeration and `dot`."""
 from __future__ import annotations
 
 import re
@@ -7,32 +7,7 @@ import subprocess
 
 import pytest
 
-from viz.graph import drawn_positions, lag_reach, loss_reach, mean_depth, one_step_dot, unrolled_dot
-
-
-@pytest.mark.parametrize("n", [1, 2, 5, 12])
-def test_tf_style_trains_every_loss_and_reaches_half_the_window_on_average(n):
-    rows = loss_reach(n)
-    assert all(r["trained"] for r in rows)
-    assert [r["states_reached"] for r in rows] == list(range(1, n + 1))
-    assert mean_depth(n) == pytest.approx((n + 1) / 2)
-
-
-@pytest.mark.parametrize("n,k1", [(5, 1), (8, 3), (10, 10)])
-def test_williams_peng_trains_the_last_k1_losses(n, k1):
-    rows = loss_reach(n, k1)
-    assert [r["position"] for r in rows if r["trained"]] == list(range(n - k1, n))
-    assert mean_depth(n, k1) == pytest.approx(sum(range(n - k1 + 1, n + 1)) / k1)
-
-
-@pytest.mark.parametrize("n,k1", [(5, 5), (10, 10), (10, 1), (10, 4), (3, 3)])
-def test_lag_reach_counts_trained_losses_whose_error_reaches_the_lag(n, k1):
-    for row in lag_reach(n, k1, [3, 8]):
-        lag = row["lag"]
-        # loss at t reaches inputs X_0..X_t of the window, so X_{t-lag} only when t >= lag
-        direct = sum(1 for t in range(n) if t >= n - k1 and t - lag >= 0)
-        assert row["losses_reaching"] == direct and row["trained_losses"] == k1
-        assert row["fraction"] == pytest.approx(direct / k1)
+from viz.graph import drawn_positions, one_step_dot, unrolled_dot
 
 
 def test_drawn_positions_caps_the_drawing():

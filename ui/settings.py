@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from rnn_core.config import BOUNDS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
+from rnn_core.config import BOUNDS, GRADIENTS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
 from rnn_core.data import load_sequence_csv
 from rnn_core.report import RunRecord
 from ui import state
@@ -102,6 +102,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("series_length", "Series length T", "Optimisation", "int", _help("series_length"), 10_000,
             shown=lambda v: v["task"] != "file"),
     Setting("epochs", "Epochs", "Optimisation", "int", _help("epochs"), 1),
+    Setting("gradient", "Gradient computed by", "Optimisation", "choice",
+            "autodiff: tf.GradientTape differentiates the taught graph (model.unroll's lists; for wide windows "
+            "the same cell rolled into tf.scan). derived: the same gradient by a hand-derived backward pass. Same numbers; see the Learn "
+            f"page. Default: {DEFAULT.gradient}.", options=GRADIENTS),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 GROUPS = ("Model", "Truncation", "Task", "Optimisation")
@@ -109,6 +113,7 @@ LABELS = {
     "tensorflow": "TF style BPTT(n; n)", "williams-peng": "Williams–Peng BPTT(n; k1)",
     "r2rt": "R2RT: lags 3 and 8", "echo": "Echo (Hallström)", "custom": "Custom lags", "file": "My CSV file",
     "sgd": "SGD", "adagrad": "Adagrad", "adam": "Adam",
+    "autodiff": "autodiff (tf.GradientTape)", "derived": "derived by hand",
 }
 
 

@@ -1,14 +1,14 @@
-"""Graphviz DOT source of the seed's graphs, and which losses reach which states under truncation.
+"""Graphviz DOT source of the seed's graphs, drawn by the truncation rule of `truncation.py`.
 
 one_step_dot    G(X_t, S_{t-1}) -> (P_t, S_t), the graph one time step wide
 unrolled_dot    the graph n steps wide, the trained losses marked and one loss's backward reach traced
-loss_reach      per window position: is its loss trained, how many states its error reaches
-lag_reach       per lag L of a task: how many trained losses send error back to X_{t-L}
 
-Window positions run 0..n-1; BPTT(n; k1) trains the losses of the last k1 positions (TensorFlow
-style is k1 = n, all of them; the first window of an epoch trains all n in the engine too).
+Window positions run 0..n-1; which losses are trained and which state is carried come from
+`truncation.loss_reach` and `truncation.carried_position`.
 """
 from __future__ import annotations
+
+from .truncation import carried_position, loss_reach
 
 TRAINED = "#d9480f"
 REACHED = "#1f5fa8"
@@ -78,7 +78,8 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
     if not 0 <= trace < n:
         raise ValueError(f"trace must be a window position in [0, {n - 1}], got {trace}")
     positions = drawn_positions(n, max_drawn)
-    carried = k1 - 1
+    carried = carried_position(k1)
+    is_trained = [r["trained"] for r in loss_reach(n, k1)]
     lines = [
         "digraph unrolled {",
         '  rankdir=BT; nodesep=0.25; ranksep=0.3; '
@@ -95,7 +96,7 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
             lines.append(f'  gap [label="… {hidden} more …", shape=plaintext, fontcolor="#495057"];')
             chain.append(("gap", positions[i + 1] - 1))
             continue
-        trained = t >= n - k1
+        trained = is_trained[t]
         reached = t <= trace
         s_fill = "#d0e1f5" if reached else "white"
         s_color = REACHED if reached else IDLE
@@ -126,26 +127,3 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
     lines.append("  { rank=same; " + "; ".join(name for name, _ in chain) + "; next; }")
     lines.append("}")
     return "\n".join(lines)
-
-
-def loss_reach(n: int, k1: int | None = None) -> list[dict[str, int | bool]]:
-    """Per window position t: whether L_t is trained under BPTT(n; k1), and how many states (t + 1) its error
-    reaches."""
-    k1 = n if k1 is None else k1
-    return [{"position": t, "trained": t >= n - k1, "states_reached": t + 1} for t in range(n)]
-
-
-def mean_depth(n: int, k1: int | None = None) -> float:
-    """Average number of states a trained loss's error reaches: (n + 1) / 2 for TF style, n for k1 = 1."""
-    rows = [r for r in loss_reach(n, k1) if r["trained"]]
-    return sum(r["states_reached"] for r in rows) / len(rows)
-
-
-def lag_reach(n: int, k1: int | None, lags: list[int] | tuple[int, ...]) -> list[dict[str, float]]:
-    """Per lag L: how many of the trained losses (positions t >= L) send error back to X_{t-L}, and the fraction."""
-    k1 = n if k1 is None else k1
-    out = []
-    for lag in lags:
-        count = sum(1 for t in range(n - k1, n) if t >= lag)
-        out.append({"lag": lag, "losses_reaching": count, "trained_losses": k1, "fraction": count / k1})
-    return out
