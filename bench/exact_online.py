@@ -3,7 +3,7 @@
     python -m bench.exact_online speed            # RTRL d=4,16,32 and UORO d=4,16 time steps/s (B=200)
     python -m bench.exact_online sample           # one full-gradient sample at n=5 d=4 B=200
     python -m bench.exact_online epoch [--d 4]    # final loss after one R2RT epoch: RTRL, UORO
-    python -m bench.exact_online cosine [--d 4]   # mean cosine along TF-style runs, n = 1, 5, 10, 20
+    python -m bench.exact_online cosine [--d 4] [--history K]  # mean cosine along TF-style runs, n = 1, 5, 10, 20
 
 Each prints JSON lines. Timings are medians of repeated compiled calls after one warm-up call.
 """
@@ -99,13 +99,13 @@ def epoch(d: int, chunk: int = 1000) -> None:
                "final_loss_last_1000": round(final_loss(loss, 1000), 4), "seconds": round(seconds, 2)})
 
 
-def cosine(d: int, samples: int = 20) -> None:
+def cosine(d: int, history: int | None, samples: int = 20) -> None:
     """Mean cosine (exact vs the truncated gradient that trained the step) along TF-style runs."""
     for n in (1, 5, 10, 20):
         cfg = RunConfig(state_size=d, truncation=n)
         trainer = Trainer(cfg)
         every = max(1, trainer.total_steps // samples)
-        cos_all, cos_ws, rel, sample_s = [], [], [], 0.0
+        cos_all, cos_ws, rel, depth, sample_s = [], [], [], [], 0.0
         while not trainer.finished:
             st = trainer.state
             if st.steps_done > 0 and st.window > 0:  # the next window at the weights about to train it
@@ -113,11 +113,13 @@ def cosine(d: int, samples: int = 20) -> None:
                 start = st.window * cfg.effective_k1
                 t0 = time.perf_counter()
                 comp = exact.full_gradient_comparison(trainer.params, rows & 1, rows >> 1, start, n,
-                                                      cfg.effective_k1, False, first_state=st.state)
+                                                      cfg.effective_k1, False, first_state=st.state,
+                                                      history=history)
                 sample_s += time.perf_counter() - t0
                 cos_all.append(comp.cosine_all)
                 cos_ws.append(comp.cosine_W_s)
                 rel.append(comp.rel_error)
+                depth.append(comp.history_steps)
             for _ in trainer.run(max_steps=every):
                 pass
         summary = trainer.summary()
@@ -125,13 +127,15 @@ def cosine(d: int, samples: int = 20) -> None:
                "mean_cosine_all": round(float(np.mean(cos_all)), 4), "mean_cosine_W_s": round(float(np.mean(cos_ws)), 4),
                "min_cosine_all": round(float(np.min(cos_all)), 4), "mean_rel_error": round(float(np.mean(rel)), 4),
                "final_loss": round(summary["final_loss"], 4), "train_s": round(summary["seconds"], 2),
-               "sampling_s": round(sample_s, 2)})
+               "sampling_s": round(sample_s, 2), "history": history,
+               "mean_history_steps_backpropagated": round(float(np.mean(depth)), 1)})
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m bench.exact_online")
     parser.add_argument("what", choices=("speed", "sample", "epoch", "cosine"))
     parser.add_argument("--d", type=positive_int, default=4)
+    parser.add_argument("--history", type=positive_int, default=None, help="cosine: K steps back (default: since zero)")
     args = parser.parse_args(argv)
     if args.what == "speed":
         speed()
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.what == "epoch":
         epoch(args.d)
     else:
-        cosine(args.d)
+        cosine(args.d, args.history)
 
 
 if __name__ == "__main__":

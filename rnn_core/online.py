@@ -82,7 +82,7 @@ def zero_carry(key: OnlineKey) -> list[np.ndarray]:
     B, d = key.batch_size, key.d
     S = np.zeros((B, d), np.float32)
     if key.method == "rtrl":
-        return [S, np.zeros((B, d, recurrent_size(d)), np.float32)]
+        return [S, np.zeros((d, B, recurrent_size(d)), np.float32)]  # M[i, b, (k, j)] = dS_i / dWaug_kj, row b
     return [S, np.zeros((B, d), np.float32), np.zeros((B, recurrent_size(d)), np.float32)]
 
 
@@ -169,12 +169,13 @@ class OnlineKernel:
             dS = tf.matmul(dP, Uv)  # dL_t/dS_t  [B, d]
             tanh_grad = 1.0 - S_new * S_new
             if rtrl:
-                (M,) = infl
-                imm = tf.reshape(eye[None, :, :, None] * h[:, None, None, :], [B, d, p])  # delta_ik h_j
-                M = tanh_grad[:, :, None] * (tf.matmul(tf.broadcast_to(W_s, [B, d, d]), M) + imm)
-                g_rec = tf.einsum("bi,bip->p", dS, M)
+                (M,) = infl  # [d, B, p], state index first: W_s M is one [d, d] x [d, B p] product
+                imm = tf.reshape(eye[:, None, :, None] * h[None, :, None, :], [d, B, p])  # delta_ik h_j
+                WM = tf.reshape(tf.matmul(W_s, tf.reshape(M, [d, B * p])), [d, B, p])
+                M = tf.transpose(tanh_grad)[:, :, None] * (WM + imm)
+                g_rec = tf.reshape(tf.matmul(tf.reshape(tf.transpose(dS), [1, d * B]), tf.reshape(M, [d * B, p])), [p])
                 infl = (M,)
-                infl_norm = tf.reduce_mean(tf.norm(M, axis=[1, 2]))
+                infl_norm = tf.reduce_mean(tf.sqrt(tf.reduce_sum(M * M, axis=[0, 2])))
             else:
                 a, b = infl
                 step_seed = tf.stack([seed, time_offset + t])
