@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from .model import Params
 
-CAPACITY_STEP = 1024  # history capacities are multiples of this: one program serves a range of lengths
+MIN_CAPACITY = 1024  # history capacities are powers of two from this: one program serves a range of lengths
 
 
 @dataclass
@@ -200,7 +200,7 @@ _LOCK = threading.Lock()
 
 
 def _program(batch_size: int, length: int, d: int, n: int, extra: int) -> _Program:
-    capacity = max(CAPACITY_STEP, -(-length // CAPACITY_STEP) * CAPACITY_STEP)
+    capacity = max(MIN_CAPACITY, 1 << (length - 1).bit_length())
     key = (batch_size, capacity, d, n, extra)
     with _LOCK:
         if key not in _PROGRAMS:
@@ -223,11 +223,13 @@ def _validate(params, x_hist, y_hist, window_start, n, k1) -> tuple[np.ndarray, 
 
 def _run(params, x_hist, y_hist, window_start, n, k1, first_window, first_state, history, extra, tolerance=0.0):
     slab, B, d = _validate(params, x_hist, y_hist, window_start, n, k1)
-    program = _program(B, window_start + n, d, n, extra)
-    capacity = program.shape[1]
-    padded = np.zeros((B, capacity), np.int8)
-    padded[:, : window_start + n] = slab[:, : window_start + n]
-    begin = 0 if history is None else max(0, window_start - int(history))
+    if history is not None and history < 0:
+        raise ValueError(f"history must be >= 0 steps, got {history}")
+    first = 0 if history is None else max(0, window_start - int(history))  # the history's zero state
+    program = _program(B, window_start + n - first, d, n, extra)
+    padded = np.zeros((B, program.shape[1]), np.int8)
+    padded[:, : window_start + n - first] = slab[:, first : window_start + n]
+    window_start, begin = window_start - first, 0  # positions inside the slab
     mask = np.zeros(n, np.float32)
     mask[trained_positions(n, k1, first_window)] = 1.0
     given = first_state is not None
@@ -304,7 +306,7 @@ def gradient_flow(
                             tolerance=np.inf)  # the exact gradient's backward pass is not needed here
     rows = trained_positions(n, k1, first_window)
     cols = np.arange(window_start - extra, window_start + n)
-    keep = cols >= (0 if history is None else window_start - history)
+    keep = cols >= (0 if history is None else max(0, window_start - history))
     matrix = flow[rows][:, keep]
     cols = cols[keep]
     loss_positions = window_start + rows
