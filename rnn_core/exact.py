@@ -64,7 +64,7 @@ def _cosine(u: np.ndarray, v: np.ndarray) -> float:
     return float(u @ v) / denominator if denominator > 0 else float("nan")
 
 
-UNROLL = 8  # time steps per loop iteration: fewer iterations, and XLA fuses the steps' elementwise work
+UNROLL = 1  # time steps per loop iteration; 4 and 8 compiled 2-3x slower and ran no faster (bench/README.md)
 
 
 def _times_transpose(A, M):

@@ -210,7 +210,6 @@ def test_tolerance_stops_the_backward_pass_early_and_bounds_what_it_drops(case):
     full = E.full_gradient_comparison(params, x, y, start, n, n, False)
     early = E.full_gradient_comparison(params, x, y, start, n, n, False, tolerance=0.5)
     assert early.history_steps < full.history_steps == start + n
-    assert early.history_steps % E.UNROLL == n % E.UNROLL  # checked every UNROLL steps
     e_full, e_early, t = (R.flatten(g) for g in (full.exact, early.exact, full.truncated))
     # stopping early drops part of what the cut dropped, never more
     assert np.linalg.norm(e_full - e_early) < np.linalg.norm(e_full - t)
