@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from .model import Params
 
-MIN_CAPACITY = 1024  # history capacities are powers of two from this: one program serves a range of lengths
+MIN_CAPACITY = 1024  # capacities are powers of two from this: fewer compiles (5-10 s each), some work on padding
 
 
 @dataclass
@@ -208,7 +208,7 @@ def _program(batch_size: int, length: int, d: int, n: int, extra: int) -> _Progr
         return _PROGRAMS[key]
 
 
-def _validate(params, x_hist, y_hist, window_start, n, k1) -> tuple[np.ndarray, int, int]:
+def _validate(params, x_hist, y_hist, window_start, n, k1) -> tuple[np.ndarray, np.ndarray, int, int]:
     x_hist, y_hist = np.asarray(x_hist), np.asarray(y_hist)
     if x_hist.ndim != 2 or x_hist.shape != y_hist.shape:
         raise ValueError(f"x_hist and y_hist must be [B, T] arrays of the same shape, got {x_hist.shape} and {y_hist.shape}")
@@ -218,17 +218,18 @@ def _validate(params, x_hist, y_hist, window_start, n, k1) -> tuple[np.ndarray, 
         raise ValueError(f"k1 must be between 1 and n={n}, got {k1}")
     if window_start < 0 or window_start + n > T:
         raise ValueError(f"the window [{window_start}, {window_start + n}) does not fit in a history of {T} steps")
-    return (x_hist.astype(np.int8) | (y_hist.astype(np.int8) << 1)), B, d
+    return x_hist, y_hist, B, d
 
 
 def _run(params, x_hist, y_hist, window_start, n, k1, first_window, first_state, history, extra, tolerance=0.0):
-    slab, B, d = _validate(params, x_hist, y_hist, window_start, n, k1)
+    x_hist, y_hist, B, d = _validate(params, x_hist, y_hist, window_start, n, k1)
     if history is not None and history < 0:
         raise ValueError(f"history must be >= 0 steps, got {history}")
     first = 0 if history is None else max(0, window_start - int(history))  # the history's zero state
     program = _program(B, window_start + n - first, d, n, extra)
     padded = np.zeros((B, program.shape[1]), np.int8)
-    padded[:, : window_start + n - first] = slab[:, first : window_start + n]
+    cols = slice(first, window_start + n)
+    padded[:, : window_start + n - first] = x_hist[:, cols].astype(np.int8) | (y_hist[:, cols].astype(np.int8) << 1)
     window_start, begin = window_start - first, 0  # positions inside the slab
     mask = np.zeros(n, np.float32)
     mask[trained_positions(n, k1, first_window)] = 1.0
