@@ -40,6 +40,7 @@ class GradientComparison:
     history_steps: int  # time steps backpropagated by the exact gradient
     exact: list[np.ndarray]  # [dW, db_s, dU, db_p]
     truncated: list[np.ndarray]
+    flow: "GradientFlow | None" = None  # the window's flow matrix, when asked for (flow_extra)
 
 
 @dataclass
@@ -257,6 +258,7 @@ def full_gradient_comparison(
     first_state: np.ndarray | None = None,
     history: int | None = None,
     tolerance: float = 0.0,
+    flow_extra: int | None = None,
 ) -> GradientComparison:
     """Exact vs truncated gradient of the trained losses of the window [window_start, window_start + n).
 
@@ -269,9 +271,12 @@ def full_gradient_comparison(
     R2RT's initial weights happens about 110 steps back). When sigma_max(W_s) = sigma < 1 the error
     shrinks at least by sigma a step (tanh' <= 1), so what an early stop drops is at most about
     that error times max ||h|| / (1 - sigma). history_steps says how far it went.
+    flow_extra = k: also the `gradient_flow` matrix reaching k states left of the window, from the
+    same pass (one program and one call for both).
     """
-    exact, truncated, _, steps, _ = _run(params, x_hist, y_hist, window_start, n, k1, first_window,
-                                         first_state, history, 0, tolerance)
+    extra = 0 if flow_extra is None else _check_extra(flow_extra)
+    exact, truncated, flow, steps, _ = _run(params, x_hist, y_hist, window_start, n, k1, first_window,
+                                            first_state, history, extra, tolerance)
     e, t = np.concatenate([g.ravel() for g in exact]), np.concatenate([g.ravel() for g in truncated])
     norm = float(np.linalg.norm(e))
     return GradientComparison(
@@ -279,7 +284,14 @@ def full_gradient_comparison(
         cosine_W_s=_cosine(truncated[0][:, 2:].ravel(), exact[0][:, 2:].ravel()),
         rel_error=float(np.linalg.norm(t - e)) / norm if norm > 0 else float("nan"),
         history_steps=steps, exact=exact, truncated=truncated,
+        flow=None if flow_extra is None else _flow_result(flow, window_start, n, k1, first_window, extra, history),
     )
+
+
+def _check_extra(extra: int) -> int:
+    if int(extra) < 0:
+        raise ValueError(f"extra must be >= 0, got {extra}")
+    return int(extra)
 
 
 def gradient_flow(
@@ -300,11 +312,13 @@ def gradient_flow(
     dropped. TF style's kept part is a triangle (s >= window start),
     Williams-Peng's with k1 < n a band.
     """
-    extra = n if extra is None else int(extra)
-    if extra < 0:
-        raise ValueError(f"extra must be >= 0, got {extra}")
+    extra = n if extra is None else _check_extra(extra)
     _, _, flow, _, _ = _run(params, x_hist, y_hist, window_start, n, k1, first_window, None, history, extra,
                             tolerance=np.inf)  # the exact gradient's backward pass is not needed here
+    return _flow_result(flow, window_start, n, k1, first_window, extra, history)
+
+
+def _flow_result(flow, window_start, n, k1, first_window, extra, history) -> GradientFlow:
     rows = trained_positions(n, k1, first_window)
     cols = np.arange(window_start - extra, window_start + n)
     keep = cols >= (0 if history is None else max(0, window_start - history))

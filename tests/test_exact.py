@@ -213,3 +213,11 @@ def test_tolerance_stops_the_backward_pass_early_and_bounds_what_it_drops(case):
     e_full, e_early, t = (R.flatten(g) for g in (full.exact, early.exact, full.truncated))
     # stopping early drops part of what the cut dropped, never more
     assert np.linalg.norm(e_full - e_early) < np.linalg.norm(e_full - t)
+
+
+def test_comparison_returns_the_same_flow_from_one_pass(case):
+    params, x, y = case
+    comp = E.full_gradient_comparison(params, x, y, 10, 5, 2, False, flow_extra=5)
+    alone = E.gradient_flow(params, x, y, 10, 5, 2, False, extra=5)
+    assert np.allclose(comp.flow.matrix, alone.matrix, rtol=1e-6, atol=1e-12)
+    assert list(comp.flow.state_positions) == list(alone.state_positions)
