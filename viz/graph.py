@@ -8,7 +8,7 @@ Window positions run 0..n-1; which losses are trained and which state is carried
 """
 from __future__ import annotations
 
-from .truncation import carried_position, loss_reach
+from rnn_core.truncation import carried_position, loss_reach
 
 TRAINED = "#d9480f"
 REACHED = "#1f5fa8"
