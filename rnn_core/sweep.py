@@ -156,19 +156,21 @@ def expand(args: argparse.Namespace, config_from_args: Callable[[argparse.Namesp
 
 
 def check_inputs(specs: Sequence[RunSpec]) -> None:
-    """Read every data file and weights file the grid names once, so a bad one stops the sweep before it trains."""
-    from .data import load_sequence_csv
+    """Read every data file and weights file the grid names, so a bad one stops the sweep before it trains."""
+    from .data import epoch_data, load_sequence_csv
     from .model import load_weights  # imports TensorFlow
 
-    seen: set[tuple[str, int]] = set()
+    sequences: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    weights: set[tuple[str, int]] = set()
     for spec in specs:
         try:
-            if spec.data_file is not None and (spec.data_file, 0) not in seen:
-                load_sequence_csv(spec.data_file)
-                seen.add((spec.data_file, 0))
-            if spec.init is not None and (spec.init, spec.cfg.state_size) not in seen:
+            if spec.data_file is not None:
+                if spec.data_file not in sequences:
+                    sequences[spec.data_file] = load_sequence_csv(spec.data_file)
+                epoch_data(spec.cfg, 0, sequences[spec.data_file])  # long enough for this run's B x n
+            if spec.init is not None and (spec.init, spec.cfg.state_size) not in weights:
                 load_weights(spec.init, spec.cfg.state_size)
-                seen.add((spec.init, spec.cfg.state_size))
+                weights.add((spec.init, spec.cfg.state_size))
         except ValueError as exc:
             raise SweepError(f"run {spec.label()}: {exc}") from None
 
@@ -205,11 +207,12 @@ def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None,
         initial = load_weights(init, cfg.state_size)
     trainer = Trainer(cfg, sequence=sequence, initial_params=None if initial is None else Params(*initial),
                       max_profiles=None if history else 1)
+    t1 = time.perf_counter()
     try:
         warm_up(trainer.key)  # at once if it waits in the pool or its queued compile is done
     except Exception:  # noqa: BLE001 - a shape that does not compile trains eagerly, as in `train`
         pass
-    waited = time.perf_counter() - t0
+    waited = time.perf_counter() - t1
     trainer.run_to_end()
     bundle = RunRecord.from_trainer(trainer).to_json()
     if not history:
