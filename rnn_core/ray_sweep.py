@@ -13,6 +13,7 @@ grid goes on. Ctrl-C cancels the outstanding tasks and keeps what finished.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -41,12 +42,24 @@ def connect(address: str, node_ip: str | None) -> float:
     env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
     env.update({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
     t0 = time.perf_counter()
+    _check_reachable(address)
     try:
         ray.init(address=address, _node_ip_address=node_ip, log_to_driver=False, logging_level="ERROR",
                  runtime_env={"py_modules": [PACKAGE_DIR], "env_vars": env}, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RuntimeError(f"--ray-address {address}: could not join the Ray cluster ({exc})") from None
     return time.perf_counter() - t0
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once on a host:port nobody listens on (ray.init would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or address.startswith("ray://") or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RuntimeError(f"--ray-address {address}: no Ray head answers there ({exc})") from None
 
 
 def _inputs(spec: RunSpec) -> tuple[Any, Any]:

@@ -38,6 +38,7 @@ LIST_FLAGS = ("--lags", "--effects")  # their values are lists themselves: alter
 REPLACED = ("json", "quiet", "save_weights")  # train's outputs; sweep has its own
 ALIASES = {"--seed": ("--seeds",)}
 EXIT_INTERRUPTED = 130
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SweepError(ValueError):
@@ -392,6 +393,10 @@ def command(args: argparse.Namespace, config_from_args: Callable[[argparse.Names
     extra = ""
     try:
         if args.ray_address is not None:
+            if args.ray_node_ip in LOOPBACK:
+                # Ray swaps a loopback node address for the machine's own unless it believes it runs one
+                # machine; set before Ray is imported, so a cluster on 127.0.0.1 stays on 127.0.0.1.
+                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             from .ray_sweep import run_ray
 
             extra = run_ray(specs, report, args.history, args.ray_address, args.ray_node_ip)
