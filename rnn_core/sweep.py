@@ -317,6 +317,31 @@ class Report:
         return 1 if self.failed else 0
 
 
+def load_runs(data: Any) -> list:
+    """The runs of a sweep file (its text, bytes or parsed dict) as RunRecords; ValueError naming what is wrong.
+
+    A run without history (the default) has an empty `scalars`: its final loss is `summary["final_loss"]`.
+    """
+    from .report import RunRecord
+
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"sweep file is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise ValueError('sweep file must be a JSON object with a list "runs" (what `sweep --json` writes)')
+    if data.get("format", FORMAT) != FORMAT:
+        raise ValueError(f"sweep file has format {data.get('format')!r}; this version reads {FORMAT!r}")
+    records = []
+    for i, bundle in enumerate(data["runs"]):
+        try:
+            records.append(RunRecord.from_json(bundle))
+        except ValueError as exc:
+            raise ValueError(f"sweep file: runs[{i}]: {exc}") from None
+    return records
+
+
 # ---------------------------------------------------------------- the local backend
 
 

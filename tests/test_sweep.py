@@ -232,6 +232,23 @@ def test_sweep_json_and_terminal_lines(sweep_and_train):
     assert lines[-1].startswith("4 of 4 runs in ") and "2 shapes compiled" in lines[-1]
 
 
+def test_load_runs_reads_a_sweep_file(sweep_and_train):
+    from rnn_core.sweep import load_runs
+
+    folder, _ = sweep_and_train
+    text = (folder / "sweep.json").read_text()
+    records = load_runs(text)
+    assert len(records) == 4
+    for record, bundle in zip(records, json.loads(text)["runs"]):
+        assert record.config == RunConfig.from_dict(bundle["config"])
+        assert record.final_loss() == pytest.approx(bundle["summary"]["final_loss"], rel=1e-6)
+    for bad, message in (("{", "not valid JSON"), ('{"runs": 3}', 'a list "runs"'),
+                         ('{"format": "other/2", "runs": []}', "has format 'other/2'"),
+                         ('{"runs": [{"config": {}}]}', "runs[0]: run bundle lacks 'history'")):
+        with pytest.raises(ValueError, match=message):
+            load_runs(bad)
+
+
 def test_history_only_on_request(tmp_path):
     out = tmp_path / "s.json"
     proc = cli("sweep", "--n", "2", "--seeds", "3,4", "--series-length", "4000", "--d", "2", "--quiet",
@@ -240,6 +257,11 @@ def test_history_only_on_request(tmp_path):
     runs = json.loads(out.read_text())["runs"]
     assert [r["config"]["seed"] for r in runs] == [3, 4]
     assert all(r["history"] == [] and r["summary"]["steps"] == 10 for r in runs)
+    from rnn_core.sweep import load_runs
+
+    records = load_runs(out.read_bytes())  # a run without history loads too; its final loss is in the summary
+    assert [r.summary["final_loss"] for r in records] == [r["summary"]["final_loss"] for r in runs]
+    assert all(len(r.scalars["loss"]) == 0 for r in records)
     assert [line for line in proc.stdout.splitlines() if line.strip()][0].startswith("2 of 2 runs")
 
 
