@@ -13,6 +13,7 @@ grid goes on. Ctrl-C cancels the outstanding tasks and keeps what finished.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -87,12 +88,20 @@ def run_ray(specs: list[RunSpec], report: Report, history: bool, address: str, n
         ref = _train.remote(spec.index, spec.cfg.to_dict(), history, sequence, initial)
         pending[ref] = (spec, attempt)
 
+    # Ctrl-C only sets a flag, read between waits: a KeyboardInterrupt raised inside Ray's own blocking
+    # calls was seen swallowed or crashing the driver instead of reaching this loop.
+    stop: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     try:
         cpus = int(ray.cluster_resources().get("CPU", 0))
         for spec in run_order(specs):
             submit(spec, 1)
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            if stop:
+                raise KeyboardInterrupt
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
+            if not done:
+                continue
             spec, attempt = pending.pop(done[0])
             try:
                 result = ray.get(done[0])
@@ -112,6 +121,7 @@ def run_ray(specs: list[RunSpec], report: Report, history: bool, address: str, n
         raise
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGINT, previous)
     return f" (joined the Ray cluster at {address} in {joined:.1f} s; {cpus} CPUs, {len(workers)} worker processes)"
 
 

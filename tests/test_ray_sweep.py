@@ -177,3 +177,28 @@ def test_an_unreachable_cluster_is_one_line_exit_2():
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("python -m rnn_core sweep: error: --ray-address 127.0.0.1:")
+
+
+def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_runs(head, tmp_path):
+    out = tmp_path / "ray.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnn_core", "sweep", "--n", "5", "--d", "4", "--seeds", ",".join(map(str, range(8))),
+         "--epochs", "20", "--json", str(out), "--ray-address", head["address"], "--ray-node-ip", "127.0.0.1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (out.exists() and json.loads(out.read_text())["runs"]):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no run finished in 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr[-3000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert 1 <= len(runs) < 8
+    assert f"interrupted: {len(runs)} of 8 runs finished" in stderr
