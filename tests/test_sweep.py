@@ -244,7 +244,7 @@ def test_load_runs_reads_a_sweep_file(sweep_and_train):
         assert record.final_loss() == pytest.approx(bundle["summary"]["final_loss"], rel=1e-6)
     for bad, message in (("{", "not valid JSON"), ('{"runs": 3}', 'a list "runs"'),
                          ('{"format": "other/2", "runs": []}', "has format 'other/2'"),
-                         ('{"runs": [{"config": {}}]}', "runs[0]: run bundle lacks 'history'")):
+                         ('{"runs": [{"config": {}}]}', r"runs\[0\]: run bundle lacks 'history'")):
         with pytest.raises(ValueError, match=message):
             load_runs(bad)
 
