@@ -65,8 +65,13 @@ class RunSpec:
 # ---------------------------------------------------------------- the command line
 
 
+OWN_FLAGS = ("--json", "--history", "--save-weights-dir", "--quiet", "--ray-address", "--ray-node-ip")
+
+
 def _mirrored(train: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in train._actions if a.option_strings and a.dest not in REPLACED and a.dest != "help"]
+    """Train's flags that sweep takes as lists (not its outputs, nor a name sweep uses for its own flags)."""
+    return [a for a in train._actions if a.option_strings and a.dest not in REPLACED and a.dest != "help"
+            and not set(a.option_strings) & set(OWN_FLAGS)]
 
 
 def add_sweep_parser(sub: Any, train: argparse.ArgumentParser) -> argparse.ArgumentParser:
