@@ -1,4 +1,4 @@
-"""The command line: `python -m rnn_core train ...` trains one run and reports it.
+"""The command line: `python -m rnn_core train ...` trains one run and reports it; `sweep ...` a grid of them.
 
 Bad flags or files exit with status 2 and one line on stderr naming the problem.
 """
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--save-weights", default=None, help="write the trained weights to this .npz")
     t.add_argument("--json", default=None, help="write config, baselines, history and summary here")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    from .sweep import add_sweep_parser  # sweep's flags are train's, read from `t` once all are added
+
+    add_sweep_parser(sub, t)
     return parser
 
 
@@ -115,6 +118,10 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "sweep":
+        from .sweep import command
+
+        return command(args, config_from_args)
     try:
         cfg = config_from_args(args)
     except ValueError as exc:
