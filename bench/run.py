@@ -352,8 +352,8 @@ def _wait_compiler() -> None:
 def scaling_cell(n: int, d: int, style: str, quick: bool):
     """Phases 1 and 2 of one cell (new shapes: first metrics, eager rate, compile; then a second run)."""
     from rnn_core.config import RunConfig
-    from rnn_core.truncation import windows_per_epoch
     from rnn_core.train import Trainer
+    from rnn_core.truncation import windows_per_epoch
 
     B = 200
     base = dict(state_size=d, truncation=n, style=style, k1=1, batch_size=B, epochs=100, learning_rate=0.1)

@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .config import BOUNDS, GRADIENTS, OPTIMIZERS, RunConfig, parse_list
 

@@ -86,7 +86,7 @@ class RunConfig:
         """Steps between training steps: n for TF style, k1 for Williams-Peng."""
         return self.truncation if self.style == "tensorflow" else self.k1
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (not validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -98,7 +98,7 @@ class RunConfig:
         return out
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Build from a dict (unknown keys are an error); coerces types, then validates."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
@@ -112,7 +112,7 @@ class RunConfig:
         cfg.validate()
         return cfg
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Raise ValueError naming the field, the bad value and the allowed range; else return self."""
         for name, bound in BOUNDS.items():
             value = getattr(self, name)

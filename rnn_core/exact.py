@@ -40,7 +40,7 @@ class GradientComparison:
     history_steps: int  # time steps backpropagated by the exact gradient
     exact: list[np.ndarray]  # [dW, db_s, dU, db_p]
     truncated: list[np.ndarray]
-    flow: "GradientFlow | None" = None  # the window's flow matrix, when asked for (flow_extra)
+    flow: GradientFlow | None = None  # the window's flow matrix, when asked for (flow_extra)
 
 
 @dataclass

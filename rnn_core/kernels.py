@@ -80,6 +80,12 @@ def capacity_for(batch_size: int, n: int, k1: int, d: int) -> int:
     return int(max(1, min(MAX_CAPACITY, SLAB_BUDGET // (batch_size * (k1 + 1) + n), RECORD_BUDGET // (d * d))))
 
 
+def key_for(cfg) -> KernelKey:
+    """The compiled program a run of `cfg` (a RunConfig) trains on."""
+    n, k1, d = cfg.truncation, cfg.effective_k1, cfg.state_size
+    return KernelKey(cfg.batch_size, n, k1, d, cfg.optimizer, capacity_for(cfg.batch_size, n, k1, d), cfg.gradient)
+
+
 def slab_width(key: KernelKey) -> int:
     """Time steps of input one call reads: `capacity` windows of n starting every k1."""
     return (key.capacity - 1) * key.k1 + key.n

@@ -185,11 +185,10 @@ def check_inputs(specs: Sequence[RunSpec]) -> None:
 
 
 def kernel_key(cfg: RunConfig):
-    """The compiled program's key a run of `cfg` uses (the same expression as `Trainer`'s; tests hold them equal)."""
-    from .kernels import KernelKey, capacity_for
+    """The compiled program's key a run of `cfg` uses (the trainer's own `kernels.key_for`)."""
+    from .kernels import key_for
 
-    return KernelKey(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
-                     capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size))
+    return key_for(cfg)
 
 
 def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None, init: str | None = None,
@@ -265,7 +264,7 @@ class SweepFile:
     def add(self, bundle: dict[str, Any]) -> None:
         """Append one run's bundle (written through, so it survives an interruption)."""
         self._fh.seek(-2, os.SEEK_END)  # before the closing "]}"
-        self._fh.write(((b", " if self.count else b"") + json.dumps(bundle).encode() + b"]}"))
+        self._fh.write((b", " if self.count else b"") + json.dumps(bundle).encode() + b"]}")
         self._fh.flush()
         self.count += 1
 

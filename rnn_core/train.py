@@ -30,8 +30,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import baselines, epoch_data, task_for
-from .kernels import (POOL, Kernel, KernelKey, capacity_for, compile_in_background, compiling, pack, program_name,
-                      slab_width)
+from .kernels import POOL, Kernel, compile_in_background, compiling, key_for, pack, program_name, slab_width
 from .model import Params, init_params
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
@@ -173,10 +172,7 @@ class Trainer:
         self.history = History(max_profiles)
         self.task = task_for(cfg)
         self.baselines = baselines(self.task) if self.task is not None else []
-        self.key = KernelKey(
-            cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer,
-            capacity_for(cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size), cfg.gradient,
-        )
+        self.key = key_for(cfg)
         self._rows: np.ndarray | None = None
         self._rows_epoch = -1
         self.steps_per_epoch = windows_per_epoch(self._epoch_rows(0).shape[1], cfg.truncation, cfg.effective_k1)
@@ -334,7 +330,7 @@ class Trainer:
         self.last_chunk = chunk
         return chunk
 
-    def run_to_end(self, on_chunk=None) -> "Trainer":
+    def run_to_end(self, on_chunk=None) -> Trainer:
         """Train to the end, calling `on_chunk(chunk)` after each chunk if given."""
         for chunk in self.run():
             if on_chunk is not None:

@@ -5,8 +5,17 @@ rnn_core.report.RunRecord.to_json makes and rebuilds records from what it return
 """
 from .bundle import CURRENT_VERSION, FORMAT_PREFIX
 from .engines import dispose_all
-from .errors import (BadBundle, CorruptRun, IncompatibleRun, RunNotFound, RunTooLarge, StoreError, StoreFull,
-                     StoreLocked, StoreUnavailable)
+from .errors import (
+                     BadBundle,
+                     CorruptRun,
+                     IncompatibleRun,
+                     RunNotFound,
+                     RunTooLarge,
+                     StoreError,
+                     StoreFull,
+                     StoreLocked,
+                     StoreUnavailable,
+)
 from .owner import is_owner_id, new_owner_id
 from .settings import StoreSettings, data_dir, database_url
 from .store import Listing, Pruned, RunStore, Saved, StoredRun

@@ -13,9 +13,9 @@ TRUNCATION_EXPLORER_BUSY_S     seconds to wait for a locked database before givi
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 MB = 1_000_000
 
@@ -36,7 +36,7 @@ class StoreSettings:
                 raise ValueError(f"store setting {name} must be positive, got {getattr(self, name)!r}")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "StoreSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StoreSettings:
         """Read the TRUNCATION_EXPLORER_* bounds; ValueError naming the variable that is not a number."""
         env = os.environ if env is None else env
 

@@ -81,7 +81,7 @@ class Saved:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive UTC; PostgreSQL an aware time in the session's zone.
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _meta(row: Any) -> StoredRun:
@@ -103,7 +103,7 @@ class RunStore:
                  clock: Callable[[], dt.datetime] | None = None) -> None:
         self.url = url or database_url()
         self.settings = settings or StoreSettings.from_env()
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.engine = get_engine(self.url, self.settings.busy_timeout_s)
 
     @contextmanager
@@ -117,7 +117,7 @@ class RunStore:
             raise typed_error(exc, doing) from None
 
     def _now(self) -> dt.datetime:
-        return self._clock().astimezone(dt.timezone.utc)
+        return self._clock().astimezone(dt.UTC)
 
     # writes
 

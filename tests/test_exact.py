@@ -2,10 +2,10 @@
 the engine's full-history gradient, flow matrix, RTRL and UORO against the reference."""
 from __future__ import annotations
 
+import exact_reference as R
 import numpy as np
 import pytest
 
-import exact_reference as R
 from rnn_core import exact as E
 from rnn_core import online as O
 from rnn_core.kernels import pack

@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from pg_server import PgServer, pg_bin_dir
 
 ROOT = Path(__file__).resolve().parents[1]

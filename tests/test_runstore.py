@@ -18,14 +18,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pg_server import PgServer, pg_bin_dir
 from sqlalchemy import event, insert, text
 
 import runstore
-from runstore import (BadBundle, CorruptRun, IncompatibleRun, RunNotFound, RunStore, RunTooLarge, StoreError,
-                      StoreFull, StoreLocked, StoreSettings, StoreUnavailable)
+from runstore import (
+    BadBundle,
+    CorruptRun,
+    IncompatibleRun,
+    RunNotFound,
+    RunStore,
+    RunTooLarge,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreSettings,
+    StoreUnavailable,
+)
 from runstore.engines import typed_error
 from runstore.schema import runs
-from pg_server import PgServer, pg_bin_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +80,7 @@ class Clock:
     """A settable UTC clock so age pruning can be tested without waiting."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -108,7 +119,7 @@ def size_of(b: dict) -> int:
 
 def raw_insert(store: RunStore, who: str, body: str, version: int = 1, label: str = "raw") -> int:
     """Write a row behind the store's back, as a damaged file or another app version would leave it."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         return conn.execute(insert(runs).values(
             owner=who, label=label, schema_version=version, body=body, size_bytes=len(body.encode()),

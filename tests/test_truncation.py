@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from rnn_core import truncation
-from rnn_core.truncation import (carried_position, epoch_start_state, lag_reach, loss_mask, loss_reach, mean_depth,
-                                 window_start, windows_per_epoch)
+from rnn_core.truncation import (
+    carried_position,
+    epoch_start_state,
+    lag_reach,
+    loss_mask,
+    loss_reach,
+    mean_depth,
+    window_start,
+    windows_per_epoch,
+)
 
 
 @pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5), (17, 5, 2)])
