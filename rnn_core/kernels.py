@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -96,6 +97,16 @@ def slab_width(key: KernelKey) -> int:
 def pack(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """0/1 inputs and targets as one int8 array x + 2 y (what a kernel reads)."""
     return (np.asarray(x, np.int8) | (np.asarray(y, np.int8) << 1)).astype(np.int8)
+
+
+def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A keras optimizer with variables (rnn_core/online.py's stateful kernels use one)."""
+    learning_rate = float(learning_rate)  # keras rejects an int learning rate
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.Adagrad(learning_rate=learning_rate)
 
 
 class Program:
