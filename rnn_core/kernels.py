@@ -15,7 +15,6 @@ returns a `WindowResult`; the step clips the gradient and applies the optimizer.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -37,7 +36,6 @@ POOL_LIMIT = 48
 SLAB_BUDGET = 4_000_000  # most cells (bytes) of one chunk's input slab
 RECORD_BUDGET = 2_000_000  # most floats of the W_s a chunk records, one d x d matrix per step
 MAX_CAPACITY = 1024
-CHUNK_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # chunks running at once
 
 
 @dataclass(frozen=True)
@@ -136,16 +134,14 @@ class Program:
                       np.zeros((2,), np.float32)]
             opt = optimizers.fresh_state(key.optimizer, 0.1, [p.shape for p in params])
             slab = np.zeros((key.batch_size, slab_width(key)), np.int8)
-            self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True,
-                      share=False)  # compiling is the compile thread's work, not a chunk's
+            self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True)
 
-    def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool,
-             share: bool = True) -> dict[str, np.ndarray]:
+    def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly) from these weights and optimizer state.
 
-        With `share`, the call waits for one of `CHUNK_SLOTS` (one per core): however many runs train,
-        at most that many chunks run at once, so the chunks of all runs take turns and a heavy run's
-        chunk (sized to about 0.1 s like any other) delays the others by its share only.
+        Calls from many runs at once are not queued here: each is one thread the OS shares the cores
+        among, so a heavy run's one step (which cannot be split) takes its share of the CPU, not a
+        core to itself. A queue of one slot per core would hand a heavy step a whole core each turn.
 
         Returns numpy metrics, the carried state, and the new weights ("params") and optimizer state ("opt").
         """
@@ -154,11 +150,7 @@ class Program:
             tf.constant(slab), tf.constant(state), tf.constant(count, tf.int32),
             tf.constant(first_window), tf.constant(clip, tf.float32),
         )
-        if share:
-            with CHUNK_SLOTS:
-                out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
-        else:
-            out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
+        out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
         if compiled:
             self.compiled = True
         result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt")}
