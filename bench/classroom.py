@@ -235,6 +235,10 @@ async def _heavy(s: Student, stop: asyncio.Event) -> None:
     await stop.wait()
     if not reading.done():
         reading.cancel()
+        try:
+            await reading  # a cancelled recv must end before the next one starts
+        except asyncio.CancelledError:
+            pass
         s.stopped_early = True
         stop_id = s.stop_id
         await s.ws.send(_rerun_msg(_query(s), [WidgetState(id=stop_id, trigger_value=True)]))

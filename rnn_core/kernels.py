@@ -389,3 +389,40 @@ def warm_eager(key: KernelKey) -> float:
     t0 = time.perf_counter()
     _run_on_zeros(Kernel(key, Program(key)), 1, compiled=False)
     return time.perf_counter() - t0
+
+
+MAX_PAUSE = 5.0  # longest a heavy run's chunk is made to wait, s (bounds the delay of its Stop)
+_TRAINING = [0]  # runs inside Trainer.run now, in this process
+_TRAINING_LOCK = threading.Lock()
+
+
+def begin_training() -> None:
+    """Count one more run as training (Trainer.run, until `end_training`), for `fair_pause`."""
+    with _TRAINING_LOCK:
+        _TRAINING[0] += 1
+
+
+def end_training() -> None:
+    """Count one run fewer as training."""
+    with _TRAINING_LOCK:
+        _TRAINING[0] -= 1
+
+
+def training_runs() -> int:
+    """How many runs are training in this process now."""
+    with _TRAINING_LOCK:
+        return _TRAINING[0]
+
+
+def fair_pause(elapsed: float, budget: float) -> float:
+    """Seconds a run waits after a chunk that overran its budget while others train: its fair share.
+
+    A chunk is sized to `budget` seconds, but one step of a heavy run (say d = 256, n = 200) cannot be split
+    and may take seconds. Such a run then waits the overrun times the number of other runs training, so it
+    holds the CPU about 1/N of the time, as each light run does, and the others' chunks are not crowded out.
+    Alone, or within budget, it does not wait.
+    """
+    others = training_runs() - 1
+    if others <= 0 or elapsed <= 2 * budget:
+        return 0.0
+    return min(MAX_PAUSE, (elapsed - budget) * others)

@@ -30,7 +30,18 @@ import numpy as np
 
 from .config import RunConfig
 from .data import baselines, epoch_data, task_for
-from .kernels import POOL, compile_in_background, compiling, key_for, pack, program_name, slab_width
+from .kernels import (
+    POOL,
+    begin_training,
+    compile_in_background,
+    compiling,
+    end_training,
+    fair_pause,
+    key_for,
+    pack,
+    program_name,
+    slab_width,
+)
 from .model import Params, init_params
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
@@ -228,8 +239,12 @@ class Trainer:
         eager_chunks = 0
         compiled = self.use_compiled and kernel.compiled
         per_step = kernel.seconds_per_step if compiled else None  # known from an earlier run: no 1-step probe
+        pause = 0.0
+        begin_training()
         try:
             while st.epoch < cfg.epochs and budget > 0:
+                if pause > 0:
+                    time.sleep(pause)  # the last chunk overran while others train: leave them the CPU
                 if self.use_compiled and not compiled:
                     if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
                         # an eager step is worth a few hundred compiled ones: leave the compile the CPU
@@ -251,6 +266,7 @@ class Trainer:
                     self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip, compiled=compiled,
                 )
                 elapsed = time.perf_counter() - t0
+                pause = fair_pause(elapsed, self.chunk_seconds)
                 eager_chunks += 0 if compiled else 1
                 per_step = elapsed / count
                 if compiled and count > 1:
@@ -270,6 +286,7 @@ class Trainer:
                     st.status = chunk.status = "completed"
                 yield chunk
         finally:
+            end_training()
             if st.status == "running":
                 st.status = "paused"
             st.params, st.optimizer_state = kernel.save()
