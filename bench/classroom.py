@@ -1,6 +1,6 @@
 """A class on one server: N simulated students press Train at once, speaking Streamlit's own protocol.
 
-    python -m bench.classroom --students 1,10,30,60 [--out bench/results.md] [--timeout 300]
+    python -m bench.classroom --students 1,10,30,60 [--out bench/results.md] [--timeout 300] [--heavy]
 
 Per class size, a fresh `streamlit run app.py` (127.0.0.1, a free port, the project's .streamlit/config.toml,
 its own process group, stopped even on failure). Each student is one websocket session to /_stcore/stream
@@ -16,6 +16,8 @@ so no browser competes for the server's two cores:
 Server: CPU seconds (/proc/<pid>/stat) per new session and per Train, VmRSS with the N sessions open.
 Isolation: every student's per-step losses must equal, bit for bit, `python -m rnn_core train --seed K --json`
 (the CLI's main, run for all seeds in one separate process after the server has stopped).
+With --heavy, one more student opens its tab with d = 256, n = 200 and the longest series (up to 5,000,000)
+the run cap admits and presses Train half a second before the class; it is stopped once the class is done.
 Writes the section `## <--title>` (default "Classroom load") of --out, keeping the rest of the file.
 """
 from __future__ import annotations
@@ -144,9 +146,12 @@ class Student:
     """One simulated browser tab."""
 
     seed: int
+    query: str = ""  # settings beyond the seed, as a URL's query string (the heavy student's)
     ws: object = None
     session_id: str = ""
     train_id: str = ""
+    stop_id: str = ""
+    stopped_early: bool = False  # the heavy student's run was still training when the class finished
     bundle_file_id: str = ""
     to_done: float = float("nan")  # click to the "Done:" alert, s
     to_finished: float = float("nan")  # click to script_finished (final charts, Done and downloads sent), s
@@ -181,6 +186,8 @@ async def _read_run(s: Student, t_click: float | None = None) -> None:
             what = el.WhichOneof("type")
             if what == "button" and el.button.label == "Train":
                 s.train_id = el.button.id
+            elif what == "button" and el.button.label == "Stop":
+                s.stop_id = el.button.id
             elif what == "download_button" and el.download_button.label == "Run bundle (JSON)":
                 s.bundle_file_id = el.download_button.deferred_file_id
             elif what == "exception":
@@ -199,13 +206,52 @@ async def _read_run(s: Student, t_click: float | None = None) -> None:
                 return
 
 
+def _query(s: Student) -> str:
+    return f"seed={s.seed}" + (f"&{s.query}" if s.query else "")
+
+
+def heavy_query(cap_seconds: float | None = None) -> str:
+    """The heavy student's settings: d = 256, n = 200 and the longest series (up to 5,000,000) the server's cap
+    (`ui/run_cap.py`) admits."""
+    from rnn_core.config import RunConfig
+    from rnn_core.cost import run_seconds
+
+    if cap_seconds is None:
+        from ui.run_cap import cap_seconds as server_cap
+
+        cap_seconds = server_cap()
+    cfg = RunConfig(state_size=256, truncation=200, series_length=5_000_000)
+    if cap_seconds > 0 and run_seconds(cfg) > cap_seconds:
+        cfg = cfg.replace(series_length=int(cfg.series_length * cap_seconds / run_seconds(cfg) * 0.99))
+    return f"state_size=256&truncation=200&series_length={cfg.series_length}"
+
+
+async def _heavy(s: Student, stop: asyncio.Event) -> None:
+    """Press Train on the heavy settings, read the run until the class is done, then press Stop."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    await s.ws.send(_rerun_msg(_query(s), [WidgetState(id=s.train_id, trigger_value=True)]))
+    reading = asyncio.ensure_future(_read_run(s, time.perf_counter()))
+    await stop.wait()
+    if not reading.done():
+        reading.cancel()
+        try:
+            await reading  # a cancelled recv must end before the next one starts
+        except asyncio.CancelledError:
+            pass
+        s.stopped_early = True
+        stop_id = s.stop_id
+        await s.ws.send(_rerun_msg(_query(s), [WidgetState(id=stop_id, trigger_value=True)]))
+        await _read_run(s)
+
+
 async def _open(s: Student, url: str) -> None:
     from websockets.asyncio.client import connect
     from websockets.typing import Subprotocol
 
     s.ws = await connect(url, subprotocols=[Subprotocol("streamlit")], max_size=None, ping_interval=None,
                          open_timeout=60)
-    await s.ws.send(_rerun_msg(f"seed={s.seed}"))
+    await s.ws.send(_rerun_msg(_query(s)))
     await _read_run(s)
     if not s.train_id:
         s.errors.append("no Train button in the page")
@@ -216,7 +262,7 @@ async def _train(s: Student, delay: float) -> None:
 
     await asyncio.sleep(delay)
     t0 = time.perf_counter()
-    await s.ws.send(_rerun_msg(f"seed={s.seed}", [WidgetState(id=s.train_id, trigger_value=True)]))
+    await s.ws.send(_rerun_msg(_query(s), [WidgetState(id=s.train_id, trigger_value=True)]))
     await _read_run(s, t0)
     s.to_finished = time.perf_counter() - t0
     if not s.shown_loss:
@@ -256,7 +302,7 @@ async def _with_timeout(coros, timeout: float, what: str, students: list[Student
             s.errors.append(f"{what}: {type(r).__name__}: {r}")
 
 
-async def _class(n: int, timeout: float, spread: float, profile: Path | None = None) -> dict:
+async def _class(n: int, timeout: float, spread: float, profile: Path | None = None, heavy: bool = False) -> dict:
     """One class of n students on a fresh server: timings, CPU, memory and the students' runs.
 
     With `profile`, py-spy samples the server (all threads, idle ones left out) from the clicks until
@@ -264,7 +310,8 @@ async def _class(n: int, timeout: float, spread: float, profile: Path | None = N
     """
     students = [Student(seed=i + 1) for i in range(n)]
     teacher = Student(seed=0)
-    out: dict = {"n": n, "load_start": load_average()}
+    hog = Student(seed=10_000, query=heavy_query()) if heavy else None
+    out: dict = {"n": n, "load_start": load_average(), "heavy": hog}
     with Server() as server:
         url = f"ws://127.0.0.1:{server.port}/_stcore/stream"
         await asyncio.wait_for(_open(teacher, url), timeout)  # the teacher's tab: TensorFlow loads, the warm-up runs
@@ -281,8 +328,18 @@ async def _class(n: int, timeout: float, spread: float, profile: Path | None = N
             ready = [s for s in students if s.train_id and not s.errors]
             delays = [random.uniform(0.0, spread) for _ in ready]
             spy = _py_spy(server.pid, profile) if profile else None
+            class_done = asyncio.Event()
+            hogging = None
+            if hog is not None:  # its tab opened before the class; it presses Train half a second before them
+                await asyncio.wait_for(_open(hog, url), timeout)
+                c1 = cpu_seconds(server.pid)
+                hogging = asyncio.ensure_future(_heavy(hog, class_done))
+                await asyncio.sleep(0.5)
             try:
                 await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
+                class_done.set()
+                if hogging is not None:
+                    await asyncio.wait_for(hogging, timeout)
                 await settle(server.pid)
             finally:
                 if spy is not None:
@@ -297,6 +354,8 @@ async def _class(n: int, timeout: float, spread: float, profile: Path | None = N
                     await s.ws.close()
     out["students"] = students
     out["load_end"] = load_average()
+    if hog is not None:
+        hog.errors = [e for e in hog.errors if e != "no Done message"]
     return out
 
 
@@ -319,8 +378,8 @@ PROFILE_PARTS = (  # (part, substrings of a frame "function (file:line)"): a sam
     ("XLA compiles (kernels.build_compiled, warm-up)", ("build_compiled", "warm_up (rnn_core", "warm_eager")),
     ("live chart redraws while training (Board.draw_live)", ("draw_live",)),
     ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "viz/")),
-    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)", ("Kernel._chunk.<locals>",)),
-    ("building a Kernel (its keras variables and optimizer)", ("Kernel.__init__",)),
+    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)", ("Kernel._chunk.<locals>", "Program._chunk.<locals>")),
+    ("building a Kernel or Program", ("Kernel.__init__", "Program.__init__")),
     ("generating the epoch's data", ("epoch_data",)),
     ("training, rest (compiled calls, loading weights, metrics)", ("rnn_core/train.py", "rnn_core/kernels.py",
                                                                   "rnn_core/model.py")),
@@ -423,7 +482,13 @@ def row(c: dict) -> str:
     fin, done = [s.to_finished for s in st], [s.to_done for s in st]
     ok = sum(1 for s in st if not s.errors and np.isfinite(s.to_finished))
     iso = c.get("isolation", "not checked")
-    return (f"| {c['n']} | {ok}/{c['n']} | {_pct(fin, 50):.2f} / {_pct(fin, 95):.2f} | {_pct(done, 50):.2f} / "
+    hog = c.get("heavy")
+    extra = ""
+    if hog is not None:
+        state = "refused: " + "; ".join(hog.errors) if hog.errors else (
+            "still training at the end, stopped" if hog.stopped_early else "finished first")
+        extra = f" + heavy run ({hog.query}: {state})"
+    return (f"| {c['n']}{extra} | {ok}/{c['n']} | {_pct(fin, 50):.2f} / {_pct(fin, 95):.2f} | {_pct(done, 50):.2f} / "
             f"{_pct(done, 95):.2f} | {c.get('cpu_train', float('nan')):.2f} | {c.get('cpu_session', float('nan')):.2f} "
             f"| {c.get('rss_idle', float('nan')):,.0f} / {c.get('rss_open', float('nan')):,.0f} / "
             f"{c.get('rss_trained', float('nan')):,.0f} | {iso} | {c['load_start']} → {c['load_end']} |")
@@ -483,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", default=TITLE, help=f"the section's heading, replaced if present (default {TITLE!r})")
     p.add_argument("--label", default="", help="a sentence put before the table (e.g. the commit and config)")
     p.add_argument("--no-isolation", action="store_true", help="skip the CLI comparison")
+    p.add_argument("--heavy", action="store_true", help="one extra student presses Train on heavy settings (d = 256, "
+                   "n = 200, the longest series up to 5,000,000 the run cap admits) just before the class")
     p.add_argument("--profile", default=None, help="py-spy the largest class's Train phase into this file (collapsed "
                    "stacks) and add a breakdown to the section")
     args = p.parse_args(argv)
@@ -492,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         random.seed(n)
         try:
             spy = Path(args.profile) if args.profile and n == max(sizes) else None
-            c = asyncio.run(_class(n, args.timeout, args.spread, spy))
+            c = asyncio.run(_class(n, args.timeout, args.spread, spy, heavy=args.heavy))
         except Exception as exc:  # the server would not start, or a phase ran out of time: say so, go on
             print(f"{n} students: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue

@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import downloads, live, state
+from ui import downloads, live, run_cap, state
 from ui.entry import require_app
 from ui.progress import compile_note, progress_text
 
@@ -53,6 +53,10 @@ if problem:
 if reset:
     state.reset()
     trainer = None
+refused = run_cap.refusal(cfg, sequence) if train else None  # the teacher's per-run cap (ui/run_cap.py)
+if refused:
+    st.error(refused)
+    train = False
 if train:
     try:
         trainer = state.start(cfg, sequence)

@@ -1,12 +1,13 @@
-"""Compiled training chunks, cached across runs and sessions.
+"""Compiled training chunks, one program per shape, shared by every run and session at once.
 
-A `Kernel` owns keras variables (W, b_s, U, b_p and a keras optimizer's slots) and one
-XLA-compiled function that runs up to `capacity` training steps inside one call, the loop over
-steps and the loop over time both in the graph. Kernels are keyed by everything that fixes the
-compiled program (B, n, k1, d, optimizer, capacity, and which window pass computes the gradient)
-and kept in a bounded pool: a run leases one, loads its own weights and optimizer state into it,
-trains, and hands it back with its state copied out, so two sessions never share live variables
-and a second run of the same shapes starts without compiling.
+A `Program` is one XLA-compiled function that runs up to `capacity` training steps inside one call,
+the loop over steps and the loop over time both in the graph. It is stateless: it takes a run's
+weights (W, b_s, U, b_p) and optimizer state as arguments and returns the new ones
+(rnn_core/optimizers.py holds keras's updates as pure functions), so any number of runs of the same
+shapes call one program concurrently and a shape compiles once per process. Programs are keyed by
+everything that fixes the compiled program (B, n, k1, d, optimizer, capacity, and which window pass
+computes the gradient) and kept in a bounded pool; a `Kernel` is one run's own weights and optimizer
+state on its key's program, so two sessions never share state.
 
 Each step of a chunk reads its window and loss mask by the rule of `truncation.py` and calls the
 window pass `window_pass_for(gradient, n)` picks (rnn_core/window.py, rnn_core/derived.py), which
@@ -25,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import derived, window
+from . import derived, optimizers, window
 from .config import RunConfig
 from .spectral import spectral_norms
 from .truncation import loss_mask, window_start
@@ -97,6 +98,7 @@ def pack(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A keras optimizer with variables (rnn_core/online.py's stateful kernels use one)."""
     learning_rate = float(learning_rate)  # keras rejects an int learning rate
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate)
@@ -105,84 +107,80 @@ def _make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
     return keras.optimizers.Adagrad(learning_rate=learning_rate)
 
 
-class Kernel:
-    """Variables plus the compiled chunk for one `KernelKey`; used by one run at a time."""
+class Program:
+    """The one compiled chunk of a `KernelKey`, shared by every run of those shapes at once.
+
+    Stateless: a call takes a run's weights and optimizer state as arguments and returns the new ones,
+    so concurrent runs of the same shapes call one XLA program (TensorFlow functions may be called from
+    several threads at once) and no run compiles what another already compiled.
+    """
 
     def __init__(self, key: KernelKey):
         self.key = key
-        d = key.d
-        self.variables = [
-            keras.Variable(np.zeros((d, 2 + d), np.float32), name="W"),
-            keras.Variable(np.zeros((d,), np.float32), name="b_s"),
-            keras.Variable(np.zeros((2, d), np.float32), name="U"),
-            keras.Variable(np.zeros((2,), np.float32), name="b_p"),
-        ]
-        self.optimizer = _make_optimizer(key.optimizer, 0.1)
-        self.optimizer.build(self.variables)
-        self._initial_optimizer_state = [(v.name, np.array(v.numpy())) for v in self.optimizer.variables]
-        self.compiled = False
+        self.compiled = False  # set once the XLA program is built: calls before then would wait for its tracing
         self.seconds_per_step: float | None = None  # last measured by a run; sizes the next run's first chunk
         self.window_pass = window_pass_for(key.gradient, key.n)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False)
+        self._compile_lock = threading.Lock()
 
-    def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:
-        """The optimizer's variables as a newly built keras optimizer would have them.
+    def compile(self) -> None:
+        """Build the XLA program (once; a second caller waits for the first) by one call on zeros."""
+        with self._compile_lock:
+            if self.compiled:
+                return
+            key = self.key
+            d = key.d
+            params = [np.zeros((d, 2 + d), np.float32), np.zeros((d,), np.float32), np.zeros((2, d), np.float32),
+                      np.zeros((2,), np.float32)]
+            opt = optimizers.fresh_state(key.optimizer, 0.1, [p.shape for p in params])
+            slab = np.zeros((key.batch_size, slab_width(key)), np.int8)
+            self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True)
 
-        Copied from this kernel's own optimizer as built, with the run's learning rate put in: building
-        a throwaway keras optimizer per run costs a noticeable share of a warm R2RT epoch.
-        """
-        return [np.array(learning_rate, np.float32) if name == "learning_rate" else value.copy()
-                for name, value in self._initial_optimizer_state]
+    def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool) -> dict[str, np.ndarray]:
+        """Run `count` training steps (XLA-compiled, or eagerly) from these weights and optimizer state.
 
-    def load(self, params, optimizer_state: list[np.ndarray]) -> None:
-        """Put a run's weights and optimizer state into the variables."""
-        for var, value in zip(self.variables, params):
-            var.assign(value)
-        for var, value in zip(self.optimizer.variables, optimizer_state):
-            var.assign(value)
+        Calls from many runs at once are not queued here: each is one thread the OS shares the cores
+        among, so a heavy run's one step (which cannot be split) takes its share of the CPU, not a
+        core to itself. A queue of one slot per core would hand a heavy step a whole core each turn.
 
-    def save(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Copy the weights and optimizer state out."""
-        return [np.array(v.numpy()) for v in self.variables], [np.array(v.numpy()) for v in self.optimizer.variables]
-
-    def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
-        """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
-
-        slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
+        Returns numpy metrics, the carried state, and the new weights ("params") and optimizer state ("opt").
         """
         args = (
+            tuple(tf.constant(p) for p in params), tuple(tf.constant(v) for v in opt_state),
             tf.constant(slab), tf.constant(state), tf.constant(count, tf.int32),
             tf.constant(first_window), tf.constant(clip, tf.float32),
         )
         out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
         if compiled:
             self.compiled = True
-        result = {k: v.numpy() for k, v in out.items()}
+        result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt")}
+        result["params"] = [np.asarray(v.numpy()) for v in out["params"]]
+        result["opt"] = [np.asarray(v.numpy()) for v in out["opt"]]
         result["sigma_max"] = spectral_norms(result.pop("recurrent")[:count]).astype(np.float32)
         return result
 
-    def _chunk(self, slab, state, count, first_window, clip, eager_size: int | None = None):
+    def _chunk(self, params, opt_state, slab, state, count, first_window, clip, eager_size: int | None = None):
         key = self.key
         n, k1 = key.n, key.k1
         cap = key.capacity if eager_size is None else max(1, eager_size)
-        W, b_s, U, b_p = self.variables
         every_mask = tf.constant(loss_mask(n, k1, first_window=False))
         first_mask = tf.constant(loss_mask(n, k1, first_window=True))
 
         def body(c: _Carry) -> _Carry:
+            W, b_s, U, b_p = c.params
             window = tf.cast(tf.slice(slab, [0, window_start(c.i, k1)], [key.batch_size, n]), tf.int32)
             xw, yw = tf.bitwise.bitwise_and(window, 1), tf.bitwise.right_shift(window, 1)
             mask = tf.where(tf.logical_and(first_window, tf.equal(c.i, 0)), first_mask, every_mask)
-            r = self.window_pass(W.value, b_s.value, U.value, b_p.value, xw, yw, c.S, mask, k1)
+            r = self.window_pass(W, b_s, U, b_p, xw, yw, c.S, mask, k1)
             global_norm = tf.linalg.global_norm(r.grads)
             # Pascanu et al.: if ||g|| > threshold, g <- threshold * g / ||g||; clip = 0 means off.
             scale = tf.where(tf.logical_and(clip > 0.0, global_norm > clip), clip / global_norm, 1.0)
-            self.optimizer.apply([g * scale for g in r.grads], self.variables)
+            new_params, new_opt = optimizers.apply(key.optimizer, c.opt, [g * scale for g in r.grads], c.params)
             return _Carry(
-                c.i + 1, r.next_state,
+                c.i + 1, tuple(new_params), tuple(new_opt), r.next_state,
                 c.loss.write(c.i, r.loss), c.position_loss.write(c.i, r.position_loss),
                 c.grad_norms.write(c.i, r.grad_norms), c.temporal.write(c.i, r.temporal),
-                c.global_norm.write(c.i, global_norm), c.recurrent.write(c.i, W.value[:, 2:]),
+                c.global_norm.write(c.i, global_norm), c.recurrent.write(c.i, new_params[0][:, 2:]),
                 r.states[:, 0, :], r.prob_one[:, 0],
             )
 
@@ -190,22 +188,27 @@ class Kernel:
             return tf.TensorArray(tf.float32, size=cap, element_shape=shape)
 
         init = _Carry(
-            tf.constant(0), state,
+            tf.constant(0), tuple(params), tuple(opt_state), state,
             arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([key.d, key.d]),
             tf.zeros([n, key.d]), tf.zeros([n]),
         )
         out = tf.while_loop(lambda c: c.i < count, lambda c: (body(c),), (init,), maximum_iterations=cap)[0]
         return {
-            "loss": out.loss.stack(), "position_loss": out.position_loss.stack(), "grad_norms": out.grad_norms.stack(),
-            "temporal": out.temporal.stack(), "global_norm": out.global_norm.stack(), "recurrent": out.recurrent.stack(),
+            "loss": out.loss.stack(), "position_loss": out.position_loss.stack(),
+            "grad_norms": out.grad_norms.stack(), "temporal": out.temporal.stack(),
+            "global_norm": out.global_norm.stack(), "recurrent": out.recurrent.stack(),
             "state": out.S, "snapshot_states": out.snapshot_states, "snapshot_probs": out.snapshot_probs,
+            "params": out.params, "opt": out.opt,
         }
 
 
 class _Carry(NamedTuple):
-    """The chunk's step loop state: step index, carried state, per-step records, row 0 of the last window."""
+    """The chunk's step loop state: step index, weights, optimizer state, carried state, per-step records,
+    row 0 of the last window."""
 
     i: tf.Tensor
+    params: tuple  # W [d, 2 + d], b_s [d], U [2, d], b_p [2]
+    opt: tuple  # the optimizer's state, laid out as `optimizers.fresh_state`
     S: tf.Tensor  # [B, d] first state of the next window
     loss: tf.TensorArray
     position_loss: tf.TensorArray
@@ -217,44 +220,95 @@ class _Carry(NamedTuple):
     snapshot_probs: tf.Tensor  # [n]
 
 
+class Kernel:
+    """One run's weights and optimizer state (NumPy, its own) on the shared `Program` of its key."""
+
+    def __init__(self, key: KernelKey, program: Program | None = None):
+        self.key = key
+        self.program = program if program is not None else POOL.program(key)
+        d = key.d
+        self.params = [np.zeros((d, 2 + d), np.float32), np.zeros((d,), np.float32), np.zeros((2, d), np.float32),
+                       np.zeros((2,), np.float32)]
+        self.optimizer_state = self.fresh_optimizer_state(0.1)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether this key's XLA program is built (a compiled call would not wait for a compile)."""
+        return self.program.compiled
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """A compiled step's last measured time for this key (shared by all its runs), or None."""
+        return self.program.seconds_per_step
+
+    @seconds_per_step.setter
+    def seconds_per_step(self, value: float | None) -> None:
+        self.program.seconds_per_step = value
+
+    def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:
+        """The optimizer's state as a newly built keras optimizer would hold it, with this learning rate."""
+        return optimizers.fresh_state(self.key.optimizer, float(learning_rate), [p.shape for p in self.params])
+
+    def load(self, params, optimizer_state: list[np.ndarray]) -> None:
+        """Take a run's weights and optimizer state (copied)."""
+        self.params = [np.array(p, np.float32) for p in params]
+        self.optimizer_state = [np.array(v) for v in optimizer_state]
+
+    def save(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Copy the weights and optimizer state out."""
+        return [p.copy() for p in self.params], [v.copy() for v in self.optimizer_state]
+
+    def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
+        """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
+
+        slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
+        """
+        out = self.program.call(self.params, self.optimizer_state, slab, state, count, first_window, clip, compiled)
+        self.params, self.optimizer_state = out.pop("params"), out.pop("opt")
+        return out
+
+
 class KernelPool:
-    """Thread-safe, bounded pool of kernels; a kernel is leased to one run at a time."""
+    """Thread-safe, bounded registry of programs, one per key; a leased `Kernel` is one run's own state."""
 
     def __init__(self, limit: int = POOL_LIMIT):
         self._lock = threading.Lock()
-        self._idle: OrderedDict[KernelKey, list[Kernel]] = OrderedDict()
+        self._programs: OrderedDict[KernelKey, Program] = OrderedDict()
         self._limit = limit
 
+    def program(self, key: KernelKey) -> Program:
+        """The program of `key` (made, not compiled, if new), dropping the least recently used beyond the limit."""
+        with self._lock:
+            program = self._programs.get(key)
+            if program is None:
+                program = self._programs[key] = Program(key)
+                while len(self._programs) > self._limit:
+                    self._programs.popitem(last=False)  # a run still using it keeps its own reference
+            self._programs.move_to_end(key)
+            return program
+
     def lease(self, key: KernelKey) -> Kernel:
-        """An idle kernel for `key`, or a new (not yet compiled) one."""
-        return self.lease_compiled(key) or Kernel(key)
+        """A kernel on `key`'s program (compiled or not)."""
+        return Kernel(key, self.program(key))
 
     def lease_compiled(self, key: KernelKey) -> Kernel | None:
-        """An idle compiled kernel for `key`, or None."""
+        """A kernel on `key`'s program if it is compiled, or None."""
         with self._lock:
-            kernels = self._idle.get(key)
-            if kernels:
-                self._idle.move_to_end(key)
-                return kernels.pop()
-        return None
+            program = self._programs.get(key)
+        return Kernel(key, program) if program is not None and program.compiled else None
 
     def give_back(self, kernel: Kernel) -> None:
-        """Return a kernel for reuse, dropping the least recently used beyond the limit."""
+        """Keep a compiled kernel's program for later runs (its state stays with the run)."""
         if not kernel.compiled:
             return
         with self._lock:
-            self._idle.setdefault(kernel.key, []).append(kernel)
-            self._idle.move_to_end(kernel.key)
-            while sum(len(v) for v in self._idle.values()) > self._limit:
-                oldest = next(iter(self._idle))
-                self._idle[oldest].pop(0)
-                if not self._idle[oldest]:
-                    del self._idle[oldest]
+            self._programs.setdefault(kernel.key, kernel.program)
+            self._programs.move_to_end(kernel.key)
 
     def idle_count(self) -> int:
-        """How many compiled kernels wait for reuse."""
+        """How many compiled programs wait for runs."""
         with self._lock:
-            return sum(len(v) for v in self._idle.values())
+            return sum(p.compiled for p in self._programs.values())
 
 
 POOL = KernelPool()
@@ -262,9 +316,9 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xla-compile")
 
 
 def build_compiled(key: KernelKey) -> Kernel:
-    """A new kernel for `key` with its XLA program compiled (by one call on its own idle variables)."""
-    kernel = Kernel(key)
-    _run_on_zeros(kernel, 0, compiled=True)
+    """A kernel on `key`'s program in the pool, the program compiled (once, by one call on zeros)."""
+    kernel = POOL.lease(key)
+    kernel.program.compile()
     return kernel
 
 
@@ -333,5 +387,42 @@ def warm_eager(key: KernelKey) -> float:
     Nothing enters the pool.
     """
     t0 = time.perf_counter()
-    _run_on_zeros(Kernel(key), 1, compiled=False)
+    _run_on_zeros(Kernel(key, Program(key)), 1, compiled=False)
     return time.perf_counter() - t0
+
+
+MAX_PAUSE = 5.0  # longest a heavy run's chunk is made to wait, s (bounds the delay of its Stop)
+_TRAINING = [0]  # runs inside Trainer.run now, in this process
+_TRAINING_LOCK = threading.Lock()
+
+
+def begin_training() -> None:
+    """Count one more run as training (Trainer.run, until `end_training`), for `fair_pause`."""
+    with _TRAINING_LOCK:
+        _TRAINING[0] += 1
+
+
+def end_training() -> None:
+    """Count one run fewer as training."""
+    with _TRAINING_LOCK:
+        _TRAINING[0] -= 1
+
+
+def training_runs() -> int:
+    """How many runs are training in this process now."""
+    with _TRAINING_LOCK:
+        return _TRAINING[0]
+
+
+def fair_pause(elapsed: float, budget: float) -> float:
+    """Seconds a run waits after a chunk that overran its budget while others train: its fair share.
+
+    A chunk is sized to `budget` seconds, but one step of a heavy run (say d = 256, n = 200) cannot be split
+    and may take seconds. Such a run then waits the overrun times the number of other runs training, so it
+    holds the CPU about 1/N of the time, as each light run does, and the others' chunks are not crowded out.
+    Alone, or within budget, it does not wait.
+    """
+    others = training_runs() - 1
+    if others <= 0 or elapsed <= 2 * budget:
+        return 0.0
+    return min(MAX_PAUSE, (elapsed - budget) * others)

@@ -10,9 +10,9 @@ state is zero at the start of every epoch, and no gradient crosses from one wind
 
 The rule of which window trains what and which state is carried is `truncation.py`.
 
-A chunk runs as many steps as fit in about `chunk_seconds` inside one XLA-compiled call. Shapes
-never compiled before start at once on the same kernel run eagerly, while the compiled program
-is built on a background thread, started after the first eager chunk (the compile's Python tracing
+A chunk runs as many steps as fit in about `chunk_seconds` inside one call of the XLA program that
+every run of the same shapes shares (kernels.Program). Shapes never compiled before run eagerly while
+the program is built on a background thread, started after the first eager chunk (the compile's tracing
 would compete with that chunk for the GIL and delay the first metrics); the run moves to it as soon
 as it is ready. After the first eager chunk it waits up to `eager_pause` seconds for the compile
 before each further eager chunk: an eager step is worth hundreds of compiled ones, and an eager
@@ -30,7 +30,18 @@ import numpy as np
 
 from .config import RunConfig
 from .data import baselines, epoch_data, task_for
-from .kernels import POOL, Kernel, compile_in_background, compiling, key_for, pack, program_name, slab_width
+from .kernels import (
+    POOL,
+    begin_training,
+    compile_in_background,
+    compiling,
+    end_training,
+    fair_pause,
+    key_for,
+    pack,
+    program_name,
+    slab_width,
+)
 from .model import Params, init_params
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
@@ -212,52 +223,56 @@ class Trainer:
         if self.finished:
             return
         st.status = "running"
-        kernel = POOL.lease_compiled(self.key) if self.use_compiled else None
+        kernel = POOL.lease(self.key)  # this run's own state on the one program of its shapes
         waiting_since = time.perf_counter()
         compile_job = None
         defer_compile = False
-        if kernel is None:
-            kernel = Kernel(self.key)  # runs eagerly until a compiled one is ready
-            if self.use_compiled and compiling(self.key):
+        if self.use_compiled and not kernel.compiled:  # train eagerly until the program is built
+            if compiling(self.key):
                 compile_job = compile_in_background(self.key)  # another run's compile of these shapes
-            elif self.use_compiled:
+            else:
                 defer_compile = True  # started after the first eager chunk, which it would slow down
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
         budget = max_steps if max_steps is not None else math.inf
         eager_chunks = 0
-        per_step = kernel.seconds_per_step  # known from an earlier run of this kernel: no 1-step probe
+        compiled = self.use_compiled and kernel.compiled
+        per_step = kernel.seconds_per_step if compiled else None  # known from an earlier run: no 1-step probe
+        pause = 0.0
+        begin_training()
         try:
             while st.epoch < cfg.epochs and budget > 0:
-                if self.use_compiled and not kernel.compiled:
+                if pause > 0:
+                    time.sleep(pause)  # the last chunk overran while others train: leave them the CPU
+                if self.use_compiled and not compiled:
                     if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
                         # an eager step is worth a few hundred compiled ones: leave the compile the CPU
                         wait([compile_job], timeout=self.eager_pause)
-                    compiled_kernel = POOL.lease_compiled(self.key)
-                    if compiled_kernel is not None:
+                    pooled = kernel if kernel.compiled else POOL.lease_compiled(self.key)
+                    if pooled is not None:  # the program of these shapes is built (by this run's compile or another's)
+                        kernel.program = pooled.program
                         st.compile_seconds += time.perf_counter() - waiting_since
-                        compiled_kernel.load(*kernel.save())
-                        kernel, per_step = compiled_kernel, compiled_kernel.seconds_per_step
-                    elif not defer_compile and not compiling(self.key):  # another run took the kernel
+                        compiled, per_step = True, kernel.seconds_per_step
+                    elif not defer_compile and not compiling(self.key):  # compile failed, or the pool dropped it
                         compile_job = compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
                     st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
                 left = self.steps_per_epoch - st.window
-                count = self._next_count(per_step, left, budget, kernel.compiled)
+                count = self._next_count(per_step, left, budget, compiled)
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
-                    self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip,
-                    compiled=kernel.compiled,
+                    self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip, compiled=compiled,
                 )
                 elapsed = time.perf_counter() - t0
-                eager_chunks += 0 if kernel.compiled else 1
+                pause = fair_pause(elapsed, self.chunk_seconds)
+                eager_chunks += 0 if compiled else 1
                 per_step = elapsed / count
-                if kernel.compiled and count > 1:
+                if compiled and count > 1:
                     kernel.seconds_per_step = per_step
                 st.seconds += elapsed
-                chunk = self._record(out, count, kernel.compiled, rows)
+                chunk = self._record(out, count, compiled, rows)
                 if defer_compile:
                     compile_job, defer_compile = compile_in_background(self.key), False
                 st.window += count
@@ -271,6 +286,7 @@ class Trainer:
                     st.status = chunk.status = "completed"
                 yield chunk
         finally:
+            end_training()
             if st.status == "running":
                 st.status = "paused"
             st.params, st.optimizer_state = kernel.save()

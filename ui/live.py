@@ -6,6 +6,7 @@ redraw replaces each chart where it stands, and `Board.maybe_draw` throttles red
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord
 from rnn_core.train import Snapshot
+from ui import chart_spec
 from viz import train_charts
 from viz.common import fmt, presentation
 
@@ -189,8 +191,42 @@ def divergence_advice(record: RunRecord) -> str:
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
 
 
+LIVE_SHARE = 0.25  # of one core: what all sessions' live redraws together may take while training
+
+
+class _LiveBoards:
+    """Which boards drew live lately, across every session of this server (a thread-safe count)."""
+
+    def __init__(self, horizon: float = 3.0):
+        self._lock = threading.Lock()
+        self._seen: dict[int, float] = {}
+        self._horizon = horizon
+
+    def touch(self, board: Board) -> None:
+        with self._lock:
+            self._seen[id(board)] = time.perf_counter()
+
+    def count(self) -> int:
+        now = time.perf_counter()
+        with self._lock:
+            self._seen = {k: t for k, t in self._seen.items() if now - t < self._horizon}
+            return max(1, len(self._seen))
+
+
+LIVE = _LiveBoards()
+
+
 class Board:
-    """One placeholder per chart (two per row, one in presentation mode), redrawn in place."""
+    """One placeholder per chart (two per row, one in presentation mode), redrawn in place.
+
+    A chart goes to the browser as a Vega-Lite dict built without Altair's schema check
+    (ui/chart_spec.py), and a chart whose data did not change since it was last drawn on this board is
+    neither rebuilt nor sent again. Live redraws share one budget across the server: all boards
+    training at once may spend `LIVE_SHARE` of a core on them, so a busy server redraws each board
+    less often instead of spending more on redraws.
+    """
+
+    typical_cost = 0.05  # CPU seconds of a full draw, last measured on any board (a first tick's estimate)
 
     def __init__(self, present: bool, min_interval: float = 0.3):
         self.present = present
@@ -204,35 +240,45 @@ class Board:
         # Live drawing starts min_interval from now: a short run is drawn once, at its end.
         self._last = time.perf_counter()
         self._drawn = False
-        self._cost = 0.0
+        self._cost = 0.0  # CPU seconds of this board's last draw
         self._turn = 0
+        self._shown: dict[str, tuple] = {}  # name -> (what the chart was drawn from, its Figure)
 
     def draw(self, record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
-        """Redraw the named charts (all by default) and their captions now; returns the figures drawn."""
-        t0 = time.perf_counter()
-        figs = figures(record, snapshot, names)
-        for fig in figs:
+        """Redraw the named charts (all by default) and their captions now; returns the figures drawn.
+
+        A chart drawn from the same data before on this board is left as it is (its figure is returned).
+        """
+        t0 = time.thread_time()
+        stamps = {name: _stamp(name, record, snapshot) for name in names}
+        stale = tuple(name for name in names if self._shown.get(name, (None,))[0] != stamps[name])
+        for fig in figures(record, snapshot, stale):
             self.show(fig)
+            self._shown[fig.name] = (stamps[fig.name], fig)
         self._last = time.perf_counter()
-        self._cost = self._last - t0
+        self._cost = time.thread_time() - t0
+        if len(stale) == len(NAMES):
+            Board.typical_cost = self._cost
         self._drawn = True
-        return figs
+        return [self._shown[name][1] for name in names]
 
     def show(self, fig: Figure) -> None:
         """Draw one figure and its caption into its slot, or say why it cannot be drawn."""
         chart_slot, caption_slot = self.slots[fig.name]
+        self._shown.pop(fig.name, None)  # drawn from elsewhere (e.g. the targets figure): not a run's chart
         if fig.chart is None:
             chart_slot.info(fig.missing)
             caption_slot.empty()
         elif self.present:  # Streamlit's theme would override the larger fonts
-            chart_slot.altair_chart(presentation(fig.chart), width="stretch", theme=None)
+            chart_slot.vega_lite_chart(chart_spec.spec(presentation(fig.chart)), width="stretch", theme=None)
             caption_slot.caption(fig.caption)
         else:
-            chart_slot.altair_chart(fig.chart, width="stretch")
+            chart_slot.vega_lite_chart(chart_spec.spec(fig.chart), width="stretch")
             caption_slot.caption(fig.caption)
 
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
+        LIVE.touch(self)
         if not self._drawn:
             self.draw(record, snapshot)  # the first tick fills every slot, so the layout does not jump later
             return
@@ -243,6 +289,17 @@ class Board:
 
     def due(self) -> bool:
         """Whether a live redraw is due: not before `min_interval` s after the board was made (a run
-        that ends sooner is drawn once, complete), then at most every `min_interval` s and never more
-        than a third of the time."""
-        return time.perf_counter() - self._last >= max(self.min_interval, 2 * self._cost)
+        that ends sooner is drawn once, complete), then at most every `min_interval` s, never more than
+        a third of this thread's time, and no more often than the server's live budget allows with the
+        boards training now (`LIVE_SHARE`)."""
+        cost = self._cost if self._drawn else Board.typical_cost
+        interval = max(self.min_interval, 2 * cost, cost * LIVE.count() / LIVE_SHARE)
+        return time.perf_counter() - self._last >= interval
+
+
+def _stamp(name: str, record: RunRecord, snapshot: Snapshot | None) -> tuple:
+    """What a chart is drawn from, cheaply: the run's settings, how many steps and profiles, which snapshot."""
+    steps, profiles = len(record.scalars["step"]), len(record.profiles["step"])
+    last_profile = int(record.profiles["step"][-1]) if profiles else -1
+    shot = id(snapshot) if name in ("input-target-prediction", "hidden-state") else None
+    return record.config, record.label, steps, profiles, last_profile, shot

@@ -1,0 +1,61 @@
+"""The Train page's Board: charts sent as the same Vega-Lite Streamlit's own Altair conversion makes, unchanged
+charts not rebuilt, and live redraws spaced out as more boards train at once."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from streamlit.elements import vega_charts
+
+from rnn_core.config import RunConfig
+from rnn_core.report import RunRecord
+from rnn_core.train import Trainer
+from ui import chart_spec, live
+
+
+@pytest.fixture(scope="module")
+def finished():
+    trainer = Trainer(RunConfig(series_length=40_000)).run_to_end()
+    return RunRecord.from_trainer(trainer), trainer.last_chunk.snapshot
+
+
+def test_specs_equal_streamlits_own_conversion(finished):
+    record, snapshot = finished
+    for fig in live.figures(record, snapshot):
+        ours = chart_spec.spec(fig.chart)
+        theirs = vega_charts._convert_altair_to_vega_lite_spec(fig.chart)
+        same = json.dumps(ours, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)
+        assert same, fig.name
+        assert ours["datasets"]  # the data travels as named Arrow datasets
+
+
+def test_a_chart_drawn_from_the_same_data_is_not_rebuilt(finished, monkeypatch):
+    record, snapshot = finished
+    built = []
+    real = live.figures
+
+    def counting(rec, snap, names=live.NAMES):
+        built.append(tuple(names))
+        return real(rec, snap, names)
+
+    monkeypatch.setattr(live, "figures", counting)
+    board = live.Board(present=False)
+    first = board.draw(record, snapshot)
+    again = board.draw(record, snapshot)
+    assert built == [live.NAMES, ()]  # the second draw rebuilt nothing
+    assert [f.name for f in again] == list(live.NAMES) and again[0] is first[0]
+    board.draw(record, None, ("hidden-state", "loss"))  # another snapshot: only the snapshot's chart is stale
+    assert built[-1] == ("hidden-state",)
+
+
+def test_live_redraws_thin_out_as_more_boards_train(monkeypatch):
+    board = live.Board(present=False)
+    board._drawn, board._cost = True, 0.02
+    board._last = time.perf_counter() - 1.0  # drawn a second ago
+    monkeypatch.setattr(live.LIVE, "count", lambda: 1)
+    assert board.due()  # alone: every min_interval (0.3 s)
+    monkeypatch.setattr(live.LIVE, "count", lambda: 30)
+    assert not board.due()  # 30 boards x 0.02 s / LIVE_SHARE = 2.4 s between redraws
+    board._last = time.perf_counter() - 0.02 * 30 / live.LIVE_SHARE - 0.01
+    assert board.due()

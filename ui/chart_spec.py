@@ -1,0 +1,93 @@
+"""Altair charts as Vega-Lite dicts for `st.vega_lite_chart`, built once and without Altair's schema check.
+
+Building is made cheap first: every shorthand like `"step:Q"` in `encode` makes Altair 6 build a fresh
+table of the schema hashes of all its ~570 wrapper classes (`_FromDict.__init__`, a `json.dumps` per
+class, about 80 % of building a Train page's charts); `cache_altair_class_table()` computes that table
+once per process and shares it (the classes and their schemas are fixed once Altair is imported).
+
+`st.altair_chart` calls `chart.to_dict()`, which validates the whole spec against Vega-Lite's JSON
+schema on every draw (most of a Train click's chart CPU). The charts here are built by our own
+builders (viz/) and tested, so `spec` converts with `to_dict(validate=False)`, collecting each data
+frame as Arrow bytes under a content hash, as Streamlit's own conversion does, so the element the
+browser receives is the one `st.altair_chart` would send.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import altair as alt
+from altair.utils import schemapi
+from streamlit.elements import vega_charts
+
+_LOCK = getattr(vega_charts, "_altair_globals_lock", threading.Lock())  # Altair's transformers are global
+_TRANSFORMER = "truncation_arrow"
+_BUILD_TABLE = schemapi._FromDict.__init__  # Altair's own
+
+
+def _listed_once(list_classes):
+    found: dict[type, tuple] = {}
+
+    def wrapper_classes(cls):
+        if cls not in found:
+            found[cls] = tuple(list_classes(cls))
+        return iter(found[cls])
+
+    return wrapper_classes
+
+
+def cache_altair_class_table() -> bool:
+    """Make Altair's `_FromDict` reuse one schema-hash table per set of wrapper classes (idempotent).
+
+    False, leaving Altair as it is, if its internals changed shape.
+    """
+    from_dict = getattr(schemapi, "_FromDict", None)
+    if from_dict is None or not hasattr(from_dict, "hash_schema"):
+        return False
+    if getattr(from_dict.__init__, "_cached", False):
+        return True
+    tables: dict[tuple, Any] = {}
+
+    def init(self, wrapper_classes, /) -> None:
+        classes = tuple(wrapper_classes)
+        table = tables.get(classes)
+        if table is None:
+            _BUILD_TABLE(self, classes)
+            tables[classes] = self.class_dict
+        else:
+            self.class_dict = table
+
+    init._cached = True  # type: ignore[attr-defined]
+    from_dict.__init__ = init
+    from altair.vegalite.v6.schema import core
+
+    for owner in (schemapi.SchemaBase, core.VegaLiteSchema):  # each lists its wrapper classes anew per call
+        listed = owner.__dict__.get("_default_wrapper_classes")
+        if isinstance(listed, classmethod):
+            owner._default_wrapper_classes = classmethod(_listed_once(listed.__func__))
+    return True
+
+
+cache_altair_class_table()
+
+
+def _to_arrow(data: Any, datasets: dict[str, Any]) -> dict[str, str]:
+    return vega_charts._to_arrow_dataset(data, datasets)
+
+
+alt.data_transformers.register(_TRANSFORMER, _to_arrow)
+
+
+def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with its data as named Arrow datasets, unvalidated."""
+    datasets: dict[str, Any] = {}
+    with _LOCK:
+        theme = alt.theme.enable("none") if alt.theme.active == "default" else None
+        try:
+            with alt.data_transformers.enable(_TRANSFORMER, datasets=datasets):
+                out = chart.to_dict(validate=False)
+        finally:
+            if theme is not None:
+                alt.theme.enable("default")
+    out["datasets"] = {**out.get("datasets", {}), **datasets}
+    return out
