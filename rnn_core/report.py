@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import RunConfig
-from .train import Trainer, final_loss
+
+if TYPE_CHECKING:  # the trainer imports TensorFlow; a bundle is read and drawn without it
+    from .train import Trainer
 
 FORMAT = "truncation-explorer-run/1"
 
@@ -139,6 +141,8 @@ class RunRecord:
 
     def final_loss(self) -> float:
         """Mean loss over the last 100 steps."""
+        from .train import final_loss  # the trainer imports TensorFlow: only when asked
+
         return final_loss(self.scalars["loss"])
 
 
