@@ -58,3 +58,13 @@ def test_compile_threads_bad_value_names_the_variable(monkeypatch):
     monkeypatch.setenv(runtime.COMPILE_THREADS_ENV, "two")
     with pytest.raises(ValueError, match="TRUNCATION_COMPILE_THREADS='two'"):
         runtime.compile_threads()
+
+
+def test_apply_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+    runtime.apply()
+    assert runtime.XLA_FLAGS in runtime.os.environ["XLA_FLAGS"].split()
+    assert "--xla_cpu_multi_thread_eigen=false" in runtime.os.environ["XLA_FLAGS"].split()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
+    runtime.apply()
+    assert runtime.os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=2"  # a user's own level wins
