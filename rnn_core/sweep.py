@@ -292,7 +292,8 @@ class Report:
         if self.file is not None:
             self.file.add(result["bundle"])
         if self.weights_dir is not None:
-            from .model import Params, save_weights
+            from .model import Params
+            from .weights import save_weights
 
             save_weights(os.path.join(self.weights_dir, f"run-{spec.index}.npz"), Params(*result["params"]))
         if not self.quiet:
