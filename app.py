@@ -11,7 +11,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import streamlit as st  # noqa: E402
 
-from ui import server_tuning, settings, warmup  # noqa: E402
+from ui import warmup  # noqa: E402
+
+warmup.start()  # TensorFlow loads and the default kernel compiles while the first page draws
+
+from ui import server_tuning, settings  # noqa: E402
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
@@ -23,5 +27,4 @@ page = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
 ])
 settings.sidebar()
-warmup.start()
 page.run()

@@ -11,6 +11,8 @@ TensorFlow-style BPTT(n; n): each window's loss is the mean over batch and all n
 - `NumpyPeer`: min-char-rnn style: one `loss_fun(x, y, S0) -> loss, grads, last_state` doing the
   forward pass and BPTT by hand, then Adagrad; vectorised over the batch, looped over time.
   float64 by default (min-char-rnn's dtype); `dtype=np.float32` is offered and measured too.
+- `JaxPeer`: a plain JAX program: the whole epoch one `jax.jit` function, `lax.scan` over the
+  windows, `jax.grad` through a `lax.scan` over the n time steps, Adagrad written out (float32).
 
 Every peer's `train_epoch` returns per-step losses and per-step end times, so a caller can compute
 a final loss (mean of the last 100 steps) and steps/s over any steady stretch.
@@ -168,6 +170,66 @@ class NumpyPeer:
                 p -= lr * g / np.sqrt(a + ADAGRAD_EPSILON)
             ends[w] = time.perf_counter() - t0
         return EpochResult(loss, ends)
+
+
+class JaxPeer:
+    """Plain JAX: one jitted epoch (lax.scan over windows; jax.grad through lax.scan over time) + Adagrad."""
+
+    label = "JAX jitted epoch, lax.scan + jax.grad"
+
+    def __init__(self, cfg: RunConfig, params: Params | None = None):
+        import jax
+        import jax.numpy as jnp
+
+        self.cfg = cfg
+        p = params if params is not None else init_params(cfg.state_size, cfg.init_scale, cfg.seed)
+        self.params = tuple(jnp.asarray(a, jnp.float32) for a in p)  # W, b_s, U, b_p
+        self.acc = tuple(jnp.full_like(a, ADAGRAD_INITIAL) for a in self.params)
+        n, lr = cfg.truncation, cfg.learning_rate
+
+        def window_loss(params, S0, x, y):  # x, y int [n, B]; S0 [B, d]
+            W, b_s, U, b_p = params
+            Wx, Ws = W[:, :2], W[:, 2:]
+
+            def cell(S, xy):
+                xt, yt = xy
+                S = jnp.tanh(Wx.T[xt] + S @ Ws.T + b_s)  # one-hot X_t times Wx^T is a row lookup
+                logits = S @ U.T + b_p  # [B, 2]
+                nll = jax.nn.logsumexp(logits, axis=1) - jnp.take_along_axis(logits, yt[:, None], 1)[:, 0]
+                return S, jnp.mean(nll)
+
+            S, losses = jax.lax.scan(cell, S0, (x, y))
+            return jnp.mean(losses), S
+
+        grad_fn = jax.value_and_grad(window_loss, has_aux=True)
+
+        def step(carry, xy):
+            params, acc, S = carry
+            (loss, S), g = grad_fn(params, S, *xy)
+            acc = tuple(a + gi * gi for a, gi in zip(acc, g))
+            params = tuple(pi - lr * gi / jnp.sqrt(a + ADAGRAD_EPSILON) for pi, gi, a in zip(params, g, acc))
+            return (params, acc, S), loss
+
+        def epoch(params, acc, xw, yw):  # xw, yw int [windows, n, B]
+            S0 = jnp.zeros((xw.shape[2], params[0].shape[0]), jnp.float32)
+            (params, acc, _), losses = jax.lax.scan(step, (params, acc, S0), (xw, yw))
+            return params, acc, losses
+
+        self._epoch = jax.jit(epoch)
+        self._n = n
+
+    def train_epoch(self, epoch: int, max_steps: int | None = None) -> EpochResult:
+        """One epoch, data generation included in the time (per-step ends spread evenly: one call)."""
+        t0 = time.perf_counter()
+        xb, yb, steps = windows(self.cfg, epoch)
+        steps = steps if max_steps is None else min(steps, max_steps)
+        B, n = xb.shape[0], self._n
+        xw = xb[:, :steps * n].reshape(B, steps, n).transpose(1, 2, 0)  # [windows, n, B]
+        yw = yb[:, :steps * n].reshape(B, steps, n).transpose(1, 2, 0)
+        self.params, self.acc, losses = self._epoch(self.params, self.acc, xw, yw)
+        loss = np.asarray(losses)  # waits for the device
+        total = time.perf_counter() - t0
+        return EpochResult(loss.astype(np.float64), total * np.arange(1, steps + 1) / steps)
 
 
 def engine_epoch(cfg: RunConfig, params: Params | None = None, chunk_seconds: float = 0.1):

@@ -14,8 +14,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def start_app(port: int) -> tuple[subprocess.Popen, str]:
+def start_app(port: int, wait: bool = True) -> tuple[subprocess.Popen, str]:
     """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
+
+    `wait=False` returns at once after the launch (a cold-start benchmark polls the page itself).
 
     Raises RuntimeError naming the problem if app.py or the browser (chromium) is missing, the server
     exits (port busy?) or it is not healthy within 120 s; the process is stopped in those cases.
@@ -31,6 +33,8 @@ def start_app(port: int) -> tuple[subprocess.Popen, str]:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://localhost:{port}"
+    if not wait:
+        return server, url
     deadline = time.time() + 120
     while True:
         if server.poll() is not None:

@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import downloads, live, run_cap, state
+from ui import run_cap, state
 from ui.entry import require_app
 from ui.progress import compile_note, progress_text
 
@@ -49,6 +49,8 @@ with st.container(horizontal=True):
                       help="Forget the current run here (it stays in the session's run list for Compare).")
 if problem:
     st.error(f"Fix the settings first: {problem}")
+
+from ui import downloads, live  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
 
 if reset:
     state.reset()

@@ -6,6 +6,6 @@ Modules: config (settings), data (echo tasks, baselines), truncation (the BPTT(n
 chunks), train (the trainer), report (JSON bundles),
 compare (run plans). Charts and graph drawings live beside it in viz/.
 """
-import os
+from . import runtime
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+runtime.apply()  # TensorFlow and XLA read these settings when TensorFlow is imported, so before any module here does

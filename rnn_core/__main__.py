@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 from .config import BOUNDS, GRADIENTS, OPTIMIZERS, RunConfig, parse_list
 
+HISTORY_CHOICES = ("thin", "full", "none")
+PROFILE_ROWS = {"thin": 2000, "full": None, "none": 1}  # per-position profile rows the trainer keeps
+
 DATA_CHOICES = ("r2rt", "echo", "custom")
 
 
@@ -53,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="start from these weights (.npz with W, b_s, U, b_p)")
     t.add_argument("--save-weights", default=None, help="write the trained weights to this .npz")
     t.add_argument("--json", default=None, help="write config, baselines, history and summary here")
+    t.add_argument("--history", choices=HISTORY_CHOICES, default="thin",
+                   help="what --json keeps of the per-step history: thin (default; every step's loss, norm and "
+                   "sigma_max, the per-position profiles of at most 2,000 steps evenly spread, as the app keeps "
+                   "them), full (profiles of every step too) or none")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     from .sweep import add_sweep_parser  # sweep's flags are train's, read from `t` once all are added
 
@@ -146,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .report import RunRecord
         from .train import Trainer
 
-        trainer = Trainer(cfg, sequence=sequence, initial_params=initial, max_profiles=None)
+        trainer = Trainer(cfg, sequence=sequence, initial_params=initial, max_profiles=PROFILE_ROWS[args.history])
     except ValueError as exc:
         return _fail(str(exc))
     progress = None if args.quiet else _Progress(trainer.total_steps)
@@ -158,8 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.save_weights is not None:
             save_weights(args.save_weights, trainer.params)
         if args.json is not None:
+            bundle = RunRecord.from_trainer(trainer).to_json()
+            if args.history == "none":
+                bundle["history"] = []
             with open(args.json, "w") as fh:
-                json.dump(RunRecord.from_trainer(trainer).to_json(), fh)
+                json.dump(bundle, fh, separators=(",", ":"))
     except OSError as exc:
         return _fail(f"could not write output: {exc}")
     if summary["status"] == "diverged":

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import derived, optimizers, window
+from . import derived, optimizers, runtime, window
 from .config import RunConfig
 from .spectral import spectral_norms
 from .truncation import loss_mask, window_start
@@ -312,7 +312,7 @@ class KernelPool:
 
 
 POOL = KernelPool()
-_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xla-compile")
+_COMPILER = ThreadPoolExecutor(max_workers=runtime.compile_threads(), thread_name_prefix="xla-compile")
 
 
 def build_compiled(key: KernelKey) -> Kernel:

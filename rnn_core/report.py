@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import RunConfig
-from .train import Trainer, final_loss
+
+if TYPE_CHECKING:  # the trainer imports TensorFlow; a bundle is read and drawn without it
+    from .train import Trainer
 
 FORMAT = "truncation-explorer-run/1"
 
@@ -47,20 +49,17 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON bundle (plain Python types; NaN and infinities become null)."""
-        prof_index = {int(s): i for i, s in enumerate(self.profiles["step"])}
-        history = []
-        for i, step in enumerate(self.scalars["step"].tolist()):
-            rec: dict[str, Any] = {
-                "step": int(step),
-                "loss": _num(self.scalars["loss"][i]),
-                "global_norm": _num(self.scalars["global_norm"][i]),
-                "sigma_max": _num(self.scalars["sigma_max"][i]),
-            }
-            j = prof_index.get(int(step))
-            if j is not None:
-                for name in ("grad_norms", "temporal", "position_loss"):
-                    rec[name] = [_num(v) for v in self.profiles[name][j]]
-            history.append(rec)
+        steps = self.scalars["step"].tolist()
+        columns = {name: _nums(self.scalars[name]) for name in ("loss", "global_norm", "sigma_max")}
+        history = [{"step": int(step), "loss": columns["loss"][i], "global_norm": columns["global_norm"][i],
+                    "sigma_max": columns["sigma_max"][i]} for i, step in enumerate(steps)]
+        row_of = {int(step): i for i, step in enumerate(steps)}
+        profiles = {name: _nums(self.profiles[name]) for name in ("grad_norms", "temporal", "position_loss")}
+        for j, step in enumerate(self.profiles["step"].tolist()):
+            i = row_of.get(int(step))
+            if i is not None:
+                for name, rows in profiles.items():
+                    history[i][name] = rows[j]
         return {
             "format": FORMAT,
             "label": self.label,
@@ -139,6 +138,8 @@ class RunRecord:
 
     def final_loss(self) -> float:
         """Mean loss over the last 100 steps."""
+        from .train import final_loss  # the trainer imports TensorFlow: only when asked
+
         return final_loss(self.scalars["loss"])
 
 
@@ -154,6 +155,17 @@ def describe(cfg: RunConfig) -> str:
 def _num(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def _nums(a: np.ndarray) -> list[float | None]:
+    """An array (any rank) as nested lists of plain floats (the values `_num` gives), NaN and infinities as None."""
+    values = np.asarray(a, np.float64)
+    finite = np.isfinite(values)
+    if finite.all():
+        return values.tolist()
+    out = values.astype(object)
+    out[~finite] = None
+    return out.tolist()
 
 
 def _float(v: Any) -> float:

@@ -164,7 +164,7 @@ def expand(args: argparse.Namespace, config_from_args: Callable[[argparse.Namesp
 def check_inputs(specs: Sequence[RunSpec]) -> None:
     """Read every data file and weights file the grid names, so a bad one stops the sweep before it trains."""
     from .data import epoch_data, load_sequence_csv
-    from .weights import load_weights
+    from .weights import load_weights  # imports TensorFlow
 
     sequences: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     weights: set[tuple[str, int]] = set()
@@ -202,9 +202,9 @@ def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None,
     from .data import load_sequence_csv
     from .kernels import warm_up
     from .model import Params
-    from .weights import load_weights
     from .report import RunRecord
     from .train import Trainer
+    from .weights import load_weights
 
     t0 = time.perf_counter()
     if sequence is None and data_file is not None:

@@ -280,3 +280,37 @@ def test_bad_weights_files_and_unusable_sequences(tmp_path):
     procs = cli_many(*(["train", *args] for args, _ in cases))  # each imports TensorFlow: run them together
     for proc, (_, message) in zip(procs, cases):
         assert_clean_error(proc, message)
+
+
+# ---------------------------------------------------------------- --history: what the JSON keeps
+
+
+def test_history_thin_full_none(tmp_path):
+    """3,000 steps: full keeps every step's profiles, thin the profiles of at most 2,000 steps evenly spread
+    and every step's scalars (the same numbers as full), none no history; all three the same summary."""
+    args = ["--n", "1", "--d", "2", "--batch-size", "2", "--series-length", "6000", "--seed", "3", "--quiet"]
+    paths = {h: tmp_path / f"{h}.json" for h in ("full", "thin", "none")}
+    procs = cli_many(*(["train", *args, "--history", h, "--json", str(p)] for h, p in paths.items()))
+    bundles = {h: check_run(proc, paths[h])[1] for (h, proc) in zip(paths, procs)}
+    full, thin, none = bundles["full"]["history"], bundles["thin"]["history"], bundles["none"]["history"]
+    assert len(full) == len(thin) == 3000 and none == []
+    assert all("grad_norms" in rec for rec in full)
+    kept = [rec["step"] for rec in thin if "grad_norms" in rec]
+    assert 1000 <= len(kept) <= 2000
+    gaps = np.diff(kept)
+    assert gaps.min() == gaps.max()  # evenly spread
+    # each process runs its first chunks eagerly until its compile is done: float32 rounding differs (README)
+    assert [rec["loss"] for rec in thin] == pytest.approx([rec["loss"] for rec in full], rel=1e-4)
+    by_step = {rec["step"]: rec for rec in full}
+    for rec in thin[::50]:
+        if "grad_norms" in rec:
+            assert rec["grad_norms"] == pytest.approx(by_step[rec["step"]]["grad_norms"], rel=1e-3, abs=1e-7)
+    for h in ("thin", "none"):
+        assert bundles[h]["summary"]["final_loss"] == pytest.approx(bundles["full"]["summary"]["final_loss"], rel=1e-5)
+    assert paths["none"].stat().st_size < paths["thin"].stat().st_size < paths["full"].stat().st_size
+
+
+def test_history_bad_choice_is_one_line(tmp_path):
+    proc = cli("train", "--history", "some", "--json", str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--history" in last_line(proc.stderr)

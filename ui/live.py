@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import altair as alt
 import numpy as np
@@ -19,10 +20,12 @@ from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord
-from rnn_core.train import Snapshot
 from ui import chart_spec
 from viz import train_charts
 from viz.common import fmt, presentation
+
+if TYPE_CHECKING:  # the trainer imports TensorFlow; the landing page draws without it
+    from rnn_core.train import Snapshot
 
 NAMES = ("loss", "gradient-profile", "gradient-heatmap", "position-loss", "sigma-max", "global-norm",
          "input-target-prediction", "hidden-state")

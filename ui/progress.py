@@ -1,7 +1,10 @@
 """The Train page's progress line: steps done, speed, time left and what compiling cost, all from the trainer."""
 from __future__ import annotations
 
-from rnn_core.train import Trainer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the trainer imports TensorFlow; the landing page draws without it
+    from rnn_core.train import Trainer
 
 
 def duration(seconds: float) -> str:

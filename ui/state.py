@@ -22,14 +22,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
-from rnn_core.train import Trainer
+
+if TYPE_CHECKING:  # the trainer imports TensorFlow: imported when a run starts, so the landing page draws without it
+    from rnn_core.train import Trainer
 
 XY = tuple[np.ndarray, np.ndarray]  # an uploaded sequence: inputs x and targets y
 
@@ -173,6 +175,8 @@ def loaded() -> RunRecord | None:
 
 def start(cfg: RunConfig, seq: XY | None) -> Trainer:
     """Keep the current run, then begin a fresh trainer for `cfg` (ValueError if the data does not fit)."""
+    from rnn_core.train import Trainer  # TensorFlow loads here, or is already loading in ui/warmup.py
+
     reset()
     fresh = Trainer(cfg, sequence=seq if cfg.task == "file" else None)
     st.session_state[TRAINER] = fresh

@@ -12,7 +12,7 @@ import numpy as np
 from streamlit.delta_generator import DeltaGenerator
 
 from rnn_core.config import RunConfig
-from rnn_core.kernels import warm_up
+from rnn_core.kernels import compile_in_background, key_for, warm_up
 from rnn_core.report import RunRecord, describe
 from rnn_core.train import Trainer
 from ui.state import add_run
@@ -34,6 +34,9 @@ def train_in_turn(
     before its clock starts, so steps/s and seconds compare compiled speed and nothing else.
     """
     count = len(plans)
+    if use_compiled:  # queue every shape's compile now: later shapes compile while earlier runs train
+        for key in dict.fromkeys(key_for(cfg) for _, cfg in plans):
+            compile_in_background(key)
     for i, (name, cfg) in enumerate(plans):
         trainer = Trainer(cfg, sequence=sequence if cfg.task == "file" else None, use_compiled=use_compiled)
         if compile_first and use_compiled:

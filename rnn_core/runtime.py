@@ -1,0 +1,42 @@
+"""Process-wide runtime settings for TensorFlow and XLA, applied once before TensorFlow is imported.
+
+`apply()` (called by rnn_core/__init__.py, so before any module here imports TensorFlow) sets
+environment defaults that TensorFlow and XLA read when they start; a value already in the
+environment wins, so a user can override any of them for one run. What each is for:
+
+- `TRUNCATION_COMPILE_THREADS`: how many XLA compiles run at once (kernels.py's compile pool).
+  A compile is single-threaded, so on a machine with two cores or more a second compile thread
+  lets a sweep compile the next shape while another compiles (default: 2 with >= 2 cores, else 1).
+- `XLA_FLAGS=--xla_backend_optimization_level=1` (LLVM's -O1 for XLA:CPU's generated code instead of
+  -O2): the kernels are small loops of library calls, so the cheaper optimisation shortens each
+  compile without slowing the loop; final losses agree with -O2's to 1e-7.
+- `TF_XLA_FLAGS=--tf_xla_persistent_cache_directory=DIR` is NOT set: measured on this CPU build,
+  its key changes with what the process traced before, so another process rarely hits it
+  (bench/README.md).
+
+Numbers behind the defaults are in bench/README.md and notes of issue 14.
+"""
+from __future__ import annotations
+
+import os
+
+COMPILE_THREADS_ENV = "TRUNCATION_COMPILE_THREADS"
+XLA_FLAGS = "--xla_backend_optimization_level=1"
+
+
+def compile_threads() -> int:
+    """XLA compiles allowed at once: $TRUNCATION_COMPILE_THREADS, else 2 on a machine with two cores or more."""
+    raw = os.environ.get(COMPILE_THREADS_ENV, "")
+    if raw.strip():
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise ValueError(f"{COMPILE_THREADS_ENV}={raw!r} is not a whole number") from None
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def apply() -> None:
+    """Set the environment defaults above (TensorFlow reads them when it is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_FLAGS}".strip()
