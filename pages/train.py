@@ -101,7 +101,7 @@ if trainer is not None:
 speed = f"{steps / seconds:,.0f} steps/s" if seconds > 0 else "speed not recorded"
 program = f" Gradients: {summary['program']}." if summary.get("program") else ""
 status = summary.get("status")
-if status == "diverged":
+if status in ("diverged", "failed"):
     outcome.error(live.divergence_advice(record))
 elif trainer is None:
     outcome.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}.{program} "

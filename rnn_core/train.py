@@ -32,6 +32,7 @@ from .config import RunConfig
 from .data import baselines, epoch_data, task_for
 from .kernels import POOL, Kernel, compile_in_background, compiling, key_for, pack, program_name, slab_width
 from .model import Params, init_params
+from .outcome import classify, reference_loss
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
 
@@ -338,16 +339,19 @@ class Trainer:
         return self
 
     def summary(self) -> dict:
-        """final_loss (mean of the last 100 steps), steps, seconds, steps_per_second, status, program."""
-        loss = self.history.scalars()["loss"]
+        """final_loss (mean of the last 100 steps), steps, seconds, steps/s, status (outcome.classify), program."""
+        scalars = self.history.scalars()
         st = self.state
+        status, failure = classify(st.status, final_loss(scalars["loss"]), scalars["global_norm"],
+                                   scalars["sigma_max"], reference_loss(self.baselines, self.sequence))
         return {
-            "final_loss": final_loss(loss),
+            "final_loss": final_loss(scalars["loss"]),
             "steps": st.steps_done,
             "seconds": st.seconds,
             "compile_seconds": st.compile_seconds,
             "steps_per_second": st.steps_done / st.seconds if st.seconds > 0 else 0.0,
-            "status": "completed" if st.status == "completed" else st.status,
+            "status": status,
+            "failure": failure,
             "diverged_at": st.diverged_at,
             "program": self.program(),
         }

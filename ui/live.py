@@ -176,7 +176,7 @@ def targets_figure(cfg: RunConfig) -> Figure | None:
 
 
 def divergence_advice(record: RunRecord) -> str:
-    """Say plainly that and where a run diverged, and what to try: clipping or a smaller learning rate."""
+    """Say plainly that and where a run diverged (or why it failed), and what to try: clipping or a smaller learning rate."""
     cfg, at = record.config, record.summary.get("diverged_at")
     where = f" at step {int(at):,}" if at is not None else ""
     norms = record.scalars["global_norm"]
@@ -185,7 +185,10 @@ def divergence_advice(record: RunRecord) -> str:
     clip = (f"turn on gradient clipping (Optimisation → Clip gradient norm at; the median ‖g‖ was {fmt(typical)}, "
             f"so try {fmt(typical / 2)} to {fmt(typical * 10)})") if cfg.clip <= 0 and np.isfinite(typical) else (
             "clip harder (a lower threshold)" if cfg.clip > 0 else "turn on gradient clipping")
-    return (f"**The run diverged{where}**: the loss became NaN or infinite. Try again: {clip}, "
+    failure = record.summary.get("failure")
+    what = (f"**The run failed**: {failure}." if record.summary.get("status") == "failed" and failure else
+            f"**The run diverged{where}**: the loss became NaN or infinite.")
+    return (f"{what} Try again: {clip}, "
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
 
 
