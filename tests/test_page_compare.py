@@ -23,14 +23,14 @@ def _runs_table(at: AppTest):
 
 def test_controls_and_defaults():
     at = _page(None)  # standalone: falls back to RunConfig()
-    assert at.multiselect(key="sweep_ns").value == [1, 2, 5, 10, 15]
+    assert at.multiselect(key="sweep_ns").value == [1, 2, 5, 10]
     assert at.multiselect(key="sweep_ds").value == [4, 16]
-    assert at.multiselect(key="sweep_seeds").value == [0]
+    assert at.multiselect(key="sweep_seeds").value == [0, 1, 2]  # the reading shows their spread
     assert at.number_input(key="sweep_epochs").value == 2
     assert at.number_input(key="styles_n").value == RunConfig().truncation
     assert at.number_input(key="styles_k1").value == 2
     assert {b.key for b in at.button} >= {"sweep_start", "sweep_stop", "styles_start", "styles_stop"}
-    assert any("long wait" in w.value for w in at.warning)  # ten runs on a million steps each
+    assert any("long wait" in w.value for w in at.warning)  # 24 runs on a million steps each
     assert "No runs yet" in at.info[0].value
     assert not at.error
 

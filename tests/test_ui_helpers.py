@@ -28,9 +28,18 @@ def test_sweep_table_and_reading_name_the_closest_baseline():
         {"n": 10, "d": 16, "seed": 0, "final_loss": 0.46}])
     table = compare_view.sweep_table(result)
     assert table["closest baseline"].tolist() == ["learns nothing", "learns lag 3", "learns both"]
-    assert compare_view.sweep_reading(table) == (
-        "**Reading:** d = 4, seed 0: n = 1 → learns nothing; n = 5 → learns lag 3. "
-        "d = 16, seed 0: n = 10 → learns both.")
+    text = compare_view.sweep_reading(table, values, labels)
+    assert "- d = 4: n = 1: 0.640, 15% of the way from 0.662 (learns nothing) to 0.519 (learns lag 3); " in text
+    assert "n = 5: 0.500, 30% of the way from 0.519 (learns lag 3) to 0.454 (learns both)." in text
+    assert "- d = 16: n = 10: 0.460, at learns both (0.454)." in text
+
+
+def test_a_failed_run_is_not_given_a_closest_baseline():
+    values, labels = baselines(R2RT), baseline_labels(R2RT)
+    result = SweepResult(2, values, labels, points=[
+        {"n": 1, "d": 4, "seed": 0, "final_loss": 0.61, "status": "completed"},
+        {"n": 1, "d": 256, "seed": 0, "final_loss": 2.29, "status": "failed"}])
+    assert compare_view.sweep_table(result)["closest baseline"].tolist() == ["learns nothing", "failed"]
 
 
 def test_styles_reading_compares_with_tensorflow_style():

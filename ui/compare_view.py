@@ -20,6 +20,7 @@ from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from ui import state
 from ui.state import StylesResult, SweepResult
+from ui.sweep_reading import reading
 from viz import compare_charts
 
 OnDone = Callable[[int, RunRecord, Trainer], None]
@@ -34,8 +35,10 @@ def run_row(record: RunRecord) -> dict:
         "run": record.label, "from": record.extra.get("source", "") or "train page or bundle",
         "style": "TF BPTT(n;n)" if c.style == "tensorflow" else f"BPTT(n;{c.k1})",
         "n": c.truncation, "d": c.state_size, "steps": s.get("steps"), "final loss": record.final_loss(),
-        "closest baseline": nearest_baseline(record.final_loss(), record.baselines, task_baselines(c)[1]),
+        "closest baseline": closest({"final_loss": record.final_loss(), "status": s.get("status")},
+                                    record.baselines, task_baselines(c)[1]),
         "steps/s": s.get("steps_per_second"), "seconds": s.get("seconds"), "status": s.get("status"),
+        "why": s.get("failure") or "",
     }
 
 
@@ -69,20 +72,23 @@ def styles_keeper(styles: StylesResult, plans: Sequence[tuple[str, RunConfig]], 
     return keep
 
 
+def closest(record_or_row: dict, baselines: Sequence[float], labels: Sequence[str]) -> str:
+    """The baseline closest to a run's final loss, or 'failed' for a run the engine classed as failed."""
+    if record_or_row.get("status") == "failed":
+        return "failed"
+    return nearest_baseline(record_or_row["final_loss"], baselines, labels)
+
+
 def sweep_table(result: SweepResult) -> pd.DataFrame:
-    """The sweep's points with the baseline closest to each final loss."""
+    """The sweep's points with the baseline closest to each final loss ('failed' for a failed run)."""
     table = pd.DataFrame(result.points)
-    table["closest baseline"] = [nearest_baseline(v, result.baselines, result.labels) for v in table["final_loss"]]
+    table["closest baseline"] = [closest(p, result.baselines, result.labels) for p in result.points]
     return table
 
 
-def sweep_reading(table: pd.DataFrame) -> str:
-    """'**Reading:** d = 4, seed 0: n = 1 → learns nothing; n = 5 → learns lag 3.' per (d, seed)."""
-    readings: dict[str, list[str]] = {}
-    for row in table.to_dict("records"):
-        readings.setdefault(f"d = {row['d']}, seed {row['seed']}", []).append(
-            f"n = {row['n']} → {row['closest baseline']}")
-    return "**Reading:** " + " ".join(f"{series}: " + "; ".join(items) + "." for series, items in readings.items())
+def sweep_reading(table: pd.DataFrame, baselines: Sequence[float], labels: Sequence[str]) -> str:
+    """Each (d, n): mean final loss over seeds, min–max, and how far it sits between the baselines."""
+    return reading(table, baselines, labels)
 
 
 def style_row(name: str, cfg: RunConfig, record: RunRecord) -> dict:
