@@ -17,10 +17,10 @@ from altair.utils.schemapi import debug_mode
 from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
-from rnn_core.report import RunRecord
+from rnn_core.report import RunRecord, settings_line
 from rnn_core.train import Snapshot
 from viz import train_charts
-from viz.common import fmt, presentation
+from viz.common import fmt, presentation, with_subtitle
 
 NAMES = ("loss", "gradient-profile", "gradient-heatmap", "position-loss", "sigma-max", "global-norm",
          "input-target-prediction", "hidden-state")
@@ -161,7 +161,14 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
     # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
     with debug_mode(False):
-        return [BUILDERS[name](record, snapshot) for name in names]
+        return [_titled(BUILDERS[name](record, snapshot), record.config) for name in names]
+
+
+def _titled(fig: Figure, cfg: RunConfig) -> Figure:
+    """The figure with its run's settings under the chart's title, on screen, projected and exported."""
+    if fig.chart is not None:
+        fig.chart = with_subtitle(fig.chart, settings_line(cfg))
+    return fig
 
 
 def targets_figure(cfg: RunConfig) -> Figure | None:
@@ -169,10 +176,10 @@ def targets_figure(cfg: RunConfig) -> Figure | None:
     base, labels = task_baselines(cfg)
     if not base:
         return None
-    return Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
+    return _titled(Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
                   f"Before training: the exact expected loss of the best model that {_baseline_pairs(labels, base)} "
                   f"nats. {task_rule(cfg)} "
-                  f"Where will n = {cfg.truncation} get to?")
+                  f"Where will n = {cfg.truncation} get to?"), cfg)
 
 
 def divergence_advice(record: RunRecord) -> str:

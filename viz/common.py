@@ -5,6 +5,7 @@ thin_indices      evenly spaced indices so a long series reaches the browser as 
 finite_rows       the rows of a frame a chart can draw (finite, and positive for a log scale)
 reference_lines   dashed horizontal rules (the exact baselines, σ = 1, a clip threshold), labelled at the right
 presentation      the same chart taller, with fonts for a projector
+with_subtitle     the chart's title with a subtitle under it (a run's settings, so a projected or saved chart names them)
 fmt               a number for a caption or a label: 3 decimals (3 significant digits when tiny or huge)
 """
 from __future__ import annotations
@@ -58,12 +59,19 @@ def reference_lines(values: Sequence[float], labels: Sequence[str], color: str =
     return layers
 
 
+def with_subtitle(chart: alt.TopLevelMixin, subtitle: str) -> alt.TopLevelMixin:
+    """The chart with `subtitle` under its title (kept, or empty), left-aligned like Vega-Lite's titles."""
+    title = chart.title if isinstance(getattr(chart, "title", None), str) else ""
+    return chart.properties(title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start",
+                                                  subtitleColor="#495057"))
+
+
 def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:
     """The same chart taller and with fonts large enough for a projector."""
     return chart.properties(height=height).configure_axis(
         labelFontSize=font_size - 2, titleFontSize=font_size
     ).configure_legend(labelFontSize=font_size - 2, titleFontSize=font_size).configure_title(
-        fontSize=font_size + 4
+        fontSize=font_size + 4, subtitleFontSize=font_size
     ).configure_text(fontSize=font_size - 2)
 
 
