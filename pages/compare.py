@@ -163,8 +163,11 @@ with tab_styles:
             if min(r["seconds"] for r in styles.rows) < 1.0:
                 st.caption("Runs shorter than a second are timed mostly by per-call overhead; use a longer series "
                            "in the sidebar for a speed comparison you can trust.")
-        window = st.slider("Smoothing (steps)", 1, 500, 100, key="styles_smooth")
-        st.altair_chart(compare_charts.loss_overlay(styles.curves, window, styles.baselines, styles.labels,
+        window = st.slider("Smoothing (TensorFlow-style steps of data)", 1, 500, 100, key="styles_smooth",
+                           help="Every curve averages the same amount of data: a BPTT(n; k1) run over n / k1 times "
+                                "as many of its own steps.")
+        st.altair_chart(compare_charts.loss_overlay(styles.curves, compare_view.equal_data_windows(styles.rows, window),
+                                                    styles.baselines, styles.labels,
                                                     x_title=compare_view.DATA_AXIS), width="stretch")
         st.caption(
             "The x axis is data read, not steps, so the styles are compared at equal data. Each run reports the loss "

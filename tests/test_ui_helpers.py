@@ -82,3 +82,24 @@ def test_conditional_rows_weigh_each_combination_by_how_often_it_occurs():
     assert frame["how often"].sum() == pytest.approx(1.0)
     both = frame[(frame["X(t-2)"] == 1) & (frame["X(t-5)"] == 1)].iloc[0]
     assert both["P(Y_t = 1)"] == pytest.approx(0.3 + 0.4 - 0.2) and both["how often"] == pytest.approx(0.25 ** 2)
+
+
+def test_styles_smoothing_averages_equal_data():
+    rows = [{"style": "TF", "losses trained per step": 10}, {"style": "WP1", "losses trained per step": 1},
+            {"style": "WP5", "losses trained per step": 5}]
+    assert compare_view.equal_data_windows(rows, 100) == {"TF": 100, "WP1": 1000, "WP5": 200}
+
+
+def test_curves_frame_smooths_each_curve_with_its_own_window():
+    from viz.compare_charts import curves_frame
+
+    loss = np.array([1.0, 0.0, 1.0, 0.0])
+    frame = curves_frame({"a": (np.arange(4), loss), "b": (np.arange(4), loss)}, {"a": 1, "b": 2})
+    assert frame[frame["run"] == "a"]["loss"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert frame[frame["run"] == "b"]["loss"].tolist() == [1.0, 0.5, 0.5, 0.5]
+
+
+def test_sweep_subtitle_names_what_the_runs_share():
+    points = [{"n": 1, "d": 4, "seed": 0, "style": "TensorFlow style", "task": "r2rt"},
+              {"n": 5, "d": 16, "seed": 1, "style": "TensorFlow style", "task": "r2rt"}]
+    assert compare_view.sweep_subtitle(points) == "TensorFlow style, task r2rt; d = 4, 16; n = 1, 5; seeds 0, 1"

@@ -22,6 +22,7 @@ from ui import state
 from ui.state import StylesResult, SweepResult
 from ui.sweep_reading import reading
 from viz import compare_charts
+from viz.common import with_subtitle
 
 OnDone = Callable[[int, RunRecord, Trainer], None]
 
@@ -46,12 +47,25 @@ def sweep_point(record: RunRecord) -> dict:
     """A finished sweep run as a point of the sweep chart and a row of its table."""
     c, s = record.config, record.summary
     return {"n": c.truncation, "d": c.state_size, "seed": c.seed, "final_loss": record.final_loss(),
-            "steps": s["steps"], "seconds": s["seconds"], "status": s["status"]}
+            "steps": s["steps"], "seconds": s["seconds"], "status": s["status"],
+            "style": "TensorFlow style" if c.style == "tensorflow" else f"Williams–Peng k1 = {c.k1}", "task": c.task}
+
+
+def sweep_subtitle(points: Sequence[dict]) -> str:
+    """What the sweep chart's runs share: style, task, and the d and seeds drawn ('' for no points)."""
+    def values(key: str) -> str:
+        return ", ".join(str(v) for v in sorted({p[key] for p in points if key in p}))
+    if not points:
+        return ""
+    return (f"{values('style') or 'style —'}, task {values('task') or '—'}; d = {values('d')}; "
+            f"n = {values('n')}; seeds {values('seed')}")
 
 
 def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
     """The sweep chart of the points so far, into its placeholder."""
-    slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels), width="stretch")
+    chart = compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels)
+    slot.altair_chart(with_subtitle(chart.properties(title="Final loss against n"), sweep_subtitle(sweep.points)),
+                      width="stretch")
 
 
 def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator) -> OnDone:
@@ -97,6 +111,13 @@ def style_row(name: str, cfg: RunConfig, record: RunRecord) -> dict:
     return {"style": name, "training steps": s["steps"], "losses trained per step": cfg.effective_k1,
             "final loss": record.final_loss(), "steps/s": s["steps_per_second"], "seconds": s["seconds"],
             "status": s["status"]}
+
+
+def equal_data_windows(rows: Sequence[dict], window: int) -> dict[str, int]:
+    """Per style, the smoothing window in steps that averages the data of `window` TensorFlow-style steps:
+    a BPTT(n; k1) step reads k1 time steps a row, a TensorFlow-style step n, so k1 < n needs n / k1 times more."""
+    n = max(r["losses trained per step"] for r in rows)
+    return {r["style"]: max(1, round(window * n / r["losses trained per step"])) for r in rows}
 
 
 def styles_reading(rows: Sequence[dict]) -> str:

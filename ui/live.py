@@ -183,7 +183,7 @@ def targets_figure(cfg: RunConfig) -> Figure | None:
 
 
 def divergence_advice(record: RunRecord) -> str:
-    """Say plainly that and where a run diverged (or why it failed), and what to try: clipping or a smaller learning rate."""
+    """Say plainly where a run diverged (or why it failed) and what to try: clipping or a smaller learning rate."""
     cfg, at = record.config, record.summary.get("diverged_at")
     where = f" at step {int(at):,}" if at is not None else ""
     norms = record.scalars["global_norm"]

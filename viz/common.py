@@ -5,7 +5,7 @@ thin_indices      evenly spaced indices so a long series reaches the browser as 
 finite_rows       the rows of a frame a chart can draw (finite, and positive for a log scale)
 reference_lines   dashed horizontal rules (the exact baselines, σ = 1, a clip threshold), labelled at the right
 presentation      the same chart taller, with fonts for a projector
-with_subtitle     the chart's title with a subtitle under it (a run's settings, so a projected or saved chart names them)
+with_subtitle     the chart's title with a subtitle (a run's settings: a projected or saved chart names them)
 fmt               a number for a caption or a label: 3 decimals (3 significant digits when tiny or huge)
 """
 from __future__ import annotations
