@@ -17,7 +17,7 @@ import streamlit as st
 from rnn_core.report import RunRecord
 from ui import downloads, live, state
 from ui.entry import require_app
-from ui.progress import compile_note, progress_text
+from ui.progress import bundle_compile_note, compile_note, progress_text
 
 require_app()
 
@@ -94,7 +94,7 @@ figs = board.draw(record, snapshot)
 summary = record.summary
 steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
 compile_seconds = float(summary.get("compile_seconds") or 0.0)
-compiling = compile_note(trainer) if trainer is not None else f"compiling took {compile_seconds:.1f} s"
+compiling = compile_note(trainer) if trainer is not None else bundle_compile_note(compile_seconds)
 total = trainer.total_steps if trainer is not None else steps
 if trainer is not None:
     progress.progress(min(1.0, steps / max(1, total)), text=progress_text(trainer, 0.0))

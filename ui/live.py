@@ -81,9 +81,14 @@ def _gradient_profile(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
     ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
     text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
-            f"{fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
+            f"{_times(ratio)} the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
             "No gradient crosses into the previous window.")
     return Figure("gradient-profile", train_charts.grad_profile_chart(g, tmp), text)
+
+
+def _times(ratio: float) -> str:
+    """'0.012 ×', or for a ratio that underflowed float32 to 0 'less than 1e-38 ×' (never '0 ×')."""
+    return "less than 1e-38 ×" if ratio == 0 else f"{fmt(ratio)} ×"
 
 
 def _gradient_heatmap(record: RunRecord, snapshot: Snapshot | None) -> Figure:

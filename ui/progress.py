@@ -25,6 +25,13 @@ def compile_note(t: Trainer) -> str:
     return "compiled program reused: no compile time"
 
 
+def bundle_compile_note(compile_seconds: float) -> str:
+    """What a loaded bundle says about compiling ('0.0 s' would claim a compile that took no time)."""
+    if compile_seconds >= 0.05:
+        return f"compiling took {compile_seconds:.1f} s"
+    return "no compile time recorded"
+
+
 def progress_text(t: Trainer, wall_rate: float) -> str:
     """'Step 1,000 of 5,000 · 9,000 steps/s · about 2 s left · compiling took 3.1 s' (no time left when
     `wall_rate`, steps per wall-clock second, is 0)."""
@@ -33,7 +40,10 @@ def progress_text(t: Trainer, wall_rate: float) -> str:
     parts = [f"Step {done:,} of {total:,}"]
     if s.seconds > 0:
         parts.append(f"{done / s.seconds:,.0f} steps/s")
-    if wall_rate > 0 and done < total:
+    eager = t.last_chunk is not None and not t.last_chunk.compiled
+    if wall_rate > 0 and done < total and not eager:
         parts.append(f"about {duration((total - done) / wall_rate)} left")
+    elif eager and done < total:  # the uncompiled rate says nothing about the compiled program's
+        parts.append("time left known once the compiled program runs")
     parts.append(compile_note(t))
     return " · ".join(parts)

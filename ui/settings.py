@@ -139,13 +139,20 @@ def url_text(name: str, value: Any) -> str:
     return str(value)
 
 
+def _bound_text(x: float) -> str:
+    """'2,147,483,647' for a whole bound, '1e-06' otherwise (':g' would print 2.14748e+09)."""
+    if not float(x).is_integer():
+        return f"{x:g}"
+    return f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))
+
+
 def parse_field(name: str, raw: str) -> Any:
     """A URL value checked on its own; ValueError saying what is wrong with it."""
     value = coerce(name, raw)
     if name in BOUNDS:
         bound = BOUNDS[name]
         if value != value or not bound.low <= value <= bound.high:
-            raise ValueError(f"out of range [{bound.low:g}, {bound.high:g}]")
+            raise ValueError(f"out of range [{_bound_text(bound.low)}, {_bound_text(bound.high)}]")
     setting = BY_NAME[name]
     if setting.kind == "choice" and value not in setting.options:
         raise ValueError(f"not one of {', '.join(setting.options)}")
