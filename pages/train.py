@@ -49,6 +49,7 @@ with st.container(horizontal=True):
                       help="Forget the current run here (it stays in the session's run list for Compare).")
 if problem:
     st.error(f"Fix the settings first: {problem}")
+    st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
 if reset:
     state.reset()

@@ -47,6 +47,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     at = _page()
     at.multiselect(key="sweep_ns").set_value([1, 3])
     at.multiselect(key="sweep_ds").set_value([4])
+    at.multiselect(key="sweep_seeds").set_value([0])
     at.number_input(key="sweep_epochs").set_value(1)
     at.run()
     at.button(key="sweep_start").click().run()
@@ -58,7 +59,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     runs = at.session_state[state.RUNS]
     assert [r.extra["source"] for r in runs] == ["sweep", "sweep"]
     assert [r.config.truncation for r in runs] == [1, 3]
-    assert any("Reading:" in m.value for m in at.markdown)
+    assert any("**Reading** (final loss" in m.value and "of the way from" in m.value for m in at.markdown)
     # the Runs tab, filled after the sweep, already overlays and lists them
     assert len(at.multiselect(key="compare_selected").value) == 2
     assert _runs_table(at)["run"].tolist() == [r.label for r in runs]

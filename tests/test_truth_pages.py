@@ -31,3 +31,25 @@ def test_a_normal_run_is_done():
     button(at, "Train").click().run()
     assert "Done: 20 steps" in texts(at.success)
     assert not at.error
+
+
+def test_invalid_settings_stay_out_of_the_url_and_hide_the_old_run():
+    at = open_app({"series_length": "20000"})
+    button(at, "Train").click().run()
+    assert "Done" in texts(at.success)
+    charts = len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
+    assert charts >= 8
+    at.sidebar.number_input(key="w_series_length").set_value(100).run()  # shorter than B × n = 1,000
+    assert not at.exception
+    assert "Fix the settings first" in texts(at.error)
+    assert at.query_params.get("series_length") in (["20000"], "20000")  # the last valid value, not 100
+    assert not at.success  # no "Done" of a run made with other settings
+    assert not at.get("arrow_vega_lite_chart") and not at.get("vega_lite_chart")
+
+
+def test_the_file_task_without_a_file_says_one_thing():
+    at = open_app({"task": "file"})
+    assert not at.exception
+    assert len(at.error) == 1 and "upload a CSV" in at.error[0].value, texts(at.error)
+    assert not any("press **Train**" in i.value or "press Train" in i.value for i in at.info if i not in at.sidebar.info)
+    assert button(at, "Train").disabled

@@ -317,21 +317,23 @@ def _csv_uploader() -> None:
         st.info("Upload a CSV to train on your own sequence.")
 
 
-def _commit(values: dict[str, Any], from_url: bool) -> None:
-    """Validate the widget values into the session's config (the Train page resets a run made with other ones)."""
+def _commit(values: dict[str, Any], from_url: bool) -> bool:
+    """Validate the widget values into the session's config (the Train page resets a run made with other ones);
+    whether they were valid (invalid ones are kept out of the URL)."""
     try:
         cfg = config_from_values(values)
     except ValueError as exc:
         state.set_config_error(str(exc))
         if not state.has_config():
             state.set_config(DEFAULT)
-        return
+        return False
     needs_file = cfg.task == "file" and state.sequence() is None
     state.set_config_error("task 'file' needs a sequence: upload a CSV under Task" if needs_file else "")
     if not state.has_config() or cfg != state.config():
         if not from_url:
             state.forget(URL_WARNINGS)  # the user has moved on from the link
         state.set_config(cfg)
+    return True
 
 
 def present_css() -> str:
@@ -366,8 +368,8 @@ def sidebar() -> RunConfig:
                         values[s.name] = _widget(s, values)
                 if group == "Task" and values["task"] == "file":
                     _csv_uploader()
-        _commit(values, from_url)
-        if state.config_error():
+        valid = _commit(values, from_url)
+        if state.config_error() and not valid:  # a valid set's only error, the missing file, the uploader says
             st.error(f"Settings not applied: {state.config_error()}")
         with st.expander("Load a run (JSON bundle)", expanded=False):
             st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
@@ -382,5 +384,6 @@ def sidebar() -> RunConfig:
         st.markdown(present_css(), unsafe_allow_html=True)
     for warning in state.memo(URL_WARNINGS, []):
         st.warning(warning, icon="⚠️")
-    _write_url(values, present)
+    if valid:  # a link never carries settings the app refuses
+        _write_url(values, present)
     return state.config()
