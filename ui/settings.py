@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from rnn_core.config import BOUNDS, GRADIENTS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
-from rnn_core.data import load_sequence_csv
+from rnn_core.data import MAX_FILE_STEPS, load_sequence_csv
 from rnn_core.report import RunRecord
 from ui import state
 
@@ -305,7 +305,8 @@ def _widget(s: Setting, values: dict[str, Any]) -> Any:
 
 
 def _csv_uploader() -> None:
-    st.file_uploader("Sequence CSV (header x,y; one 0/1 pair per line)", type=["csv", "txt"], key="w_csv",
+    st.file_uploader(f"Sequence CSV (header x,y; one 0/1 pair per line; at most {MAX_FILE_STEPS:,} rows)",
+                     type=["csv", "txt"], key="w_csv",
                      on_change=_on_csv, help="Your own sequence for the 'file' task: the first line is x,y, then one "
                      "0/1 pair per line. It is cut into B rows like a generated series.")
     uploaded = state.sequence()
