@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -355,6 +355,14 @@ class Trainer:
             "diverged_at": st.diverged_at,
             "program": self.program(),
         }
+
+    def extend(self, epochs: int) -> None:
+        """Give a completed run `epochs` more epochs: `run()` continues from its weights, optimizer state and
+        data position as if the run had been configured with them from the start (epoch e's data is seeded by e)."""
+        cfg = replace(self.cfg, epochs=self.cfg.epochs + int(epochs)).validate()
+        self.cfg, self.total_steps = cfg, self.steps_per_epoch * cfg.epochs
+        if self.state.status == "completed":
+            self.state.status = "paused"
 
     def program(self) -> str:
         """Which program computed the gradients so far, and whether XLA-compiled or eager."""

@@ -91,3 +91,17 @@ def test_cli_bad_weights_file_prints_only_the_tools_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("python -m rnn_core: error: weights file"), proc.stderr
+
+
+def test_a_completed_run_extended_by_an_epoch_equals_a_two_epoch_run():
+    cfg = RunConfig(series_length=4_000, batch_size=20)
+    one = Trainer(cfg, use_compiled=False).run_to_end()
+    assert one.finished and one.state.epoch == 1
+    one.extend(1)
+    assert not one.finished and one.total_steps == 2 * one.steps_per_epoch and one.cfg.epochs == 2
+    one.run_to_end()
+    two = Trainer(RunConfig(series_length=4_000, batch_size=20, epochs=2), use_compiled=False).run_to_end()
+    assert one.summary()["status"] == "completed" and one.state.steps_done == two.state.steps_done
+    np.testing.assert_allclose(one.history.scalars()["loss"], two.history.scalars()["loss"], rtol=1e-6)
+    for a, b in zip(one.params, two.params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

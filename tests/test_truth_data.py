@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from test_page_data import _page, _upload
 
-from rnn_core.data import to_csv
+from rnn_core.data import R2RT, to_csv
 from rnn_core.sequence_stats import sample
-from rnn_core.data import R2RT
 from ui import state
 
 
@@ -27,8 +26,8 @@ def test_a_two_row_file_gets_a_message_not_an_empty_chart():
 def test_the_uploaders_name_the_real_limits():
     import tomllib
 
-    from tests.conftest import ROOT
     from rnn_core.data import MAX_FILE_BYTES
+    from tests.conftest import ROOT
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == MAX_FILE_BYTES  # Streamlit's "Limit 64MB per file"

@@ -51,5 +51,23 @@ def test_the_file_task_without_a_file_says_one_thing():
     at = open_app({"task": "file"})
     assert not at.exception
     assert len(at.error) == 1 and "upload a CSV" in at.error[0].value, texts(at.error)
-    assert not any("press **Train**" in i.value or "press Train" in i.value for i in at.info if i not in at.sidebar.info)
+    assert not any("press **Train**" in i.value for i in at.main.info)
     assert button(at, "Train").disabled
+
+
+def test_stop_and_reset_are_disabled_when_idle_and_a_finished_run_gets_one_more_epoch():
+    at = open_app({"series_length": "20000"})
+    assert button(at, "Stop").disabled and button(at, "Reset").disabled
+    assert button(at, "One more epoch").disabled
+    button(at, "Train").click().run()
+    assert "Done: 20 steps" in texts(at.success)
+    assert button(at, "Stop").disabled  # the run is over: nothing to stop
+    assert not button(at, "Reset").disabled
+    first = at.session_state["trainer"] if "trainer" in at.session_state else None
+    button(at, "One more epoch").click().run()
+    assert not at.exception
+    assert "Done: 40 steps" in texts(at.success), texts(at.success)
+    assert at.sidebar.number_input(key="w_epochs").value == 2
+    assert at.query_params.get("epochs") in (["2"], "2")
+    if first is not None:
+        assert at.session_state["trainer"] is first  # the same run, continued

@@ -1,7 +1,9 @@
 """The Train page's progress line: steps done, speed, time left and what compiling cost, all from the trainer."""
 from __future__ import annotations
 
+from rnn_core.config import BOUNDS
 from rnn_core.train import Trainer
+from ui import state
 
 
 def duration(seconds: float) -> str:
@@ -47,3 +49,28 @@ def progress_text(t: Trainer, wall_rate: float) -> str:
         parts.append("time left known once the compiled program runs")
     parts.append(compile_note(t))
     return " · ".join(parts)
+
+
+EPOCH_ADDED = "epoch_added"
+
+
+def more_epochs_possible(t: Trainer | None) -> bool:
+    """Whether a run can be given one more epoch: it completed (not diverged) below the epochs limit."""
+    return t is not None and t.state.status == "completed" and t.cfg.epochs < BOUNDS["epochs"].high
+
+
+def add_epoch(t: Trainer | None) -> None:
+    """on_click of "One more epoch": extend the run and move the sidebar's Epochs with it, so the page sees the
+    same settings as the run's and keeps it."""
+    if not more_epochs_possible(t):
+        return
+    assert t is not None
+    t.extend(1)
+    state.set_widgets({"w_epochs": t.cfg.epochs})
+    state.set_memo(EPOCH_ADDED, True)
+
+
+def epoch_added() -> bool:
+    """Whether "One more epoch" was clicked for this script run (the button itself is disabled by then: the run
+    it extended is no longer finished, and a disabled button reports no click)."""
+    return bool(state.forget(EPOCH_ADDED))
