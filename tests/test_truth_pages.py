@@ -71,3 +71,14 @@ def test_stop_and_reset_are_disabled_when_idle_and_a_finished_run_gets_one_more_
     assert at.query_params.get("epochs") in (["2"], "2")
     if first is not None:
         assert at.session_state["trainer"] is first  # the same run, continued
+
+
+def test_d_and_n_can_be_typed():
+    at = open_app({"series_length": "20000"})
+    at.sidebar.number_input(key="w_state_size_typed").set_value(16).run()
+    at.sidebar.number_input(key="w_truncation_typed").set_value(10).run()
+    assert not at.exception
+    assert at.sidebar.slider(key="w_state_size").value == 16 and at.sidebar.slider(key="w_truncation").value == 10
+    assert at.query_params.get("state_size") in (["16"], "16") and at.query_params.get("truncation") in (["10"], "10")
+    at.sidebar.slider(key="w_truncation").set_value(4).run()  # dragging moves the box too
+    assert at.sidebar.number_input(key="w_truncation_typed").value == 4

@@ -297,11 +297,31 @@ def _widget(s: Setting, values: dict[str, Any]) -> Any:
         return st.text_input(s.label, key=key, help=s.help)
     bound = BOUNDS[s.name]
     if s.kind == "int" and s.slider:
-        return st.slider(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
+        return _slider_and_box(s, key, int(bound.low), int(bound.high))
     if s.kind == "int":
         return st.number_input(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
     return st.number_input(s.label, float(bound.low), float(bound.high), step=float(s.step or 0.1), format="%g",
                            key=key, help=s.help)
+
+
+def _typed(key: str) -> None:
+    """on_change of a slider's number box: move the slider to the typed value."""
+    state.set_widgets({key: state.widget(f"{key}_typed")})
+
+
+def _slider_and_box(s: Setting, key: str, low: int, high: int) -> int:
+    """A slider for dragging and, beside it, a box to type the value: over 1-256 a pixel is more than a unit,
+    so lesson values such as 4, 5, 10 and 16 are quicker typed than dragged to."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        value = st.slider(s.label, low, high, step=int(s.step or 1), key=key, help=s.help)
+    box = f"{key}_typed"
+    if state.widget(box) != value:
+        state.set_widgets({box: value})  # the box is drawn after the slider, so it may still be set this run
+    with right:
+        st.number_input(f"type {s.label}", low, high, step=1, key=box, on_change=_typed, args=(key,),
+                        label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
+    return value
 
 
 def _csv_uploader() -> None:
