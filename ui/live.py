@@ -107,7 +107,7 @@ def _position_loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     recent = pr["position_loss"][-RECENT:]
     k1 = cfg.effective_k1
     trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
-    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record))
+    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record), k1=k1)
     return Figure(
         "position-loss", chart,
         f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "

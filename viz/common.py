@@ -48,14 +48,22 @@ def reference_lines(values: Sequence[float], labels: Sequence[str], color: str =
     rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
         y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
     )
-    # The lowest label sits under its line, the others above theirs, so two close lines stay legible.
-    lowest = float(min(ref["value"]))
-    above, below = ref[ref["value"] > lowest], ref[ref["value"] <= lowest]
+    # The lowest label sits under its line, the others above theirs; neighbours alternate between the right and
+    # the left edge, so lines that the y range squeezes together (a loss that started at 5 nats) stay legible.
+    ref = ref.sort_values("value", ascending=False).reset_index(drop=True)
+    ref["side"] = ["right" if i % 2 == 0 else "left" for i in range(len(ref))]
+    lowest = float(ref["value"].min())
     layers = [rules]
-    for part, baseline, dy in ((above, "bottom", -2), (below, "top", 2)):
-        if len(part):
-            layers.append(alt.Chart(part).mark_text(align="right", baseline=baseline, dx=-4, dy=dy, color=color).encode(
-                x=alt.value({"expr": "width"}), y="value:Q", text=alt.Text("label:N")))
+    for side in ("right", "left"):
+        for below in (False, True):
+            part = ref[(ref["side"] == side) & ((ref["value"] <= lowest) == below)]
+            if not len(part):
+                continue
+            layers.append(alt.Chart(part).mark_text(
+                align=side, baseline="top" if below else "bottom", dx=-4 if side == "right" else 4,
+                dy=2 if below else -2, color=color,
+            ).encode(x=alt.value({"expr": "width"}) if side == "right" else alt.value(0), y="value:Q",
+                     text=alt.Text("label:N")))
     return layers
 
 
