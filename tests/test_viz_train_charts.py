@@ -131,7 +131,9 @@ def test_wide_windows_label_a_readable_number_of_positions_and_say_whose_probabi
     assert charts._position_ticks(200) == list(range(0, 200, 20)) + [199]
     chart = charts.strip_chart(np.zeros(200), np.zeros(200), np.full(200, 0.5))
     assert not layer_data(chart, "text")  # no number over each of 200 bars
-    assert charts.STRIP_ROWS[0] == "model's P(Y_t = 1)"
+    assert charts.STRIP_ROWS[0] == "predicted P(Y_t = 1)"
+    for n in (5, 50, 200):  # the labels go into a Vega expression: it must still parse and draw
+        assert "predicted P(Y_t = 1)" in chart_to_svg(charts.strip_chart(np.ones(n), np.zeros(n), np.full(n, 0.3)))
 
 
 def test_neighbouring_baseline_labels_alternate_sides():

@@ -145,7 +145,8 @@ def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
     return Figure("input-target-prediction", train_charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
-                  f"Row 0 of the last window trained. {task_rule(record.config)}")
+                  "Row 0 of the last window trained; the top row is the model's predicted P(Y_t = 1), not the "
+                  f"task's true probability. {task_rule(record.config)}")
 
 
 def _state(record: RunRecord, snapshot: Snapshot | None) -> Figure:

@@ -78,7 +78,7 @@ def grad_profile_chart(grad_norms: np.ndarray, temporal: np.ndarray) -> alt.Char
                 scale=alt.Scale(domain=[0, max(1, len(positions) - 1)])),
         y=alt.Y("norm:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
         color=alt.Color("gradient:N", title=None, scale=alt.Scale(domain=[full, last], range=[GRAD, TEMPORAL]),
-                        legend=_legend()),
+                        legend=alt.Legend(orient="top", labelLimit=0, columns=1)),  # one line would clip at 1280 px
         tooltip=["position:Q", alt.Tooltip("norm:Q", format=".3e"), "gradient:N"],
     ).properties(title="Gradient norm per time step (latest step)", height=HEIGHT)
 
@@ -185,7 +185,7 @@ def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | 
     return alt.layer(line, *rules).properties(title="Global gradient norm", height=HEIGHT)
 
 
-STRIP_ROWS = ("model's P(Y_t = 1)", "target Y_t", "input X_t")  # the model's prediction, not the true probability
+STRIP_ROWS = ("predicted P(Y_t = 1)", "target Y_t", "input X_t")  # the model's prediction, not the true probability
 
 
 def strip_chart(x: np.ndarray, y: np.ndarray, prob: np.ndarray) -> alt.LayerChart:
