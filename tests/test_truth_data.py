@@ -33,3 +33,17 @@ def test_the_uploaders_name_the_real_limits():
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == MAX_FILE_BYTES  # Streamlit's "Limit 64MB per file"
     at = _page()
     assert "at most 5,000,000 rows" in at.file_uploader(key="data_upload").label
+
+
+def test_learn_in_presentation_mode_draws_fewer_larger_columns_at_n_10():
+    from conftest import run_page
+
+    from rnn_core.config import RunConfig
+    from viz.graph import unrolled_dot
+
+    cfg = RunConfig(truncation=10)
+    screen = [g.proto.spec for g in run_page("learn", 300, config=cfg).get("graphviz_chart")]
+    projected = run_page("learn", 300, config=cfg, present=True)
+    assert screen[1] == unrolled_dot(10, 10, 9)  # all ten steps on a screen
+    assert [g.proto.spec for g in projected.get("graphviz_chart")][1] == unrolled_dot(10, 10, 9, max_drawn=8)
+    assert any("the other 3 are alike" in c.value for c in projected.caption)
