@@ -31,7 +31,7 @@ def test_every_train_chart_carries_the_settings(trained):
     record, snapshot = trained
     figs = live.figures(record, snapshot)
     assert len(figs) == len(live.NAMES) and all(f.chart is not None for f in figs)
-    line = settings_line(CFG)
+    line = settings_line(CFG) + f" · after {record.summary['steps']:,} steps"
     for fig in figs:
         spec = fig.chart.to_dict()
         assert spec["title"]["subtitle"] == line, fig.name

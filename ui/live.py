@@ -80,7 +80,9 @@ def _gradient_profile(record: RunRecord, snapshot: Snapshot | None) -> Figure:
         return Figure("gradient-profile", None, "", NO_PROFILES)
     g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
     ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
-    text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
+    at, done = int(pr["step"][-1]), int(record.summary.get("steps") or 0)
+    kept = f" (the latest kept profile of {done:,} steps)" if done and at != done - 1 else ""
+    text = (f"Step {at:,}{kept}: the last loss's gradient reaching the oldest state S_0 is "
             f"{_times(ratio)} the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
             "No gradient crosses into the previous window.")
     return Figure("gradient-profile", train_charts.grad_profile_chart(g, tmp), text)
@@ -167,13 +169,16 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
     # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
     with debug_mode(False):
-        return [_titled(BUILDERS[name](record, snapshot), record.config) for name in names]
+        steps = int(record.summary.get("steps") or 0)
+        return [_titled(BUILDERS[name](record, snapshot), record.config, steps) for name in names]
 
 
-def _titled(fig: Figure, cfg: RunConfig) -> Figure:
-    """The figure with its run's settings under the chart's title, on screen, projected and exported."""
+def _titled(fig: Figure, cfg: RunConfig, steps: int = 0) -> Figure:
+    """The figure with its run's settings under the chart's title, on screen, projected and exported, and the
+    number of steps trained when it was drawn (live, the charts are redrawn in turns: each says its own)."""
     if fig.chart is not None:
-        fig.chart = with_subtitle(fig.chart, settings_line(cfg))
+        drawn = f" · after {steps:,} steps" if steps else ""
+        fig.chart = with_subtitle(fig.chart, settings_line(cfg) + drawn)
     return fig
 
 
