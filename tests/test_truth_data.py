@@ -37,7 +37,6 @@ def test_the_uploaders_name_the_real_limits():
 
 def test_learn_in_presentation_mode_draws_fewer_larger_columns_at_n_10():
     from conftest import run_page
-
     from rnn_core.config import RunConfig
     from viz.graph import unrolled_dot
 
