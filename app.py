@@ -19,7 +19,8 @@ from ui import server_tuning, settings  # noqa: E402
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
-st.set_page_config(page_title="Truncation explorer", page_icon=":material/timeline:", layout="wide")
+FAVICON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui", "favicon.png")  # emoji icons come from a CDN
+st.set_page_config(page_title="Truncation explorer", page_icon=FAVICON, layout="wide")
 page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/play_circle:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),

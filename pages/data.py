@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from rnn_core.config import BOUNDS, parse_list, validate_lags
-from rnn_core.data import EchoTask, baseline_labels, baselines, to_csv
+from rnn_core.data import MAX_FILE_STEPS, EchoTask, baseline_labels, baselines, to_csv
 from rnn_core.sequence_stats import lag_dependency, rates, sample
 from ui import state
-from ui.data_view import conditional_rows, inspected_sequence, prefill_task_inputs
+from ui.data_view import conditional_rows, inspected_sequence, measurable, prefill_task_inputs, share_upload
 from ui.entry import require_app
 from viz import data_charts
 
@@ -94,8 +94,10 @@ if task is not None:
 # ---- a user's sequence
 st.subheader("Inspect a sequence file")
 st.caption("A CSV with the header x,y and then one 0/1 pair per line, e.g. the download above. "
-           "To train on it, choose the task 'My CSV file' in the sidebar and upload it there.")
-upload = st.file_uploader("Sequence CSV", type=["csv", "txt"], key="data_upload")
+           "A file read here is also the one the task 'My CSV file' in the sidebar trains on.")
+upload = st.file_uploader(f"Sequence CSV (at most {MAX_FILE_STEPS:,} rows)", type=["csv", "txt"], key="data_upload",
+                          on_change=share_upload, help="The same file the sidebar's task 'My CSV file' trains on: "
+                          "uploaded here or there, both use it.")
 sequence, seq_name, problem = inspected_sequence(upload)
 if problem:
     st.error(f"{seq_name} was not read: {problem}")
@@ -109,7 +111,7 @@ if sequence is not None:
     m2.metric("P(x = 1)", f"{stats['p_x']:.3f}")
     m3.metric("P(y = 1)", f"{stats['p_y']:.3f}")
     max_lag = st.slider("Largest lag L to check", 1, 60, 20)
-    dependency = lag_dependency(sx, sy, max_lag)
+    dependency = measurable(lag_dependency(sx, sy, max_lag))
     if dependency:
         known = task.lags if task is not None else ()
         st.altair_chart(data_charts.lag_chart(dependency, known), width="stretch")
@@ -121,4 +123,5 @@ if sequence is not None:
             + "Only one lag at a time is looked at, so a dependency that shows only in combination can hide here."
         )
     else:
-        st.info("The sequence is too short to compare y_t with earlier inputs.")
+        st.info(f"The sequence ({len(sx):,} steps) is too short to compare y_t with earlier inputs: a lag L needs "
+                "steps whose input L steps back was 1 and steps where it was 0.")

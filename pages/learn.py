@@ -127,8 +127,10 @@ pick = st.radio("Truncation style", list(styles), format_func=styles.get, horizo
 k1 = {"tf": n, "wp1": 1, "wpk": cfg.k1}[pick]
 trace = (st.slider("Trace the error of the loss at window position t", 0, n - 1, n - 1, key=f"learn_trace_{n}")
          if n > 1 else 0)
-st.graphviz_chart(unrolled_dot(n, k1, trace))
-hidden = n - sum(1 for t in drawn_positions(n) if t is not None)
+# A projector needs bigger boxes: the drawing is scaled to the page width, so fewer columns draw larger.
+most = 8 if state.present() else 12
+st.graphviz_chart(unrolled_dot(n, k1, trace, max_drawn=most))
+hidden = n - sum(1 for t in drawn_positions(n, most) if t is not None)
 drawn = f" Only the first and last steps are drawn; the other {hidden} are alike." if hidden else ""
 st.caption(
     f"Orange: losses trained in one step. Blue: the states the error of {subscript('L', trace)} reaches "

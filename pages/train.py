@@ -17,7 +17,7 @@ import streamlit as st
 from rnn_core.report import RunRecord
 from ui import run_cap, state
 from ui.entry import require_app
-from ui.progress import compile_note, progress_text
+from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
 
 require_app()
 
@@ -42,13 +42,20 @@ trainer = state.trainer()
 with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
                       help="Start a fresh run with the settings in the sidebar.")
-    st.button("Stop", icon=":material/stop:", help="Stop training at once and keep what was trained.")
     resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
                        help="Resume from the current weights, optimizer state and RNN state.")
-    reset = st.button("Reset", icon=":material/restart_alt:",
+    st.button("One more epoch", icon=":material/add:", disabled=not more_epochs_possible(trainer),
+                     on_click=add_epoch, args=(trainer,),
+                     help="Train this finished run for another epoch of fresh data, from where it stopped.")
+    more = epoch_added()
+    # Stop only means something while this script trains: a click on it reruns and ends the loop below.
+    st.button("Stop", icon=":material/stop:", disabled=not (train or resume or more) or bool(problem),
+              help="Stop training at once and keep what was trained.")
+    reset = st.button("Reset", icon=":material/restart_alt:", disabled=trainer is None and state.loaded() is None,
                       help="Forget the current run here (it stays in the session's run list for Compare).")
 if problem:
     st.error(f"Fix the settings first: {problem}")
+    st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
 from ui import downloads, live  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
 
@@ -65,7 +72,7 @@ if train:
     except ValueError as exc:
         st.error(f"Cannot start this run: {exc}")
         trainer = None
-running = trainer is not None and (train or resume) and not trainer.finished
+running = trainer is not None and (train or resume or more) and not trainer.finished
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
@@ -84,8 +91,7 @@ if running:
                     board.draw_live(RunRecord.from_trainer(trainer), chunk.snapshot)
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
-    if not trainer.finished:
-        st.rerun()  # a step budget ran out: redraw the buttons so Continue is enabled
+    st.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
 
 record = state.save() if trainer is not None else state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
@@ -100,14 +106,14 @@ figs = board.draw(record, snapshot)
 summary = record.summary
 steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
 compile_seconds = float(summary.get("compile_seconds") or 0.0)
-compiling = compile_note(trainer) if trainer is not None else f"compiling took {compile_seconds:.1f} s"
+compiling = compile_note(trainer) if trainer is not None else bundle_compile_note(compile_seconds)
 total = trainer.total_steps if trainer is not None else steps
 if trainer is not None:
     progress.progress(min(1.0, steps / max(1, total)), text=progress_text(trainer, 0.0))
 speed = f"{steps / seconds:,.0f} steps/s" if seconds > 0 else "speed not recorded"
 program = f" Gradients: {summary['program']}." if summary.get("program") else ""
 status = summary.get("status")
-if status == "diverged":
+if status in ("diverged", "failed"):
     outcome.error(live.divergence_advice(record))
 elif trainer is None:
     outcome.info(f"Loaded run **{record.label}**: {steps:,} steps, {speed}, {compiling}.{program} "

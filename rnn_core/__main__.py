@@ -10,6 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+# Before TensorFlow loads (it loads lazily, below): its C++ start-up log is no business of a CLI user.
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
 from .config import BOUNDS, GRADIENTS, OPTIMIZERS, RunConfig, parse_list
 
 HISTORY_CHOICES = ("thin", "full", "none")
@@ -175,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary["status"] == "diverged":
         print(f"diverged at step {summary['diverged_at']}: the loss became NaN or infinite; "
               "try --clip 1 or a smaller --lr", file=sys.stderr)
+    elif summary["status"] == "failed":
+        print(f"failed: {summary['failure']}; try --clip 1 or a smaller --lr", file=sys.stderr)
     baselines = ", ".join(f"{b:.4f}" for b in trainer.baselines)
     print(
         f"status {summary['status']}  final_loss {summary['final_loss']:.4f}  steps {summary['steps']}  "

@@ -225,4 +225,6 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
+    if not float(x).is_integer():
+        return repr(x)
+    return f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))  # '5,000,000', not 5000000; '1024' stays

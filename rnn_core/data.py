@@ -132,12 +132,12 @@ def load_sequence_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarra
         if not path.is_file():
             raise ValueError(f"data file {str(path)!r} does not exist")
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"data file is too large ({path.stat().st_size} bytes; at most {MAX_FILE_BYTES})")
+            raise ValueError(f"data file is too large ({path.stat().st_size:,} bytes; at most {MAX_FILE_BYTES:,})")
         raw = path.read_bytes()
     else:
         raw = bytes(source)
         if len(raw) > MAX_FILE_BYTES:
-            raise ValueError(f"data file is too large ({len(raw)} bytes; at most {MAX_FILE_BYTES})")
+            raise ValueError(f"data file is too large ({len(raw):,} bytes; at most {MAX_FILE_BYTES:,})")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -154,7 +154,7 @@ def load_sequence_csv(source: str | Path | bytes) -> tuple[np.ndarray, np.ndarra
     if not body:
         raise ValueError("data file has a header but no rows")
     if len(body) > MAX_FILE_STEPS:
-        raise ValueError(f"data file has {len(body)} rows; at most {MAX_FILE_STEPS} are allowed")
+        raise ValueError(f"data file has {len(body):,} rows; at most {MAX_FILE_STEPS:,} are allowed")
     try:
         arr = np.loadtxt(io.StringIO("\n".join(body)), delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError:

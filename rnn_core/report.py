@@ -152,6 +152,15 @@ def describe(cfg: RunConfig) -> str:
             f"seed {cfg.seed}")
 
 
+def settings_line(cfg: RunConfig) -> str:
+    """The settings a chart of this run must name: 'd = 4, n = 5, TensorFlow style BPTT(5; 5), task r2rt, seed 0'."""
+    style = (f"TensorFlow style BPTT({cfg.truncation}; {cfg.truncation})" if cfg.style == "tensorflow"
+             else f"Williams–Peng BPTT({cfg.truncation}; {cfg.k1})")
+    named = {"echo": f"echo {cfg.echo_step}", "custom": "custom lags " + ",".join(map(str, cfg.lags))}
+    task = named.get(cfg.task, cfg.task)
+    return f"d = {cfg.state_size}, n = {cfg.truncation}, {style}, task {task}, seed {cfg.seed}"
+
+
 def _num(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None

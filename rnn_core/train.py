@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from .kernels import (
     slab_width,
 )
 from .model import Params, init_params
+from .outcome import classify, reference_loss
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
 
@@ -354,19 +355,30 @@ class Trainer:
         return self
 
     def summary(self) -> dict:
-        """final_loss (mean of the last 100 steps), steps, seconds, steps_per_second, status, program."""
-        loss = self.history.scalars()["loss"]
+        """final_loss (mean of the last 100 steps), steps, seconds, steps/s, status (outcome.classify), program."""
+        scalars = self.history.scalars()
         st = self.state
+        status, failure = classify(st.status, final_loss(scalars["loss"]), scalars["global_norm"],
+                                   scalars["sigma_max"], reference_loss(self.baselines, self.sequence))
         return {
-            "final_loss": final_loss(loss),
+            "final_loss": final_loss(scalars["loss"]),
             "steps": st.steps_done,
             "seconds": st.seconds,
             "compile_seconds": st.compile_seconds,
             "steps_per_second": st.steps_done / st.seconds if st.seconds > 0 else 0.0,
-            "status": "completed" if st.status == "completed" else st.status,
+            "status": status,
+            "failure": failure,
             "diverged_at": st.diverged_at,
             "program": self.program(),
         }
+
+    def extend(self, epochs: int) -> None:
+        """Give a completed run `epochs` more epochs: `run()` continues from its weights, optimizer state and
+        data position as if the run had been configured with them from the start (epoch e's data is seeded by e)."""
+        cfg = replace(self.cfg, epochs=self.cfg.epochs + int(epochs)).validate()
+        self.cfg, self.total_steps = cfg, self.steps_per_epoch * cfg.epochs
+        if self.state.status == "completed":
+            self.state.status = "paused"
 
     def program(self) -> str:
         """Which program computed the gradients so far, and whether XLA-compiled or eager."""

@@ -58,7 +58,7 @@ def test_controls_exist_with_r2rt_defaults():
             assert found[0].help, f"{s.name} has no help text"
     assert (default.state_size, default.truncation, default.optimizer, default.learning_rate, default.batch_size,
             default.series_length, default.task) == (4, 5, "adagrad", 0.1, 200, 1_000_000, "r2rt")
-    assert [b.label for b in at.button] == ["Train", "Stop", "Continue", "Reset"]
+    assert [b.label for b in at.button] == ["Train", "Continue", "One more epoch", "Stop", "Reset"]
     assert button(at, "Continue").disabled
     assert at.session_state[state.CONFIG] == default
     assert at.query_params == {}
@@ -96,7 +96,7 @@ def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
     assert "Stopped at step 5 of 20" in texts(at.info)
     weights = [p.copy() for p in at.session_state[state.TRAINER].params]
     assert not button(at, "Continue").disabled
-    button(at, "Stop").click().run()  # a Stop with nothing running changes nothing
+    assert button(at, "Stop").disabled  # nothing is running: there is nothing to stop
     assert at.session_state[state.TRAINER].state.steps_done == 5
     del at.session_state[state.STEP_BUDGET]
     button(at, "Continue").click().run()

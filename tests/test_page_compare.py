@@ -23,14 +23,14 @@ def _runs_table(at: AppTest):
 
 def test_controls_and_defaults():
     at = _page(None)  # standalone: falls back to RunConfig()
-    assert at.multiselect(key="sweep_ns").value == [1, 2, 5, 10, 15]
+    assert at.multiselect(key="sweep_ns").value == [1, 2, 5, 10]
     assert at.multiselect(key="sweep_ds").value == [4, 16]
-    assert at.multiselect(key="sweep_seeds").value == [0]
+    assert at.multiselect(key="sweep_seeds").value == [0, 1, 2]  # the reading shows their spread
     assert at.number_input(key="sweep_epochs").value == 2
     assert at.number_input(key="styles_n").value == RunConfig().truncation
     assert at.number_input(key="styles_k1").value == 2
     assert {b.key for b in at.button} >= {"sweep_start", "sweep_stop", "styles_start", "styles_stop"}
-    assert any("long wait" in w.value for w in at.warning)  # ten runs on a million steps each
+    assert any("long wait" in w.value for w in at.warning)  # 24 runs on a million steps each
     assert "No runs yet" in at.info[0].value
     assert not at.error
 
@@ -47,6 +47,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     at = _page()
     at.multiselect(key="sweep_ns").set_value([1, 3])
     at.multiselect(key="sweep_ds").set_value([4])
+    at.multiselect(key="sweep_seeds").set_value([0])
     at.number_input(key="sweep_epochs").set_value(1)
     at.run()
     at.button(key="sweep_start").click().run()
@@ -58,7 +59,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     runs = at.session_state[state.RUNS]
     assert [r.extra["source"] for r in runs] == ["sweep", "sweep"]
     assert [r.config.truncation for r in runs] == [1, 3]
-    assert any("Reading:" in m.value for m in at.markdown)
+    assert any("**Reading** (final loss" in m.value and "of the way from" in m.value for m in at.markdown)
     # the Runs tab, filled after the sweep, already overlays and lists them
     assert len(at.multiselect(key="compare_selected").value) == 2
     assert _runs_table(at)["run"].tolist() == [r.label for r in runs]

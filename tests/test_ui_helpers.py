@@ -28,9 +28,18 @@ def test_sweep_table_and_reading_name_the_closest_baseline():
         {"n": 10, "d": 16, "seed": 0, "final_loss": 0.46}])
     table = compare_view.sweep_table(result)
     assert table["closest baseline"].tolist() == ["learns nothing", "learns lag 3", "learns both"]
-    assert compare_view.sweep_reading(table) == (
-        "**Reading:** d = 4, seed 0: n = 1 → learns nothing; n = 5 → learns lag 3. "
-        "d = 16, seed 0: n = 10 → learns both.")
+    text = compare_view.sweep_reading(table, values, labels)
+    assert "- d = 4: n = 1: 0.640, 15% of the way from 0.662 (learns nothing) to 0.519 (learns lag 3); " in text
+    assert "n = 5: 0.500, 30% of the way from 0.519 (learns lag 3) to 0.454 (learns both)." in text
+    assert "- d = 16: n = 10: 0.460, at learns both (0.454)." in text
+
+
+def test_a_failed_run_is_not_given_a_closest_baseline():
+    values, labels = baselines(R2RT), baseline_labels(R2RT)
+    result = SweepResult(2, values, labels, points=[
+        {"n": 1, "d": 4, "seed": 0, "final_loss": 0.61, "status": "completed"},
+        {"n": 1, "d": 256, "seed": 0, "final_loss": 2.29, "status": "failed"}])
+    assert compare_view.sweep_table(result)["closest baseline"].tolist() == ["learns nothing", "failed"]
 
 
 def test_styles_reading_compares_with_tensorflow_style():
@@ -73,3 +82,24 @@ def test_conditional_rows_weigh_each_combination_by_how_often_it_occurs():
     assert frame["how often"].sum() == pytest.approx(1.0)
     both = frame[(frame["X(t-2)"] == 1) & (frame["X(t-5)"] == 1)].iloc[0]
     assert both["P(Y_t = 1)"] == pytest.approx(0.3 + 0.4 - 0.2) and both["how often"] == pytest.approx(0.25 ** 2)
+
+
+def test_styles_smoothing_averages_equal_data():
+    rows = [{"style": "TF", "losses trained per step": 10}, {"style": "WP1", "losses trained per step": 1},
+            {"style": "WP5", "losses trained per step": 5}]
+    assert compare_view.equal_data_windows(rows, 100) == {"TF": 100, "WP1": 1000, "WP5": 200}
+
+
+def test_curves_frame_smooths_each_curve_with_its_own_window():
+    from viz.compare_charts import curves_frame
+
+    loss = np.array([1.0, 0.0, 1.0, 0.0])
+    frame = curves_frame({"a": (np.arange(4), loss), "b": (np.arange(4), loss)}, {"a": 1, "b": 2})
+    assert frame[frame["run"] == "a"]["loss"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert frame[frame["run"] == "b"]["loss"].tolist() == [1.0, 0.5, 0.5, 0.5]
+
+
+def test_sweep_subtitle_names_what_the_runs_share():
+    points = [{"n": 1, "d": 4, "seed": 0, "style": "TensorFlow style", "task": "r2rt"},
+              {"n": 5, "d": 16, "seed": 1, "style": "TensorFlow style", "task": "r2rt"}]
+    assert compare_view.sweep_subtitle(points) == "TensorFlow style, task r2rt; d = 4, 16; n = 1, 5; seeds 0, 1"

@@ -112,3 +112,33 @@ def test_png_and_svg_export():
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     svg = chart_to_svg(chart)
     assert "<svg" in svg and "learns lag 3" in svg
+
+
+def test_position_loss_axis_is_not_from_zero_and_marks_the_trained_positions():
+    values = np.array([0.60, 0.58, 0.53, 0.52, 0.52])
+    base = [0.6616, 0.5192, 0.4545]
+    assert charts.position_loss_domain(values, base) == pytest.approx([0.4545 - 0.02071, 0.6616 + 0.02071])
+    chart = charts.position_loss_chart(values, base, ["a", "b", "c"], k1=2)
+    points = layer_data(chart, "point")[0]
+    assert points["trained"].tolist() == ["not trained"] * 3 + ["trained"] * 2
+    spec = chart.to_dict()
+    assert spec["layer"][1]["encoding"]["y"]["scale"]["domain"][0] > 0.4
+
+
+def test_wide_windows_label_a_readable_number_of_positions_and_say_whose_probability():
+    assert charts._position_ticks(10) == list(range(10))
+    assert charts._position_ticks(50) == list(range(0, 50, 5)) + [49]
+    assert charts._position_ticks(200) == list(range(0, 200, 20)) + [199]
+    chart = charts.strip_chart(np.zeros(200), np.zeros(200), np.full(200, 0.5))
+    assert not layer_data(chart, "text")  # no number over each of 200 bars
+    assert charts.STRIP_ROWS[0] == "predicted P(Y_t = 1)"
+    for n in (5, 50, 200):  # the labels go into a Vega expression: it must still parse and draw
+        assert "predicted P(Y_t = 1)" in chart_to_svg(charts.strip_chart(np.ones(n), np.zeros(n), np.full(n, 0.3)))
+
+
+def test_neighbouring_baseline_labels_alternate_sides():
+    from viz.common import reference_lines
+
+    layers = reference_lines([0.6616, 0.5192, 0.4545], ["none", "lag 3", "both"])
+    sides = {(lay.mark.align, lay.mark.baseline): lay.data["label"].tolist() for lay in layers[1:]}
+    assert sides == {("right", "bottom"): ["none"], ("left", "bottom"): ["lag 3"], ("right", "top"): ["both"]}

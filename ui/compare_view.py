@@ -20,7 +20,9 @@ from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from ui import state
 from ui.state import StylesResult, SweepResult
+from ui.sweep_reading import reading
 from viz import compare_charts
+from viz.common import with_subtitle
 
 OnDone = Callable[[int, RunRecord, Trainer], None]
 
@@ -34,8 +36,10 @@ def run_row(record: RunRecord) -> dict:
         "run": record.label, "from": record.extra.get("source", "") or "train page or bundle",
         "style": "TF BPTT(n;n)" if c.style == "tensorflow" else f"BPTT(n;{c.k1})",
         "n": c.truncation, "d": c.state_size, "steps": s.get("steps"), "final loss": record.final_loss(),
-        "closest baseline": nearest_baseline(record.final_loss(), record.baselines, task_baselines(c)[1]),
+        "closest baseline": closest({"final_loss": record.final_loss(), "status": s.get("status")},
+                                    record.baselines, task_baselines(c)[1]),
         "steps/s": s.get("steps_per_second"), "seconds": s.get("seconds"), "status": s.get("status"),
+        "why": s.get("failure") or "",
     }
 
 
@@ -43,12 +47,25 @@ def sweep_point(record: RunRecord) -> dict:
     """A finished sweep run as a point of the sweep chart and a row of its table."""
     c, s = record.config, record.summary
     return {"n": c.truncation, "d": c.state_size, "seed": c.seed, "final_loss": record.final_loss(),
-            "steps": s["steps"], "seconds": s["seconds"], "status": s["status"]}
+            "steps": s["steps"], "seconds": s["seconds"], "status": s["status"],
+            "style": "TensorFlow style" if c.style == "tensorflow" else f"Williams–Peng k1 = {c.k1}", "task": c.task}
+
+
+def sweep_subtitle(points: Sequence[dict]) -> str:
+    """What the sweep chart's runs share: style, task, and the d and seeds drawn ('' for no points)."""
+    def values(key: str) -> str:
+        return ", ".join(str(v) for v in sorted({p[key] for p in points if key in p}))
+    if not points:
+        return ""
+    return (f"{values('style') or 'style —'}, task {values('task') or '—'}; d = {values('d')}; "
+            f"n = {values('n')}; seeds {values('seed')}")
 
 
 def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
     """The sweep chart of the points so far, into its placeholder."""
-    slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels), width="stretch")
+    chart = compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels)
+    slot.altair_chart(with_subtitle(chart.properties(title="Final loss against n"), sweep_subtitle(sweep.points)),
+                      width="stretch")
 
 
 def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator) -> OnDone:
@@ -69,20 +86,23 @@ def styles_keeper(styles: StylesResult, plans: Sequence[tuple[str, RunConfig]], 
     return keep
 
 
+def closest(record_or_row: dict, baselines: Sequence[float], labels: Sequence[str]) -> str:
+    """The baseline closest to a run's final loss, or 'failed' for a run the engine classed as failed."""
+    if record_or_row.get("status") == "failed":
+        return "failed"
+    return nearest_baseline(record_or_row["final_loss"], baselines, labels)
+
+
 def sweep_table(result: SweepResult) -> pd.DataFrame:
-    """The sweep's points with the baseline closest to each final loss."""
+    """The sweep's points with the baseline closest to each final loss ('failed' for a failed run)."""
     table = pd.DataFrame(result.points)
-    table["closest baseline"] = [nearest_baseline(v, result.baselines, result.labels) for v in table["final_loss"]]
+    table["closest baseline"] = [closest(p, result.baselines, result.labels) for p in result.points]
     return table
 
 
-def sweep_reading(table: pd.DataFrame) -> str:
-    """'**Reading:** d = 4, seed 0: n = 1 → learns nothing; n = 5 → learns lag 3.' per (d, seed)."""
-    readings: dict[str, list[str]] = {}
-    for row in table.to_dict("records"):
-        readings.setdefault(f"d = {row['d']}, seed {row['seed']}", []).append(
-            f"n = {row['n']} → {row['closest baseline']}")
-    return "**Reading:** " + " ".join(f"{series}: " + "; ".join(items) + "." for series, items in readings.items())
+def sweep_reading(table: pd.DataFrame, baselines: Sequence[float], labels: Sequence[str]) -> str:
+    """Each (d, n): mean final loss over seeds, min–max, and how far it sits between the baselines."""
+    return reading(table, baselines, labels)
 
 
 def style_row(name: str, cfg: RunConfig, record: RunRecord) -> dict:
@@ -91,6 +111,13 @@ def style_row(name: str, cfg: RunConfig, record: RunRecord) -> dict:
     return {"style": name, "training steps": s["steps"], "losses trained per step": cfg.effective_k1,
             "final loss": record.final_loss(), "steps/s": s["steps_per_second"], "seconds": s["seconds"],
             "status": s["status"]}
+
+
+def equal_data_windows(rows: Sequence[dict], window: int) -> dict[str, int]:
+    """Per style, the smoothing window in steps that averages the data of `window` TensorFlow-style steps:
+    a BPTT(n; k1) step reads k1 time steps a row, a TensorFlow-style step n, so k1 < n needs n / k1 times more."""
+    n = max(r["losses trained per step"] for r in rows)
+    return {r["style"]: max(1, round(window * n / r["losses trained per step"])) for r in rows}
 
 
 def styles_reading(rows: Sequence[dict]) -> str:

@@ -54,3 +54,20 @@ def inspected_sequence(upload: Any) -> tuple[tuple[np.ndarray, np.ndarray] | Non
         state.set_memo(PARSED, cached)
     _, seq, problem = cached
     return seq, upload.name, problem
+
+
+def measurable(dependency: list[dict]) -> list[dict]:
+    """The lags whose difference could be measured (a 2-step file has none: its chart would be empty)."""
+    return [r for r in dependency if np.isfinite(r["difference"])]
+
+
+def share_upload(key: str = "data_upload") -> None:
+    """on_change of the Data page's uploader: a readable file becomes the session's sequence, the one the
+    sidebar's file task trains on (a refused one is reported by the page and changes nothing)."""
+    upload = state.widget(key)
+    if upload is None:
+        return
+    try:
+        state.set_sequence(load_sequence_csv(upload.getvalue()), upload.name)
+    except ValueError:
+        pass

@@ -19,10 +19,10 @@ from altair.utils.schemapi import debug_mode
 from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
-from rnn_core.report import RunRecord
+from rnn_core.report import RunRecord, settings_line
 from ui import chart_spec
 from viz import train_charts
-from viz.common import fmt, presentation
+from viz.common import fmt, presentation, with_subtitle
 
 if TYPE_CHECKING:  # the trainer imports TensorFlow; the landing page draws without it
     from rnn_core.train import Snapshot
@@ -85,10 +85,17 @@ def _gradient_profile(record: RunRecord, snapshot: Snapshot | None) -> Figure:
         return Figure("gradient-profile", None, "", NO_PROFILES)
     g, tmp = pr["grad_norms"][-1], pr["temporal"][-1]
     ratio = tmp[0] / tmp[-1] if tmp[-1] > 0 else float("nan")
-    text = (f"Step {int(pr['step'][-1]):,}: the last loss's gradient reaching the oldest state S_0 is "
-            f"{fmt(ratio)} × the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
+    at, done = int(pr["step"][-1]), int(record.summary.get("steps") or 0)
+    kept = f" (the latest kept profile of {done:,} steps)" if done and at != done - 1 else ""
+    text = (f"Step {at:,}{kept}: the last loss's gradient reaching the oldest state S_0 is "
+            f"{_times(ratio)} the one at the newest (‖∂L_last/∂S_0‖ / ‖∂L_last/∂S_{n - 1}‖). "
             "No gradient crosses into the previous window.")
     return Figure("gradient-profile", train_charts.grad_profile_chart(g, tmp), text)
+
+
+def _times(ratio: float) -> str:
+    """'0.012 ×', or for a ratio that underflowed float32 to 0 'less than 1e-38 ×' (never '0 ×')."""
+    return "less than 1e-38 ×" if ratio == 0 else f"{fmt(ratio)} ×"
 
 
 def _gradient_heatmap(record: RunRecord, snapshot: Snapshot | None) -> Figure:
@@ -107,7 +114,7 @@ def _position_loss(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     recent = pr["position_loss"][-RECENT:]
     k1 = cfg.effective_k1
     trained = "all n" if k1 == cfg.truncation else f"the last k1 = {k1}"
-    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record))
+    chart = train_charts.position_loss_chart(np.nanmean(recent, axis=0), record.baselines, _labels(record), k1=k1)
     return Figure(
         "position-loss", chart,
         f"Mean over the last {len(recent)} recorded steps. The loss at position t is backpropagated through "
@@ -145,7 +152,8 @@ def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
     return Figure("input-target-prediction", train_charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
-                  f"Row 0 of the last window trained. {task_rule(record.config)}")
+                  "Row 0 of the last window trained; the top row is the model's predicted P(Y_t = 1), not the "
+                  f"task's true probability. {task_rule(record.config)}")
 
 
 def _state(record: RunRecord, snapshot: Snapshot | None) -> Figure:
@@ -166,7 +174,17 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
     # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
     with debug_mode(False):
-        return [BUILDERS[name](record, snapshot) for name in names]
+        steps = int(record.summary.get("steps") or 0)
+        return [_titled(BUILDERS[name](record, snapshot), record.config, steps) for name in names]
+
+
+def _titled(fig: Figure, cfg: RunConfig, steps: int = 0) -> Figure:
+    """The figure with its run's settings under the chart's title, on screen, projected and exported, and the
+    number of steps trained when it was drawn (live, the charts are redrawn in turns: each says its own)."""
+    if fig.chart is not None:
+        drawn = f" · after {steps:,} steps" if steps else ""
+        fig.chart = with_subtitle(fig.chart, settings_line(cfg) + drawn)
+    return fig
 
 
 def targets_figure(cfg: RunConfig) -> Figure | None:
@@ -174,14 +192,14 @@ def targets_figure(cfg: RunConfig) -> Figure | None:
     base, labels = task_baselines(cfg)
     if not base:
         return None
-    return Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
+    return _titled(Figure("loss", train_charts.loss_chart(np.zeros(0), base, labels, window=SMOOTH),
                   f"Before training: the exact expected loss of the best model that {_baseline_pairs(labels, base)} "
                   f"nats. {task_rule(cfg)} "
-                  f"Where will n = {cfg.truncation} get to?")
+                  f"Where will n = {cfg.truncation} get to?"), cfg)
 
 
 def divergence_advice(record: RunRecord) -> str:
-    """Say plainly that and where a run diverged, and what to try: clipping or a smaller learning rate."""
+    """Say plainly where a run diverged (or why it failed) and what to try: clipping or a smaller learning rate."""
     cfg, at = record.config, record.summary.get("diverged_at")
     where = f" at step {int(at):,}" if at is not None else ""
     norms = record.scalars["global_norm"]
@@ -190,7 +208,10 @@ def divergence_advice(record: RunRecord) -> str:
     clip = (f"turn on gradient clipping (Optimisation → Clip gradient norm at; the median ‖g‖ was {fmt(typical)}, "
             f"so try {fmt(typical / 2)} to {fmt(typical * 10)})") if cfg.clip <= 0 and np.isfinite(typical) else (
             "clip harder (a lower threshold)" if cfg.clip > 0 else "turn on gradient clipping")
-    return (f"**The run diverged{where}**: the loss became NaN or infinite. Try again: {clip}, "
+    failure = record.summary.get("failure")
+    what = (f"**The run failed**: {failure}." if record.summary.get("status") == "failed" and failure else
+            f"**The run diverged{where}**: the loss became NaN or infinite.")
+    return (f"{what} Try again: {clip}, "
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from rnn_core.config import BOUNDS, GRADIENTS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
-from rnn_core.data import load_sequence_csv
+from rnn_core.data import MAX_FILE_STEPS, load_sequence_csv
 from rnn_core.report import RunRecord
 from ui import state
 
@@ -139,13 +139,20 @@ def url_text(name: str, value: Any) -> str:
     return str(value)
 
 
+def _bound_text(x: float) -> str:
+    """'2,147,483,647' for a whole bound, '1e-06' otherwise (':g' would print 2.14748e+09)."""
+    if not float(x).is_integer():
+        return f"{x:g}"
+    return f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))
+
+
 def parse_field(name: str, raw: str) -> Any:
     """A URL value checked on its own; ValueError saying what is wrong with it."""
     value = coerce(name, raw)
     if name in BOUNDS:
         bound = BOUNDS[name]
         if value != value or not bound.low <= value <= bound.high:
-            raise ValueError(f"out of range [{bound.low:g}, {bound.high:g}]")
+            raise ValueError(f"out of range [{_bound_text(bound.low)}, {_bound_text(bound.high)}]")
     setting = BY_NAME[name]
     if setting.kind == "choice" and value not in setting.options:
         raise ValueError(f"not one of {', '.join(setting.options)}")
@@ -290,15 +297,36 @@ def _widget(s: Setting, values: dict[str, Any]) -> Any:
         return st.text_input(s.label, key=key, help=s.help)
     bound = BOUNDS[s.name]
     if s.kind == "int" and s.slider:
-        return st.slider(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
+        return _slider_and_box(s, key, int(bound.low), int(bound.high))
     if s.kind == "int":
         return st.number_input(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
     return st.number_input(s.label, float(bound.low), float(bound.high), step=float(s.step or 0.1), format="%g",
                            key=key, help=s.help)
 
 
+def _typed(key: str) -> None:
+    """on_change of a slider's number box: move the slider to the typed value."""
+    state.set_widgets({key: state.widget(f"{key}_typed")})
+
+
+def _slider_and_box(s: Setting, key: str, low: int, high: int) -> int:
+    """A slider for dragging and, beside it, a box to type the value: over 1-256 a pixel is more than a unit,
+    so lesson values such as 4, 5, 10 and 16 are quicker typed than dragged to."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        value = st.slider(s.label, low, high, step=int(s.step or 1), key=key, help=s.help)
+    box = f"{key}_typed"
+    if state.widget(box) != value:
+        state.set_widgets({box: value})  # the box is drawn after the slider, so it may still be set this run
+    with right:
+        st.number_input(f"type {s.label}", low, high, step=1, key=box, on_change=_typed, args=(key,),
+                        label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
+    return value
+
+
 def _csv_uploader() -> None:
-    st.file_uploader("Sequence CSV (header x,y; one 0/1 pair per line)", type=["csv", "txt"], key="w_csv",
+    st.file_uploader(f"Sequence CSV (header x,y; one 0/1 pair per line; at most {MAX_FILE_STEPS:,} rows)",
+                     type=["csv", "txt"], key="w_csv",
                      on_change=_on_csv, help="Your own sequence for the 'file' task: the first line is x,y, then one "
                      "0/1 pair per line. It is cut into B rows like a generated series.")
     uploaded = state.sequence()
@@ -310,21 +338,23 @@ def _csv_uploader() -> None:
         st.info("Upload a CSV to train on your own sequence.")
 
 
-def _commit(values: dict[str, Any], from_url: bool) -> None:
-    """Validate the widget values into the session's config (the Train page resets a run made with other ones)."""
+def _commit(values: dict[str, Any], from_url: bool) -> bool:
+    """Validate the widget values into the session's config (the Train page resets a run made with other ones);
+    whether they were valid (invalid ones are kept out of the URL)."""
     try:
         cfg = config_from_values(values)
     except ValueError as exc:
         state.set_config_error(str(exc))
         if not state.has_config():
             state.set_config(DEFAULT)
-        return
+        return False
     needs_file = cfg.task == "file" and state.sequence() is None
     state.set_config_error("task 'file' needs a sequence: upload a CSV under Task" if needs_file else "")
     if not state.has_config() or cfg != state.config():
         if not from_url:
             state.forget(URL_WARNINGS)  # the user has moved on from the link
         state.set_config(cfg)
+    return True
 
 
 def present_css() -> str:
@@ -359,8 +389,8 @@ def sidebar() -> RunConfig:
                         values[s.name] = _widget(s, values)
                 if group == "Task" and values["task"] == "file":
                     _csv_uploader()
-        _commit(values, from_url)
-        if state.config_error():
+        valid = _commit(values, from_url)
+        if state.config_error() and not valid:  # a valid set's only error, the missing file, the uploader says
             st.error(f"Settings not applied: {state.config_error()}")
         with st.expander("Load a run (JSON bundle)", expanded=False):
             st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
@@ -375,5 +405,6 @@ def sidebar() -> RunConfig:
         st.markdown(present_css(), unsafe_allow_html=True)
     for warning in state.memo(URL_WARNINGS, []):
         st.warning(warning, icon="⚠️")
-    _write_url(values, present)
+    if valid:  # a link never carries settings the app refuses
+        _write_url(values, present)
     return state.config()

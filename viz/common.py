@@ -5,6 +5,7 @@ thin_indices      evenly spaced indices so a long series reaches the browser as 
 finite_rows       the rows of a frame a chart can draw (finite, and positive for a log scale)
 reference_lines   dashed horizontal rules (the exact baselines, σ = 1, a clip threshold), labelled at the right
 presentation      the same chart taller, with fonts for a projector
+with_subtitle     the chart's title with a subtitle (a run's settings: a projected or saved chart names them)
 fmt               a number for a caption or a label: 3 decimals (3 significant digits when tiny or huge)
 """
 from __future__ import annotations
@@ -47,15 +48,30 @@ def reference_lines(values: Sequence[float], labels: Sequence[str], color: str =
     rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
         y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
     )
-    # The lowest label sits under its line, the others above theirs, so two close lines stay legible.
-    lowest = float(min(ref["value"]))
-    above, below = ref[ref["value"] > lowest], ref[ref["value"] <= lowest]
+    # The lowest label sits under its line, the others above theirs; neighbours alternate between the right and
+    # the left edge, so lines that the y range squeezes together (a loss that started at 5 nats) stay legible.
+    ref = ref.sort_values("value", ascending=False).reset_index(drop=True)
+    ref["side"] = ["right" if i % 2 == 0 else "left" for i in range(len(ref))]
+    lowest = float(ref["value"].min())
     layers = [rules]
-    for part, baseline, dy in ((above, "bottom", -2), (below, "top", 2)):
-        if len(part):
-            layers.append(alt.Chart(part).mark_text(align="right", baseline=baseline, dx=-4, dy=dy, color=color).encode(
-                x=alt.value({"expr": "width"}), y="value:Q", text=alt.Text("label:N")))
+    for side in ("right", "left"):
+        for below in (False, True):
+            part = ref[(ref["side"] == side) & ((ref["value"] <= lowest) == below)]
+            if not len(part):
+                continue
+            layers.append(alt.Chart(part).mark_text(
+                align=side, baseline="top" if below else "bottom", dx=-4 if side == "right" else 4,
+                dy=2 if below else -2, color=color,
+            ).encode(x=alt.value({"expr": "width"}) if side == "right" else alt.value(0), y="value:Q",
+                     text=alt.Text("label:N")))
     return layers
+
+
+def with_subtitle(chart: alt.TopLevelMixin, subtitle: str) -> alt.TopLevelMixin:
+    """The chart with `subtitle` under its title (kept, or empty), left-aligned like Vega-Lite's titles."""
+    title = chart.title if isinstance(getattr(chart, "title", None), str) else ""
+    return chart.properties(title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start",
+                                                  subtitleColor="#495057"))
 
 
 def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:
@@ -63,7 +79,7 @@ def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 38
     return chart.properties(height=height).configure_axis(
         labelFontSize=font_size - 2, titleFontSize=font_size
     ).configure_legend(labelFontSize=font_size - 2, titleFontSize=font_size).configure_title(
-        fontSize=font_size + 4
+        fontSize=font_size + 4, subtitleFontSize=font_size
     ).configure_text(fontSize=font_size - 2)
 
 

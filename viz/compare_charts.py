@@ -18,13 +18,14 @@ PALETTE = alt.Scale(scheme="tableau10")  # distinct hues per run (the default th
 RUN_LEGEND = alt.Legend(orient="bottom", columns=1, labelLimit=600)  # one run a line: labels are long
 
 
-def curves_frame(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int = 1,
+def curves_frame(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int | Mapping[str, int] = 1,
                  max_points: int = 600) -> pd.DataFrame:
-    """Long table (run, x, loss) of smoothed, thinned curves; curves maps a run label to (x, loss)."""
+    """Long table (run, x, loss) of smoothed, thinned curves; curves maps a run label to (x, loss), `window`
+    is one smoothing window for all, or one per label (so curves on a data axis average equal data)."""
     parts = []
     for label, (x, loss) in curves.items():
         x = np.asarray(x, dtype=np.float64)
-        y = smooth(loss, window)
+        y = smooth(loss, window.get(label, 1) if isinstance(window, Mapping) else window)
         keep = thin_indices(len(y), max_points)
         parts.append(pd.DataFrame({"run": label, "x": x[keep], "loss": y[keep]}))
     if not parts:
@@ -38,7 +39,7 @@ def _baseline_rules(baselines: Sequence[float], labels: Sequence[str]) -> list[a
     return reference_lines(baselines, [f"{name}: {fmt(value)}" for name, value in zip(labels, baselines)])
 
 
-def loss_overlay(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int = 50,
+def loss_overlay(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], window: int | Mapping[str, int] = 50,
                  baselines: Sequence[float] = (), baseline_labels: Sequence[str] = (),
                  x_title: str = "training step", max_points: int = 600, height: int = 400) -> alt.Chart:
     """Loss curves of several runs (smoothed over `window` steps), colour = run, optional baseline rules."""

@@ -37,13 +37,13 @@ def one_step_dot() -> str:
         'edge [fontname="Helvetica"];',
         '  label="one run of G: only the solid part is differentiated"; labelloc=t; fontname="Helvetica"; fontsize=11;',
         f'  prev [label={_label("S", "t-1", "from the last run")}, shape=ellipse, style=dashed, color="{IDLE}", '
-        'fontsize=10];',
+        'fontsize=10, margin="0.15,0.1"];',  # room for the subscript line: browsers' fallback fonts run wider
         f'  X [label={_label("X", "t")}, shape=box, style=filled, fillcolor="#f1f3f5", color="{IDLE}"];',
         f'  S [label={_label("S", "t")}, shape=ellipse, style=filled, fillcolor="#d0e1f5", color="{REACHED}"];',
         f'  P [label={_label("P", "t")}, shape=box, color="{REACHED}"];',
         f'  L [label={_label("L", "t")}, shape=box, style=filled, fillcolor="#ffe8d9", color="{TRAINED}", penwidth=2];',
         f'  out [label={_label("S", "t", "to the next run")}, shape=ellipse, style=dashed, color="{IDLE}", '
-        'fontsize=10];',
+        'fontsize=10, margin="0.15,0.1"];',
         f'  X -> S [color="{REACHED}"]; S -> P [color="{REACHED}"]; P -> L [color="{REACHED}"];',
         f'  prev -> S [style=dashed, color="{IDLE}", label="a constant: no error goes back", fontsize=9, '
         'fontcolor="#495057"];',

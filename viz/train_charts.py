@@ -78,7 +78,7 @@ def grad_profile_chart(grad_norms: np.ndarray, temporal: np.ndarray) -> alt.Char
                 scale=alt.Scale(domain=[0, max(1, len(positions) - 1)])),
         y=alt.Y("norm:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
         color=alt.Color("gradient:N", title=None, scale=alt.Scale(domain=[full, last], range=[GRAD, TEMPORAL]),
-                        legend=_legend()),
+                        legend=alt.Legend(orient="top", labelLimit=0, columns=1)),  # one line would clip at 1280 px
         tooltip=["position:Q", alt.Tooltip("norm:Q", format=".3e"), "gradient:N"],
     ).properties(title="Gradient norm per time step (latest step)", height=HEIGHT)
 
@@ -108,19 +108,51 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
     ).properties(title=title, height=HEIGHT)
 
 
+def position_loss_domain(values: np.ndarray, baselines: Sequence[float] = ()) -> list[float]:
+    """The y range of the loss-per-position chart: the bars and the baselines with a margin, not from 0 (from 0
+    every bar of a trained run looks equally tall: the differences that teach are hundredths of a nat)."""
+    seen = np.concatenate([values[np.isfinite(values)], np.asarray(baselines, np.float64)])
+    if not len(seen):
+        return [0.0, 1.0]
+    lo, hi = float(seen.min()), float(seen.max())
+    pad = max(0.1 * (hi - lo), 0.01)
+    return [max(0.0, lo - pad), hi + pad]
+
+
 def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = (),
-                        labels: Sequence[str] = ()) -> alt.LayerChart:
-    """Loss at each window position (bars) with the exact baselines as labelled rules."""
+                        labels: Sequence[str] = (), k1: int | None = None) -> alt.LayerChart:
+    """Loss at each window position (points on stems) with the exact baselines as labelled rules; with `k1` < n
+    (Williams–Peng) only the last k1 positions are trained, drawn solid, the others hollow."""
     values = np.asarray(position_loss, np.float64)
-    df = finite_rows(pd.DataFrame({"position": np.arange(len(values)), "loss": values}), "loss")
-    bars = alt.Chart(df).mark_bar(color=SMOOTH, opacity=0.8).encode(
-        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("loss:Q", title="cross-entropy (nats)"),
-        tooltip=["position:Q", alt.Tooltip("loss:Q", format=".4f")],
+    n = len(values)
+    trained = np.arange(n) >= n - (k1 if k1 is not None else n)
+    df = finite_rows(pd.DataFrame({"position": np.arange(n), "loss": values,
+                                   "trained": np.where(trained, "trained", "not trained")}), "loss")
+    domain = position_loss_domain(values, baselines)
+    x = alt.X("position:O", title="position in window (0 = oldest)",
+              axis=alt.Axis(labelAngle=0, values=_position_ticks(n)))
+    y = alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(domain=domain, zero=False))
+    kinds = alt.Scale(domain=["trained", "not trained"], range=[SMOOTH, "#adb5bd"])
+    stems = alt.Chart(df).mark_bar(width=3).encode(
+        x=x, y=y, y2=alt.datum(domain[0]), color=alt.Color("trained:N", scale=kinds, legend=None))
+    points = alt.Chart(df).mark_point(filled=True, size=70).encode(
+        x=x, y=y, color=alt.Color("trained:N", scale=kinds, title=None,
+                                  legend=_legend() if not trained.all() else None),
+        tooltip=["position:Q", alt.Tooltip("loss:Q", format=".4f"), "trained:N"],
     )
-    return alt.layer(bars, *reference_lines(baselines, labels)).properties(
+    return alt.layer(stems, points, *reference_lines(baselines, labels)).properties(
         title="Loss per window position", height=HEIGHT
     )
+
+
+def _position_ticks(n: int, most: int = 20) -> list[int]:
+    """Window positions to label: all up to `most`, else about 10 at a round step, and the last one
+    (n = 200: 0, 20, ..., 180, 199), so wide windows do not smear their labels together."""
+    if n <= most:
+        return list(range(n))
+    step = next(s for s in (2, 5, 10, 20, 25, 50, 100) if n / s <= 12)
+    ticks = list(range(0, n, step))
+    return ticks + [n - 1] if n - 1 - ticks[-1] >= step / 2 else ticks[:-1] + [n - 1]
 
 
 def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.LayerChart:
@@ -153,7 +185,7 @@ def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | 
     return alt.layer(line, *rules).properties(title="Global gradient norm", height=HEIGHT)
 
 
-STRIP_ROWS = ("P(Y_t = 1)", "target Y_t", "input X_t")
+STRIP_ROWS = ("predicted P(Y_t = 1)", "target Y_t", "input X_t")  # the model's prediction, not the true probability
 
 
 def strip_chart(x: np.ndarray, y: np.ndarray, prob: np.ndarray) -> alt.LayerChart:
@@ -170,17 +202,19 @@ def strip_chart(x: np.ndarray, y: np.ndarray, prob: np.ndarray) -> alt.LayerChar
     colors = alt.Scale(domain=list(STRIP_ROWS), range=[TEMPORAL, "#31a354", SMOOTH])
     label = f"datum.value < 1 ? '{STRIP_ROWS[0]}' : datum.value < 2 ? '{STRIP_ROWS[1]}' : '{STRIP_ROWS[2]}'"
     bars = alt.Chart(df).mark_bar(width={"band": 0.85}).encode(
-        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("position:O", title="position in window (0 = oldest)",
+                axis=alt.Axis(labelAngle=0, values=_position_ticks(len(x)))),
         y=alt.Y("low:Q", title=None, scale=alt.Scale(domain=[0, 3]),
                 axis=alt.Axis(values=[0.4, 1.4, 2.4], labelExpr=label, grid=False, ticks=False)),
         y2="high:Q",
         color=alt.Color("row:N", scale=colors, legend=None),
         tooltip=["position:O", "row:N", alt.Tooltip("value:Q", format=".3f")],
     )
-    values = alt.Chart(df[df["row"] == STRIP_ROWS[0]]).mark_text(baseline="bottom", dy=-2).encode(
-        x="position:O", y="high:Q", text=alt.Text("value:Q", format=".2f")
-    )
-    return alt.layer(bars, values).properties(title="Input, target and prediction (row 0)", height=HEIGHT)
+    layers = [bars]
+    if len(x) <= 20:  # a number over every bar; wider windows would smear them into each other
+        layers.append(alt.Chart(df[df["row"] == STRIP_ROWS[0]]).mark_text(baseline="bottom", dy=-2).encode(
+            x="position:O", y="high:Q", text=alt.Text("value:Q", format=".2f")))
+    return alt.layer(*layers).properties(title="Input, target and the model's prediction (row 0)", height=HEIGHT)
 
 
 def state_heatmap(states: np.ndarray) -> alt.Chart:
@@ -193,8 +227,9 @@ def state_heatmap(states: np.ndarray) -> alt.Chart:
         "value": states.reshape(-1) if n else np.zeros(0),
     })
     return alt.Chart(df).mark_rect().encode(
-        x=alt.X("position:O", title="position in window (0 = oldest)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("unit:O", title="state unit"),
+        x=alt.X("position:O", title="position in window (0 = oldest)",
+                axis=alt.Axis(labelAngle=0, values=_position_ticks(n))),
+        y=alt.Y("unit:O", title="state unit", axis=alt.Axis(values=_position_ticks(d, 16))),
         color=alt.Color("value:Q", title="S_t", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["position:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
     ).properties(title="Hidden state S_t (row 0)", height=HEIGHT)
