@@ -65,7 +65,7 @@ def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
     A window of n starts every k1 steps, so step w of an epoch has read B (w k1 + n) steps of it.
     """
     steps = np.asarray(steps, dtype=np.int64)
-    k1, n, B = cfg.effective_k1, cfg.truncation, cfg.batch_size
+    k1, n, B = cfg.effective_k1, cfg.window_width, cfg.batch_size
     per_epoch = max(1, windows_per_epoch(rows, n, k1))
     epoch, window = steps // per_epoch, steps % per_epoch
     return B * (epoch * rows + window_start(window, k1) + n)
@@ -73,7 +73,7 @@ def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
 
 def total_steps(cfg: RunConfig, rows: int) -> int:
     """Training steps of the whole run."""
-    return windows_per_epoch(rows, cfg.truncation, cfg.effective_k1) * cfg.epochs
+    return windows_per_epoch(rows, cfg.window_width, cfg.effective_k1) * cfg.epochs
 
 
 def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None) -> tuple[float, float]:
