@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import downloads, live, state
+from ui import downloads, exact_view, live, state
 from ui.entry import require_app
 from ui.progress import compile_note, progress_text
 
@@ -113,6 +113,7 @@ else:
     outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}).{program} **Continue** resumes from the current "
                  "weights, optimizer state and RNN state.")
 
+exact_view.train_section(record)
 st.subheader("Downloads")
 downloads.run_buttons(record)
 downloads.chart_buttons(figs, downloads.file_stem(record))

@@ -80,7 +80,8 @@ class _BatchProgram:
         self.fn = tf.function(self._run, jit_compile=True, reduce_retracing=False)
 
     def _run(self, W, b_s, U, b_p, slab, begin, mask, S0):
-        # W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n], S0 [N, B, d]
+        # W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n],
+        # S0 [N, B, d]
         N, B, K, n, d = self.shape
         cols = tf.transpose(tf.cast(slab, tf.int32), [2, 0, 1])  # [K+n, N, B]
         xf = tf.cast(tf.bitwise.bitwise_and(cols, 1), tf.float32)

@@ -33,8 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from .kernels import _make_optimizer
-from .spectral import spectral_norms
 from .online_cost import METHODS, RTRL_MAX_D, check_affordable, recurrent_size  # noqa: F401 (re-exported)
+from .spectral import spectral_norms
 
 MAX_CAPACITY = 4096
 SLAB_BUDGET = 4_000_000

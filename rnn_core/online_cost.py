@@ -19,5 +19,6 @@ def check_affordable(method: str, d: int, batch_size: int) -> None:
         raise ValueError(
             f"RTRL is offered for state size d <= {RTRL_MAX_D}: at d={d} the influence matrix has d x p = "
             f"{d} x {p} = {d * p:,} entries per batch row ({batch_size * d * p * 4 / 1e6:,.0f} MB for B={batch_size}) "
-            f"and each time step costs about {2 * batch_size * d * d * p / 1e9:,.1f} GFLOP (O(d^4)); use UORO or a truncated style"
+            f"and each time step costs about {2 * batch_size * d * d * p / 1e9:,.1f} GFLOP (O(d^4)); "
+            "use UORO or a truncated style"
         )

@@ -62,7 +62,7 @@ def _build(key) -> None:
 
     kernel = OnlineKernel(key)
     slab = np.zeros((key.batch_size, kernel.slab_width()), np.int8)
-    kernel.run_packed(slab, zero_carry(key), 1, 0.0, compiled=True)  # traces and compiles; the weights are reloaded per run
+    kernel.run_packed(slab, zero_carry(key), 1, 0.0, compiled=True)  # compiles; each run loads its own weights
     with _LOCK:
         _IDLE.setdefault(key, []).append(kernel)
         _IN_FLIGHT.pop(key, None)

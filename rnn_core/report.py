@@ -249,7 +249,8 @@ def describe(cfg: RunConfig) -> str:
     if cfg.online:
         task = cfg.task if cfg.task != "echo" else f"echo {cfg.echo_step}"
         clip = f" clip {cfg.clip:g}" if cfg.clip > 0 else ""
-        return f"{cfg.style.upper()} d={cfg.state_size} {cfg.optimizer} {cfg.learning_rate:g}{clip} {task} seed {cfg.seed}"
+        return (f"{cfg.style.upper()} d={cfg.state_size} {cfg.optimizer} {cfg.learning_rate:g}{clip} {task} "
+                f"seed {cfg.seed}")
     style = "TF" if cfg.style == "tensorflow" else f"WP k1={cfg.k1}"
     task = cfg.task if cfg.task != "echo" else f"echo {cfg.echo_step}"
     clip = f" clip {cfg.clip:g}" if cfg.clip > 0 else ""

@@ -98,8 +98,8 @@ class GradientSampler:
         later = [s for s in self.plan if s > step]
         return min(count, later[0] - step) if later else count
 
-    def observe(self, step: int, epoch: int, window: int, rows: np.ndarray, state: np.ndarray, params) -> None:
-        """Before step `step` trains: keep its inputs if it is planned. `params()` returns the weights."""
+    def observe(self, step: int, epoch: int, window: int, rows: np.ndarray, state: np.ndarray, save) -> None:
+        """Before step `step` trains: keep its inputs if it is planned. `save()` returns (weights, optimizer state)."""
         if step not in self._planned or any(r.step == step for r in self.records):
             return
         from .exact_batch import BatchItem
@@ -113,10 +113,11 @@ class GradientSampler:
         R = min(self.rows, rows.shape[0])
         slab = np.zeros((R, K + n), np.int8)
         slab[:, K - have :] = rows[:R, ws - have : ws + n]
-        weights = [np.array(p, np.float32) for p in params()]
+        weights = [np.array(p, np.float32) for p in save()[0]]
         mask = loss_mask(n, k1, window == 0).astype(np.float32)
         sample = Sample(step=step, epoch=epoch, window=window)
-        item = BatchItem(params=weights, slab=slab, begin=K - have, mask=mask, first_state=np.array(state[:R], np.float32))
+        item = BatchItem(params=weights, slab=slab, begin=K - have, mask=mask,
+                         first_state=np.array(state[:R], np.float32))
         long = (rows[:R, max(0, ws - LONG_HISTORY) : ws + n], min(ws, LONG_HISTORY)) if ws > K else None
         with self._lock:
             self.records.append(sample)

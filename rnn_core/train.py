@@ -248,7 +248,7 @@ class Trainer:
                     st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
                 left = self.steps_per_epoch - st.window
                 if self.sampler is not None:
-                    self.sampler.observe(st.steps_done, st.epoch, st.window, rows, st.state, lambda: kernel.save()[0])
+                    self.sampler.observe(st.steps_done, st.epoch, st.window, rows, st.state, kernel.save)
                 count = self._next_count(per_step, left, budget, kernel.compiled)
                 t0 = time.perf_counter()
                 out = kernel.run_packed(

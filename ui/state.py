@@ -28,6 +28,7 @@ import numpy as np
 import streamlit as st
 
 from rnn_core.config import RunConfig
+from rnn_core.online_train import make_trainer
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 
@@ -174,7 +175,7 @@ def loaded() -> RunRecord | None:
 def start(cfg: RunConfig, seq: XY | None) -> Trainer:
     """Keep the current run, then begin a fresh trainer for `cfg` (ValueError if the data does not fit)."""
     reset()
-    fresh = Trainer(cfg, sequence=seq if cfg.task == "file" else None)
+    fresh = make_trainer(cfg, sequence=seq if cfg.task == "file" else None)
     st.session_state[TRAINER] = fresh
     return fresh
 
@@ -187,7 +188,7 @@ def save() -> RunRecord | None:
     if old is not None and (old.summary.get("steps"), old.summary.get("status")) == (live.state.steps_done,
                                                                                      live.state.status):
         return old  # nothing trained since it was saved
-    record = RunRecord.from_trainer(live, label=old.label if old is not None else "")
+    record = RunRecord.from_trainer(live, label=old.label if old is not None else "", wait_samples=False)
     kept = runs()
     for i, entry in enumerate(kept):
         if entry is old:
