@@ -122,9 +122,7 @@ def test_trainer_samples_the_planned_steps_with_the_weights_and_state_that_train
     samples = record.gradient_samples()
     assert list(samples["step"]) == plan_steps(200) and len(samples["step"]) >= 20
     assert np.all(np.isfinite(samples["cosine_all"])) and np.all(samples["cosine_all"] <= 1 + 1e-9)
-    # a chunk ended just before each planned step
-    boundaries = {c for c in range(1, 200) if c in {s for s in samples["step"]}}
-    assert all(step == 0 or step in boundaries for step in samples["step"])
+    assert set(int(s) for s in samples["step"]) <= set(seen) | {0}  # a chunk ended just before each planned step
 
     # recompute three samples with exact.full_gradient_comparison from an independent replay of the run
     replay = Trainer(cfg)
@@ -156,7 +154,7 @@ def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whol
     n, K = 5, 256
     items, refs = [], []
     for i, ws in enumerate([0, 100, 700, 2000, 4000]):
-        p = init_params(4, 1.0 + 0.3 * i, i)
+        p = init_params(4, 0.8 + 0.1 * i, i)
         state = rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32)
         have = min(K, ws)
         slab = np.zeros((16, K + n), np.int8)
@@ -257,7 +255,8 @@ def test_train_page_section_shows_cosine_and_flow_with_the_runs_numbers():
     trainer = Trainer(RunConfig(series_length=100_000, seed=1))
     trainer.run_to_end()
     record = RunRecord.from_trainer(trainer)  # samples computed
-    at = run_page("train", 300, **{state.TRAINER: trainer, state.RECORD: record, state.RUNS: [record]})
+    at = run_page("train", 300, **{state.CONFIG: trainer.cfg, state.TRAINER: trainer, state.RECORD: record,
+                                     state.RUNS: [record]})
     samples = record.gradient_samples()
     captions = " | ".join(c.value for c in at.caption)
     assert f"{len(samples['step'])} sampled steps" in captions
@@ -276,7 +275,8 @@ def test_train_page_online_run_says_not_applicable():
     trainer = OnlineTrainer(RunConfig(style="uoro", batch_size=20, series_length=2_000))
     trainer.run_to_end()
     record = RunRecord.from_trainer(trainer)
-    at = run_page("train", 300, **{state.TRAINER: trainer, state.RECORD: record, state.RUNS: [record]})
+    at = run_page("train", 300, **{state.CONFIG: trainer.cfg, state.TRAINER: trainer, state.RECORD: record,
+                                     state.RUNS: [record]})
     infos = " | ".join(i.value for i in at.info)
     assert infos.count("Not applicable for UORO") == 5 and "UORO does not truncate" in infos
 

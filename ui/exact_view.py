@@ -81,6 +81,8 @@ def train_section(record: RunRecord | None) -> None:
     def draw() -> None:
         if sampler is not None:
             sampler.flush(wait=False)
+            if busy and not sampler.busy:
+                st.rerun()  # the samples are in: redraw the page once, without this fragment's polling
         samples, flow = record.gradient_samples(), record.gradient_flow()
         if sampler is not None and sampler.busy:
             st.caption(f"Computing the exact gradients of {len(sampler.records) - len(samples['step'])} sampled "
