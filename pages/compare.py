@@ -7,7 +7,7 @@ import streamlit as st
 from rnn_core.compare import estimate_seconds, row_length, style_configs, sweep_configs, total_steps
 from rnn_core.config import BOUNDS, RunConfig
 from rnn_core.data import task_baselines
-from ui import compare_view, state
+from ui import compare_view, exact_view, state
 from ui.entry import require_app
 from ui.state import MAX_RUNS, StylesResult, SweepResult
 from ui.sweep import train_in_turn
@@ -122,9 +122,10 @@ with tab_styles:
     style_k1 = s2.number_input("k1 for the third run", 1, int(style_n),
                                max(1, min(int(style_n) - 1, int(style_n) // 2)),
                                key="styles_k1", help="1 < k1 < n adds BPTT(n; k1); 1 or n would repeat a run.")
+    online, style_seeds = compare_view.online_inputs(cfg, SEED_OPTIONS)
     trio: list[tuple[str, RunConfig]] = []
     try:
-        trio = style_configs(cfg, int(style_n), int(style_k1))
+        trio = style_configs(cfg, int(style_n), int(style_k1), online, style_seeds)
     except ValueError as exc:
         st.error(str(exc))
     if cfg.task == "file" and sequence is None:
@@ -132,7 +133,7 @@ with tab_styles:
         trio = []
     if trio:
         rows = row_length(trio[0][1], seq_len)
-        counts = ", ".join(f"BPTT({c.truncation}; {c.effective_k1}) {total_steps(c, rows):,}" for _, c in trio)
+        counts = ", ".join(dict.fromkeys(f"{compare_view.style_short(c)} {total_steps(c, rows):,}" for _, c in trio))
         train_s, compile_s = estimate_seconds([c for _, c in trio], seq_len)
         st.caption(
             f"Training steps over {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} of "
@@ -157,6 +158,7 @@ with tab_styles:
             "final loss": st.column_config.NumberColumn(format="%.4f"),
             "steps/s": st.column_config.NumberColumn(format="%.0f"),
             "seconds": st.column_config.NumberColumn(format="%.2f")})
+        compare_view.seed_spread(styles.rows)
         reading = compare_view.styles_reading(styles.rows)
         if reading:
             st.markdown(reading)
@@ -203,6 +205,7 @@ with tab_runs:
                     "position at 0. A straight falling line on this log scale is a gradient vanishing by a constant "
                     "factor per step back."
                 )
+            exact_view.compare_section(picked)
         else:
             st.caption("Pick runs above to overlay them.")
         st.markdown("**All runs of this session**")

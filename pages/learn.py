@@ -12,7 +12,7 @@ from rnn_core.data import task_for
 from rnn_core.kernels import program_name, window_pass_for
 from rnn_core.truncation import lag_reach, mean_depth
 from rnn_core.vanishing import mean_factor, pascanu_bound, step_factors, steps_to_shrink
-from ui import state
+from ui import exact_view, state
 from ui.entry import require_app
 from ui.learn_view import QUICK_STEPS, quick_run
 from viz import compare_charts
@@ -199,3 +199,5 @@ st.subheader("The truncation rule the trainer, the kernel and these drawings sha
 st.code("\n\n".join(inspect.getsource(f) for f in (truncation.window_start, truncation.loss_mask,
                                                     truncation.carried_position, truncation.epoch_start_state)),
         language="python")
+
+exact_view.learn_section(state.runs(), cfg)

@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import run_cap, state
+from ui import exact_view, run_cap, state
 from ui.entry import require_app
 from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
 
@@ -125,6 +125,7 @@ else:
     outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}).{program} **Continue** resumes from the current "
                  "weights, optimizer state and RNN state.")
 
+exact_view.train_section(record)
 st.subheader("Downloads")
 downloads.run_buttons(record)
 downloads.chart_buttons(figs, downloads.file_stem(record))

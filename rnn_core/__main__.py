@@ -13,7 +13,7 @@ from collections.abc import Sequence
 # Before TensorFlow loads (it loads lazily, below): its C++ start-up log is no business of a CLI user.
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
-from .config import BOUNDS, GRADIENTS, OPTIMIZERS, RunConfig, parse_list
+from .config import BOUNDS, GRADIENTS, ONLINE_STYLES, OPTIMIZERS, STYLES, RunConfig, parse_list
 
 HISTORY_CHOICES = ("thin", "full", "none")
 PROFILE_ROWS = {"thin": 2000, "full": None, "none": 1}  # per-position profile rows the trainer keeps
@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=d.epochs)
     t.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    t.add_argument("--style", choices=("tensorflow", "williams-peng"), default=d.style,
-                   help="tensorflow = BPTT(n; n); williams-peng = BPTT(k2; k1)")
+    t.add_argument("--style", choices=STYLES, default=d.style,
+                   help="tensorflow = BPTT(n; n); williams-peng = BPTT(k2; k1); rtrl, uoro = online, no truncation")
     t.add_argument("--k1", type=int, default=None, help="williams-peng: backpropagate every k1 steps (default 1)")
     t.add_argument("--k2", type=int, default=None, help="williams-peng: backpropagate k2 steps (same as --n)")
     t.add_argument("--clip", type=float, default=d.clip, help="global-norm clipping threshold (0 = off)")
@@ -79,6 +79,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         n = args.k2
     if args.k1 is not None and args.style != "williams-peng":
         raise ValueError("--k1 applies only with --style williams-peng")
+    if n is not None and args.style in ONLINE_STYLES:
+        raise ValueError(f"--n/--k2 do not apply to --style {args.style}: it learns online through the whole history")
     if args.data_file is not None and args.data is not None:
         raise ValueError("give either --data or --data-file, not both")
     task = "file" if args.data_file is not None else (args.data or "r2rt")
@@ -153,10 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         initial = load_weights(args.init, cfg.state_size) if args.init is not None else None
+        from .online_train import make_trainer
         from .report import RunRecord
-        from .train import Trainer
 
-        trainer = Trainer(cfg, sequence=sequence, initial_params=initial, max_profiles=PROFILE_ROWS[args.history])
+        trainer = make_trainer(cfg, sequence=sequence, initial_params=initial, max_profiles=PROFILE_ROWS[args.history])
     except ValueError as exc:
         return _fail(str(exc))
     progress = None if args.quiet else _Progress(trainer.total_steps)

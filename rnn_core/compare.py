@@ -38,19 +38,34 @@ def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: 
     return out
 
 
-def style_configs(base: RunConfig, n: int, k1: int) -> list[tuple[str, RunConfig]]:
-    """TensorFlow style BPTT(n; n), Williams-Peng BPTT(n; 1) and BPTT(n; k1) on the same data (same seed).
+def style_configs(base: RunConfig, n: int, k1: int, online: Sequence[str] = (),
+                  seeds: Sequence[int] | None = None) -> list[tuple[str, RunConfig]]:
+    """TensorFlow style BPTT(n; n), Williams-Peng BPTT(n; 1) and BPTT(n; k1), then the `online` learners
+    ("rtrl", "uoro"), each for every seed in `seeds` (default: the base's); a style's runs share their seed's data.
 
-    The k1 run is left out when k1 is 1 or n, which would repeat one of the other two.
+    The k1 run is left out when k1 is 1 or n, which would repeat one of the other two. Names carry
+    the seed when there are several. ValueError (e.g. RTRL above d = 32) names the learner.
     """
-    tf_style = base.replace(truncation=n, style="tensorflow", k1=1)
-    plans = [(f"BPTT({n}; {n}) TensorFlow style", tf_style),
-             (f"BPTT({n}; 1) Williams-Peng", base.replace(truncation=n, style="williams-peng", k1=1))]
+    seeds = [base.seed] if seeds is None else [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("pick at least one seed")
+    styles = [(f"BPTT({n}; {n}) TensorFlow style", dict(truncation=n, style="tensorflow", k1=1)),
+              (f"BPTT({n}; 1) Williams-Peng", dict(truncation=n, style="williams-peng", k1=1))]
     if 1 < k1 < n:
-        plans.append((f"BPTT({n}; {k1}) Williams-Peng", base.replace(truncation=n, style="williams-peng", k1=k1)))
+        styles.append((f"BPTT({n}; {k1}) Williams-Peng", dict(truncation=n, style="williams-peng", k1=k1)))
+    for method in online:
+        styles.append((ONLINE_NAMES[method], dict(style=method, k1=1)))
+    plans = []
+    for name, changes in styles:
+        for seed in seeds:
+            plans.append((name if len(seeds) == 1 else f"{name}, seed {seed}", base.replace(seed=seed, **changes)))
     for _, cfg in plans:
         cfg.validate()
     return plans
+
+
+ONLINE_NAMES = {"rtrl": "RTRL (no truncation)", "uoro": "UORO (no truncation)"}
+ONLINE_SECONDS_PER_STEP = {"rtrl": (2.9e-4, 3.0), "uoro": (3.4e-4, 1.0)}  # (at d = 4, growth power in d / 4), B=200
 
 
 def row_length(cfg: RunConfig, sequence_length: int | None = None) -> int:
@@ -65,7 +80,7 @@ def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
     A window of n starts every k1 steps, so step w of an epoch has read B (w k1 + n) steps of it.
     """
     steps = np.asarray(steps, dtype=np.int64)
-    k1, n, B = cfg.effective_k1, cfg.truncation, cfg.batch_size
+    k1, n, B = cfg.effective_k1, cfg.window_width, cfg.batch_size
     per_epoch = max(1, windows_per_epoch(rows, n, k1))
     epoch, window = steps // per_epoch, steps % per_epoch
     return B * (epoch * rows + window_start(window, k1) + n)
@@ -73,7 +88,7 @@ def data_seen(cfg: RunConfig, steps: np.ndarray, rows: int) -> np.ndarray:
 
 def total_steps(cfg: RunConfig, rows: int) -> int:
     """Training steps of the whole run."""
-    return windows_per_epoch(rows, cfg.truncation, cfg.effective_k1) * cfg.epochs
+    return windows_per_epoch(rows, cfg.window_width, cfg.effective_k1) * cfg.epochs
 
 
 def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None) -> tuple[float, float]:
@@ -86,6 +101,13 @@ def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = No
     shapes = set()
     for cfg in cfgs:
         steps = total_steps(cfg, row_length(cfg, sequence_length))
+        if cfg.online:
+            per_step, power = ONLINE_SECONDS_PER_STEP[cfg.style]
+            train += steps * per_step * (cfg.state_size / 4) ** power * cfg.batch_size / 200
+            if (cfg.style, cfg.state_size) not in shapes:
+                shapes.add((cfg.style, cfg.state_size))
+                compile_ += 10.0
+            continue
         train += steps * TRAIN_SECONDS_PER_STEP * (2 + cfg.truncation * (1 + cfg.state_size / 32))
         shape = (cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer, cfg.gradient)
         if shape not in shapes:

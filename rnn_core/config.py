@@ -9,7 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-STYLES = ("tensorflow", "williams-peng")
+from .online_cost import check_affordable
+
+STYLES = ("tensorflow", "williams-peng", "rtrl", "uoro")
+ONLINE_STYLES = ("rtrl", "uoro")  # learn online through the whole history: truncation and k1 do not apply
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 TASKS = ("r2rt", "echo", "custom", "file")
 GRADIENTS = ("autodiff", "derived")
@@ -50,7 +53,7 @@ class RunConfig:
 
     state_size: int = 4  # d: S_t has d components; W is d x (2 + d)
     truncation: int = 5  # n: window width; TF style BPTT(n; n), Williams-Peng BPTT(n; k1)
-    style: str = "tensorflow"  # "tensorflow" or "williams-peng"
+    style: str = "tensorflow"  # "tensorflow", "williams-peng", or the untruncated "rtrl" / "uoro"
     k1: int = 1  # Williams-Peng only: steps between backprops (TF style uses k1 = n)
     batch_size: int = 200  # B parallel rows
     series_length: int = 1_000_000  # T time steps per epoch
@@ -83,8 +86,20 @@ class RunConfig:
 
     @property
     def effective_k1(self) -> int:
-        """Steps between training steps: n for TF style, k1 for Williams-Peng."""
+        """Steps between training steps: n for TF style, k1 for Williams-Peng, 1 for RTRL and UORO."""
+        if self.online:
+            return 1
         return self.truncation if self.style == "tensorflow" else self.k1
+
+    @property
+    def window_width(self) -> int:
+        """Time steps one training step reads: n, or 1 for an online update."""
+        return 1 if self.online else self.truncation
+
+    @property
+    def online(self) -> bool:
+        """Whether the style learns online without truncation (RTRL, UORO): n and k1 then do not apply."""
+        return self.style in ONLINE_STYLES
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (not validated)."""
@@ -129,9 +144,14 @@ class RunConfig:
         _choice("gradient", self.gradient, GRADIENTS)
         if self.style == "williams-peng" and self.k1 > self.truncation:
             raise ValueError(f"k1={self.k1} must be at most k2 = n = {self.truncation} (BPTT(k2; k1))")
+        if self.online:
+            check_affordable(self.style, self.state_size, self.batch_size)
         if self.task == "custom":
             validate_lags(self.lags, self.effects)
-        if self.series_length < self.batch_size * self.truncation and self.task != "file":
+        if self.online and self.series_length < self.batch_size and self.task != "file":
+            raise ValueError(f"series_length={self.series_length} is too short: it must be at least "
+                             f"batch_size = {self.batch_size} to give each row one time step")
+        if not self.online and self.series_length < self.batch_size * self.truncation and self.task != "file":
             raise ValueError(
                 f"series_length={self.series_length} is too short: it must be at least "
                 f"batch_size x n = {self.batch_size * self.truncation} to fill one window"

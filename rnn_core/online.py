@@ -33,31 +33,12 @@ import numpy as np
 import tensorflow as tf
 
 from .kernels import _make_optimizer
+from .online_cost import METHODS, RTRL_MAX_D, check_affordable, recurrent_size  # noqa: F401 (re-exported)
 from .spectral import spectral_norms
 
-METHODS = ("rtrl", "uoro")
-RTRL_MAX_D = 32
 MAX_CAPACITY = 4096
 SLAB_BUDGET = 4_000_000
 UORO_EPS = 1e-7  # keeps rho0, rho1 finite while a or b is still zero
-
-
-def recurrent_size(d: int) -> int:
-    """p: the number of recurrent parameters (W and b_s)."""
-    return d * (3 + d)
-
-
-def check_affordable(method: str, d: int, batch_size: int) -> None:
-    """ValueError with the cost when `method` is not offered at state size d."""
-    if method not in METHODS:
-        raise ValueError(f"online method must be one of {', '.join(METHODS)}, got {method!r}")
-    if method == "rtrl" and d > RTRL_MAX_D:
-        p = recurrent_size(d)
-        raise ValueError(
-            f"RTRL is offered for state size d <= {RTRL_MAX_D}: at d={d} the influence matrix has d x p = "
-            f"{d} x {p} = {d * p:,} entries per batch row ({batch_size * d * p * 4 / 1e6:,.0f} MB for B={batch_size}) "
-            f"and each time step costs about {2 * batch_size * d * d * p / 1e9:,.1f} GFLOP (O(d^4)); use UORO or a truncated style"
-        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +65,22 @@ def zero_carry(key: OnlineKey) -> list[np.ndarray]:
     if key.method == "rtrl":
         return [S, np.zeros((d, B, recurrent_size(d)), np.float32)]  # M[i, b, (k, j)] = dS_i / dWaug_kj, row b
     return [S, np.zeros((B, d), np.float32), np.zeros((B, recurrent_size(d)), np.float32)]
+
+
+def _signs(seed, step, B: int, d: int):
+    """UORO's random signs nu [B, d] for one time step, from an integer hash of (seed, step, entry).
+
+    tf.random's stateless generators draw different numbers under XLA than eagerly, and a run
+    switches from eager to compiled when its compile is ready: hashed bits are the same in both.
+    """
+    mask = tf.constant(0xFFFFFFFF, tf.int64)
+    h = (tf.range(B * d, dtype=tf.int64) * 0x9E3779B1 + tf.cast(step, tf.int64) * 0x85EBCA77
+         + tf.cast(seed, tf.int64) * 0xC2B2AE3D + 0x27D4EB2F) & mask
+    for _ in range(3):  # the 'lowbias32'-style mixer: every input bit flips about half the output bits
+        h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, 16))
+        h = (h * 0x45D9F3B) & mask
+    bit = tf.bitwise.bitwise_and(tf.bitwise.right_shift(h, 7), 1)
+    return tf.reshape(1.0 - 2.0 * tf.cast(bit, tf.float32), [B, d])
 
 
 class OnlineKernel:
@@ -178,8 +175,7 @@ class OnlineKernel:
                 infl_norm = tf.reduce_mean(tf.sqrt(tf.reduce_sum(M * M, axis=[0, 2])))
             else:
                 a, b = infl
-                step_seed = tf.stack([seed, time_offset + t])
-                nu = tf.where(tf.random.stateless_uniform([B, d], step_seed, alg="philox") < 0.5, -1.0, 1.0)
+                nu = _signs(seed, time_offset + t, B, d)
                 Ja = tanh_grad * tf.matmul(a, W_s, transpose_b=True)  # J_t a_{t-1}
                 nuM = tf.reshape((nu * tanh_grad)[:, :, None] * h[:, None, :], [B, p])  # nu^T M_t^imm
                 rho0 = tf.sqrt((tf.norm(b, axis=1) + UORO_EPS) / (tf.norm(Ja, axis=1) + UORO_EPS))[:, None]

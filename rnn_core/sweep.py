@@ -200,10 +200,9 @@ def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None,
     "compile_wait": seconds waited for the compiled program, "seconds": wall seconds of the run}.
     """
     from .data import load_sequence_csv
-    from .kernels import warm_up
     from .model import Params
+    from .online_train import make_trainer, warm_up
     from .report import RunRecord
-    from .train import Trainer
     from .weights import load_weights
 
     t0 = time.perf_counter()
@@ -211,7 +210,7 @@ def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None,
         sequence = load_sequence_csv(data_file)
     if initial is None and init is not None:
         initial = load_weights(init, cfg.state_size)
-    trainer = Trainer(cfg, sequence=sequence, initial_params=None if initial is None else Params(*initial),
+    trainer = make_trainer(cfg, sequence=sequence, initial_params=None if initial is None else Params(*initial),
                       max_profiles=None if history else 1)
     t1 = time.perf_counter()
     try:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import sampling
 from .config import RunConfig
 from .data import baselines, epoch_data, task_for
 from .kernels import (
@@ -190,6 +191,7 @@ class Trainer:
         self.steps_per_epoch = windows_per_epoch(self._epoch_rows(0).shape[1], cfg.truncation, cfg.effective_k1)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.last_chunk: Chunk | None = None
+        self.sampler = sampling.for_run(cfg, self.total_steps)  # full-gradient samples (sampling.py)
 
     @property
     def params(self) -> Params:
@@ -261,6 +263,8 @@ class Trainer:
                 if st.window == 0:
                     st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
                 left = self.steps_per_epoch - st.window
+                if self.sampler is not None:
+                    self.sampler.observe(st.steps_done, st.epoch, st.window, rows, st.state, kernel.save)
                 count = self._next_count(per_step, left, budget, compiled)
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
@@ -301,6 +305,8 @@ class Trainer:
             count = int(self.chunk_seconds / max(per_step, 1e-7))
         if not compiled:
             count = min(count, 64)
+        if self.sampler is not None:  # a chunk ends before each sampled step, so its weights can be read
+            count = self.sampler.cap(self.state.steps_done, count)
         return int(max(1, min(count, cap, left, budget)))
 
     def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, rows: np.ndarray) -> Chunk:

@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 from rnn_core.compare import data_seen, nearest_baseline, row_length
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines
+from rnn_core.online_cost import RTRL_MAX_D
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from ui import state
@@ -34,7 +35,7 @@ def run_row(record: RunRecord) -> dict:
     c, s = record.config, record.summary
     return {
         "run": record.label, "from": record.extra.get("source", "") or "train page or bundle",
-        "style": "TF BPTT(n;n)" if c.style == "tensorflow" else f"BPTT(n;{c.k1})",
+        "style": c.style.upper() if c.online else "TF BPTT(n;n)" if c.style == "tensorflow" else f"BPTT(n;{c.k1})",
         "n": c.truncation, "d": c.state_size, "steps": s.get("steps"), "final loss": record.final_loss(),
         "closest baseline": closest({"final_loss": record.final_loss(), "status": s.get("status")},
                                     record.baselines, task_baselines(c)[1]),
@@ -108,7 +109,7 @@ def sweep_reading(table: pd.DataFrame, baselines: Sequence[float], labels: Seque
 def style_row(name: str, cfg: RunConfig, record: RunRecord) -> dict:
     """A finished run of the styles race as a row of its table."""
     s = record.summary
-    return {"style": name, "training steps": s["steps"], "losses trained per step": cfg.effective_k1,
+    return {"style": name, "seed": cfg.seed, "training steps": s["steps"], "losses trained per step": cfg.effective_k1,
             "final loss": record.final_loss(), "steps/s": s["steps_per_second"], "seconds": s["seconds"],
             "status": s["status"]}
 
@@ -118,6 +119,40 @@ def equal_data_windows(rows: Sequence[dict], window: int) -> dict[str, int]:
     a BPTT(n; k1) step reads k1 time steps a row, a TensorFlow-style step n, so k1 < n needs n / k1 times more."""
     n = max(r["losses trained per step"] for r in rows)
     return {r["style"]: max(1, round(window * n / r["losses trained per step"])) for r in rows}
+
+
+def style_short(cfg: RunConfig) -> str:
+    """'BPTT(5; 1)' or 'RTRL' for a step count."""
+    return cfg.style.upper() if cfg.online else f"BPTT({cfg.truncation}; {cfg.effective_k1})"
+
+
+def online_inputs(cfg: RunConfig, seed_options: Sequence[int]) -> tuple[list[str], list[int]]:
+    """The styles race's extra inputs: which untruncated learners join, and the seeds each style runs with."""
+    c1, c2 = st.columns(2)
+    offered = ["uoro"] if cfg.state_size > RTRL_MAX_D else ["rtrl", "uoro"]
+    online = c1.multiselect("Learners that do not truncate", offered, default=offered, key="styles_online",
+                            format_func={"rtrl": "RTRL (exact, O(d⁴) a step)", "uoro": "UORO (unbiased rank-one)"}.get,
+                            help="Online, one update per time step, gradient through the whole history. "
+                                 f"RTRL is offered up to d = {RTRL_MAX_D}.")
+    seeds = c2.multiselect("Seeds (each style runs every seed: the table then shows the spread)", list(seed_options),
+                           default=[cfg.seed if cfg.seed in seed_options else 0], key="styles_seeds")
+    return online, seeds
+
+
+def seed_spread(rows: Sequence[dict]) -> None:
+    """With several seeds: each style's final loss and steps/s, mean, spread (min to max) and count."""
+    if len({r["seed"] for r in rows}) < 2:
+        return
+    table = pd.DataFrame(rows)
+    table["style"] = table["style"].str.replace(r", seed \d+$", "", regex=True)
+    spread = table.groupby("style", sort=False).agg(
+        runs=("seed", "count"), mean_loss=("final loss", "mean"), min_loss=("final loss", "min"),
+        max_loss=("final loss", "max"), sd_loss=("final loss", "std"), steps_per_s=("steps/s", "mean")).reset_index()
+    st.markdown("**Across seeds**")
+    st.dataframe(spread.rename(columns={"mean_loss": "mean final loss", "min_loss": "lowest", "max_loss": "highest",
+                                        "sd_loss": "std", "steps_per_s": "mean steps/s"}),
+                 hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
+                                                 ("mean final loss", "lowest", "highest", "std")})
 
 
 def styles_reading(rows: Sequence[dict]) -> str:

@@ -17,7 +17,18 @@ from typing import Any
 
 import streamlit as st
 
-from rnn_core.config import BOUNDS, GRADIENTS, MAX_LAG, MAX_LAGS, OPTIMIZERS, STYLES, TASKS, RunConfig, coerce
+from rnn_core.config import (
+    BOUNDS,
+    GRADIENTS,
+    MAX_LAG,
+    MAX_LAGS,
+    ONLINE_STYLES,
+    OPTIMIZERS,
+    STYLES,
+    TASKS,
+    RunConfig,
+    coerce,
+)
 from rnn_core.data import MAX_FILE_STEPS, load_sequence_csv
 from rnn_core.report import RunRecord
 from ui import state
@@ -74,10 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("style", "Truncation style", "Truncation", "choice",
             "TensorFlow style BPTT(n; n): a graph n steps wide; each training step trains all n losses, the last "
             "one backpropagated n steps. Williams–Peng BPTT(n; k1): the window slides k1 steps at a time and only "
-            "its last k1 losses are trained, each through at least n − k1 + 1 steps (k1 = 1: 'true' truncation).",
+            "its last k1 losses are trained, each through at least n − k1 + 1 steps (k1 = 1: 'true' truncation). "
+            "RTRL and UORO do not truncate: they learn online, one update per time step, with the exact (RTRL, "
+            "d ≤ 32) or an unbiased rank-one (UORO) gradient through the whole history.",
             options=STYLES),
     Setting("truncation", "Window n (steps unrolled)", "Truncation", "int",
-            _help("truncation", "No gradient crosses from one window into the one before."), 1, slider=True),
+            _help("truncation", "No gradient crosses from one window into the one before."), 1, slider=True,
+            shown=lambda v: v["style"] not in ONLINE_STYLES),
     Setting("k1", "k1 (steps between training steps)", "Truncation", "int", _help("k1", "At most n."), 1,
             shown=lambda v: v["style"] == "williams-peng"),
     Setting("task", "Task", "Task", "choice",
@@ -105,12 +119,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gradient", "Gradient computed by", "Optimisation", "choice",
             "autodiff: tf.GradientTape differentiates the taught graph (model.unroll's lists; for wide windows "
             "the same cell rolled into tf.scan). derived: the same gradient by a hand-derived backward pass. Same numbers; see the Learn "
-            f"page. Default: {DEFAULT.gradient}.", options=GRADIENTS),
+            f"page. Default: {DEFAULT.gradient}.", options=GRADIENTS,
+            shown=lambda v: v["style"] not in ONLINE_STYLES),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 GROUPS = ("Model", "Truncation", "Task", "Optimisation")
 LABELS = {
     "tensorflow": "TF style BPTT(n; n)", "williams-peng": "Williams–Peng BPTT(n; k1)",
+    "rtrl": "RTRL (no truncation)", "uoro": "UORO (no truncation)",
     "r2rt": "R2RT: lags 3 and 8", "echo": "Echo (Hallström)", "custom": "Custom lags", "file": "My CSV file",
     "sgd": "SGD", "adagrad": "Adagrad", "adam": "Adam",
     "autodiff": "autodiff (tf.GradientTape)", "derived": "derived by hand",

@@ -175,10 +175,10 @@ def loaded() -> RunRecord | None:
 
 def start(cfg: RunConfig, seq: XY | None) -> Trainer:
     """Keep the current run, then begin a fresh trainer for `cfg` (ValueError if the data does not fit)."""
-    from rnn_core.train import Trainer  # TensorFlow loads here, or is already loading in ui/warmup.py
+    from rnn_core.online_train import make_trainer  # TensorFlow loads here, or is already loading in ui/warmup.py
 
     reset()
-    fresh = Trainer(cfg, sequence=seq if cfg.task == "file" else None)
+    fresh = make_trainer(cfg, sequence=seq if cfg.task == "file" else None)
     st.session_state[TRAINER] = fresh
     return fresh
 
@@ -191,7 +191,7 @@ def save() -> RunRecord | None:
     if old is not None and (old.summary.get("steps"), old.summary.get("status")) == (live.state.steps_done,
                                                                                      live.state.status):
         return old  # nothing trained since it was saved
-    record = RunRecord.from_trainer(live, label=old.label if old is not None else "")
+    record = RunRecord.from_trainer(live, label=old.label if old is not None else "", wait_samples=False)
     kept = runs()
     for i, entry in enumerate(kept):
         if entry is old:

@@ -12,7 +12,8 @@ import numpy as np
 from streamlit.delta_generator import DeltaGenerator
 
 from rnn_core.config import RunConfig
-from rnn_core.kernels import compile_in_background, key_for, warm_up
+from rnn_core.kernels import compile_in_background, key_for
+from rnn_core.online_train import make_trainer, warm_up
 from rnn_core.report import RunRecord, describe
 from rnn_core.train import Trainer
 from ui.state import add_run
@@ -35,10 +36,10 @@ def train_in_turn(
     """
     count = len(plans)
     if use_compiled:  # queue every shape's compile now: later shapes compile while earlier runs train
-        for key in dict.fromkeys(key_for(cfg) for _, cfg in plans):
+        for key in dict.fromkeys(key_for(cfg) for _, cfg in plans if not cfg.online):
             compile_in_background(key)
     for i, (name, cfg) in enumerate(plans):
-        trainer = Trainer(cfg, sequence=sequence if cfg.task == "file" else None, use_compiled=use_compiled)
+        trainer = make_trainer(cfg, sequence=sequence if cfg.task == "file" else None, use_compiled=use_compiled)
         if compile_first and use_compiled:
             progress.progress(i / count, text=f"Run {i + 1} of {count}: {name}, compiling (once per shape and server)…")
             warm_up(trainer.key)

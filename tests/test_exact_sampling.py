@@ -1,0 +1,311 @@
+"""Issue 12, phase 2: styles rtrl/uoro, the online trainer, full-gradient sampling, and their charts and pages.
+
+The sampled numbers are checked against `rnn_core.exact` (itself checked against the float64
+NumPy reference in tests/exact_reference.py by test_exact.py) and, for the flow heatmap, against
+`exact.gradient_flow` directly.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnn_core.compare import style_configs
+from rnn_core.config import RunConfig
+from rnn_core.data import epoch_data
+from rnn_core.exact import full_gradient_comparison, gradient_flow
+from rnn_core.exact_batch import BatchItem, compare_many
+from rnn_core.model import Params, init_params
+from rnn_core.online import OnlineKernel, zero_carry
+from rnn_core.online_train import OnlineTrainer, make_trainer, online_key
+from rnn_core.report import RunRecord
+from rnn_core.sampling import SAMPLES, plan_steps
+from rnn_core.train import Trainer
+from tests.conftest import ROOT
+
+SMALL = dict(series_length=20_000)  # 20 TF-style steps, 100 online updates at B = 200
+
+
+# ---- config
+def test_online_styles_validate_and_rtrl_is_refused_above_d32_with_its_cost():
+    for style in ("rtrl", "uoro"):
+        cfg = RunConfig(style=style).validate()
+        assert cfg.online and cfg.effective_k1 == 1 and cfg.window_width == 1
+    RunConfig(style="rtrl", state_size=32).validate()
+    with pytest.raises(ValueError, match=r"RTRL is offered for state size d <= 32.*d=33.*GFLOP"):
+        RunConfig(style="rtrl", state_size=33).validate()
+    RunConfig(style="uoro", state_size=256).validate()  # UORO costs about BPTT(1): offered at every d
+    RunConfig(style="rtrl", truncation=200, k1=150, series_length=200).validate()  # n, k1 do not apply
+    with pytest.raises(ValueError, match="series_length=100 is too short"):
+        RunConfig(style="uoro", series_length=100).validate()
+    with pytest.raises(ValueError, match="style='bptt' is not one of"):
+        RunConfig(style="bptt").validate()
+
+
+def test_sidebar_hides_n_k1_and_gradient_for_online_styles():
+    from ui.settings import BY_NAME, DEFAULT_VALUES
+
+    for style, shown in (("tensorflow", True), ("rtrl", False), ("uoro", False)):
+        values = dict(DEFAULT_VALUES, style=style)
+        assert BY_NAME["truncation"].shown(values) is shown
+        assert BY_NAME["gradient"].shown(values) is shown
+        assert not BY_NAME["k1"].shown(values)
+    assert "rtrl" in BY_NAME["style"].options and "uoro" in BY_NAME["style"].options
+
+
+# ---- the online trainer
+def test_make_trainer_picks_the_trainer_by_style():
+    assert type(make_trainer(RunConfig(**SMALL))) is Trainer
+    assert type(make_trainer(RunConfig(style="uoro", **SMALL))) is OnlineTrainer
+    with pytest.raises(ValueError, match="OnlineTrainer trains styles rtrl and uoro"):
+        OnlineTrainer(RunConfig(**SMALL))
+
+
+@pytest.mark.parametrize("style", ["rtrl", "uoro"])
+def test_online_trainer_equals_the_online_kernel_run_directly(style):
+    cfg = RunConfig(style=style, batch_size=20, series_length=2_000, epochs=2, seed=5)  # 100 updates an epoch
+    trainer = OnlineTrainer(cfg, chunk_seconds=1e-4)  # many small chunks: carry and UORO signs cross calls
+    chunks = list(trainer.run())
+    assert len(chunks) > 4 and trainer.state.status == "completed" and trainer.state.steps_done == 200
+    scalars = trainer.history.scalars()
+
+    key = online_key(cfg)
+    kernel = OnlineKernel(key)
+    kernel.load(init_params(cfg.state_size, cfg.init_scale, cfg.seed), kernel.fresh_optimizer_state(cfg.learning_rate))
+    loss, norms, sigma = [], [], []
+    for epoch in range(2):
+        xb, yb = epoch_data(cfg, epoch)
+        slab = np.zeros((cfg.batch_size, kernel.slab_width()), np.int8)
+        slab[:, :100] = xb + 2 * yb
+        out = kernel.run_packed(slab, zero_carry(key), 100, cfg.clip, seed=cfg.seed, time_offset=epoch * 100,
+                                compiled=False)
+        loss.append(out["loss"])
+        norms.append(out["global_norm"])
+        sigma.append(out["sigma_max"])
+    np.testing.assert_allclose(scalars["loss"], np.concatenate(loss), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(scalars["global_norm"], np.concatenate(norms), rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(scalars["sigma_max"], np.concatenate(sigma), rtol=2e-5)
+    np.testing.assert_allclose(trainer.params.W, kernel.save()[0][0], rtol=1e-4, atol=1e-6)
+    assert trainer.history.profiles()["grad_norms"].shape[0] == 0  # no window: no per-position profiles
+    assert trainer.summary()["program"].startswith(style.upper())
+
+
+def test_online_trainer_stops_and_continues_to_the_same_losses():
+    cfg = RunConfig(style="uoro", batch_size=20, series_length=2_000, seed=1)
+    whole = OnlineTrainer(cfg).run_to_end().history.scalars()["loss"]
+    parts = OnlineTrainer(cfg, chunk_seconds=1e-4)
+    for _ in parts.run(max_steps=37):
+        pass
+    assert parts.state.steps_done == 37 and not parts.finished
+    parts.run_to_end()
+    np.testing.assert_allclose(parts.history.scalars()["loss"], whole, rtol=2e-5)
+
+
+# ---- full-gradient sampling
+def test_plan_spreads_at_least_20_samples_over_the_run_ending_at_its_last_step():
+    steps = plan_steps(1000)
+    assert len(steps) == SAMPLES >= 20 and steps[-1] == 999 and steps[0] == 49
+    assert set(np.diff(steps)) == {50}
+    assert plan_steps(7) == list(range(7))
+
+
+def test_trainer_samples_the_planned_steps_with_the_weights_and_state_that_trained_them():
+    cfg = RunConfig(series_length=200_000, seed=2)  # 200 TF-style steps
+    trainer = Trainer(cfg)
+    seen = {}
+    for chunk in trainer.run():
+        seen[chunk.steps_done] = ([np.array(p) for p in trainer.state.params], trainer.state.state.copy())
+    record = RunRecord.from_trainer(trainer)  # the run has ended: waits for the samples
+    samples = record.gradient_samples()
+    assert list(samples["step"]) == plan_steps(200) and len(samples["step"]) >= 20
+    assert np.all(np.isfinite(samples["cosine_all"])) and np.all(samples["cosine_all"] <= 1 + 1e-9)
+    assert set(int(s) for s in samples["step"]) <= set(seen) | {0}  # a chunk ended just before each planned step
+
+    # recompute three samples with exact.full_gradient_comparison from an independent replay of the run
+    replay = Trainer(cfg)
+    replay.sampler = None
+    xb, yb = epoch_data(cfg, 0)
+    checked = 0
+    for i, step in enumerate(samples["step"]):
+        if step not in (49, 99, 199):
+            continue
+        for _ in replay.run(max_steps=int(step) - replay.state.steps_done):
+            pass
+        weights, state = replay.state.params, replay.state.state
+        ws = step * cfg.truncation
+        R = 32
+        ref = full_gradient_comparison(Params(*weights), xb[:R], yb[:R], ws, cfg.truncation, cfg.truncation,
+                                       ws == 0, first_state=state[:R])
+        assert samples["cosine_all"][i] == pytest.approx(ref.cosine_all, abs=2e-4)
+        assert samples["cosine_W_s"][i] == pytest.approx(ref.cosine_W_s, abs=2e-4)
+        assert samples["rel_error"][i] == pytest.approx(ref.rel_error, rel=2e-3, abs=2e-4)
+        checked += 1
+    assert checked == 3
+
+
+def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whole_one():
+    cfg = RunConfig(state_size=4)
+    xb, yb = epoch_data(cfg, 0)
+    rng = np.random.default_rng(0)
+    rows = (xb[:16] + 2 * yb[:16]).astype(np.int8)
+    n, K = 5, 256
+    items, refs = [], []
+    for i, ws in enumerate([0, 100, 700, 2000, 4000]):
+        p = init_params(4, 0.8 + 0.1 * i, i)
+        state = rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32)
+        have = min(K, ws)
+        slab = np.zeros((16, K + n), np.int8)
+        slab[:, K - have:] = rows[:, ws - have: ws + n]
+        mask = np.ones(n, np.float32)
+        items.append(BatchItem([np.asarray(a, np.float32) for a in p], slab, K - have, mask, state))
+        refs.append(full_gradient_comparison(p, xb[:16], yb[:16], ws, n, n, ws == 0, first_state=state))
+    got = compare_many(items)  # 5 = 4 + 1: two programs
+    for g, r in zip(got, refs):
+        assert g.cosine_all == pytest.approx(r.cosine_all, abs=1e-4)
+        assert g.cosine_W_s == pytest.approx(r.cosine_W_s, abs=1e-4)
+        assert g.rel_error == pytest.approx(r.rel_error, rel=1e-3, abs=1e-5)
+    assert got[0].cosine_all == pytest.approx(1.0, abs=1e-6)  # the epoch's first window: nothing to cut
+    assert all(g.history_steps < K for g in got)  # each backward pass underflowed inside the short history
+
+
+def test_cli_json_has_full_gradient_cosine_on_every_record_null_where_not_sampled(tmp_path):
+    out = tmp_path / "run.json"
+    subprocess.run([sys.executable, "-m", "rnn_core", "train", "--series-length", "500000", "--quiet",
+                    "--json", str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    bundle = json.loads(out.read_text())
+    history = bundle["history"]
+    assert len(history) == 500 and all("full_gradient_cosine" in rec for rec in history)
+    sampled = [rec["step"] for rec in history if rec["full_gradient_cosine"] is not None]
+    assert sampled == plan_steps(500) and len(sampled) == 20
+    assert sum(rec["full_gradient_cosine"] is None for rec in history) == 480
+    assert bundle["gradient_samples"]["step"] == sampled and len(bundle["gradient_samples"]["rel_error"]) == 20
+    back = RunRecord.from_json(bundle)
+    np.testing.assert_allclose(back.gradient_samples()["cosine_W_s"], bundle["gradient_samples"]["cosine_W_s"])
+    flow = back.gradient_flow()
+    assert flow["matrix"].shape == (5, 15) and flow["step"] == 499
+    assert json.loads(json.dumps(back.to_json())) == bundle
+
+
+def test_cli_trains_online_styles_and_refuses_n(tmp_path):
+    out = tmp_path / "u.json"
+    run = subprocess.run([sys.executable, "-m", "rnn_core", "train", "--style", "uoro", "--series-length", "20000",
+                          "--quiet", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    bundle = json.loads(out.read_text())
+    assert len(bundle["history"]) == 100 and all(r["full_gradient_cosine"] is None for r in bundle["history"])
+    assert "UORO" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "rnn_core", "train", "--style", "rtrl", "--n", "5"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "--n/--k2 do not apply to --style rtrl" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "rnn_core", "train", "--style", "rtrl", "--d", "64"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "RTRL is offered for state size d <= 32" in bad.stderr
+
+
+# ---- charts
+def test_flow_heatmap_data_is_exact_gradient_flow_of_the_latest_window():
+    cfg = RunConfig(series_length=100_000, style="williams-peng", k1=2, seed=4)  # 48 steps
+    trainer = Trainer(cfg)
+    trainer.run_to_end()
+    sampler = trainer.sampler
+    last = sampler._pending[-1]
+    record = RunRecord.from_trainer(trainer)
+    flow = record.gradient_flow()
+    assert flow["step"] == trainer.total_steps - 1
+    weights, slab = last.flow_inputs[0], last.flow_inputs[1]
+    K, n, have = last.flow_inputs[2], cfg.truncation, last.flow_inputs[6]
+    ref = gradient_flow(Params(*weights), slab & 1, slab >> 1, K, n, cfg.k1, False, extra=2 * n, history=have)
+    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-6)
+    from viz.gradient_charts import flow_frame, flow_heatmap
+
+    frame = flow_frame(flow)
+    positive = ref.matrix > 0
+    assert len(frame) == int(positive.sum())
+    rows = {(int(t), int(s)): v for t, s, v in zip(frame["loss"], frame["state"], frame["norm"])}
+    t_idx, s_idx = np.nonzero(positive)
+    for i, j in zip(t_idx, s_idx):
+        t, s = ref.loss_positions[i] - ref.window_start, ref.state_positions[j] - ref.window_start
+        assert rows[(int(t), int(s))] == pytest.approx(ref.matrix[i, j])
+    assert sorted(set(frame["loss"])) == [n - 2, n - 1]  # Williams-Peng k1 = 2: a band of two trained losses
+    assert min(frame["state"]) == -2 * n and (frame["part"] == "cut by truncation").any()
+    spec = flow_heatmap(flow).to_dict()
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["type"] == "log"
+
+
+def test_style_configs_add_online_learners_and_seeds():
+    plans = style_configs(RunConfig(), 5, 1, online=("rtrl", "uoro"), seeds=(0, 1))
+    names = [name for name, _ in plans]
+    assert names == ["BPTT(5; 5) TensorFlow style, seed 0", "BPTT(5; 5) TensorFlow style, seed 1",
+                     "BPTT(5; 1) Williams-Peng, seed 0", "BPTT(5; 1) Williams-Peng, seed 1",
+                     "RTRL (no truncation), seed 0", "RTRL (no truncation), seed 1",
+                     "UORO (no truncation), seed 0", "UORO (no truncation), seed 1"]
+    assert [c.seed for _, c in plans] == [0, 1] * 4 and plans[4][1].style == "rtrl"
+    with pytest.raises(ValueError, match="RTRL is offered"):
+        style_configs(RunConfig(state_size=64), 5, 1, online=("rtrl",))
+
+
+# ---- pages
+def test_train_page_section_shows_cosine_and_flow_with_the_runs_numbers():
+    from tests.conftest import run_page
+    from ui import state
+
+    trainer = Trainer(RunConfig(series_length=100_000, seed=1))
+    trainer.run_to_end()
+    record = RunRecord.from_trainer(trainer)  # samples computed
+    at = run_page("train", 300, **{state.CONFIG: trainer.cfg, state.TRAINER: trainer, state.RECORD: record,
+                                     state.RUNS: [record]})
+    samples = record.gradient_samples()
+    captions = " | ".join(c.value for c in at.caption)
+    assert f"{len(samples['step'])} sampled steps" in captions
+    mean = float(np.nanmean(samples["cosine_all"]))
+    from viz.common import fmt
+
+    assert f"Mean cosine {fmt(mean)}" in captions
+    assert f"the window kept {fmt(100 * record.gradient_flow()['kept_share'])}%" in captions
+    assert len(at.get("vega_lite_chart")) == 10  # the board's 8, the cosine chart and the flow heatmap
+
+
+def test_train_page_online_run_says_not_applicable():
+    from tests.conftest import run_page
+    from ui import state
+
+    trainer = OnlineTrainer(RunConfig(style="uoro", batch_size=20, series_length=2_000))
+    trainer.run_to_end()
+    record = RunRecord.from_trainer(trainer)
+    at = run_page("train", 300, **{state.CONFIG: trainer.cfg, state.TRAINER: trainer, state.RECORD: record,
+                                     state.RUNS: [record]})
+    infos = " | ".join(i.value for i in at.info)
+    assert infos.count("Not applicable for UORO") == 5 and "UORO does not truncate" in infos
+
+
+def test_learn_page_section_uses_the_latest_truncated_run():
+    from tests.conftest import run_page
+    from ui import state
+    from viz.common import fmt
+
+    trainer = Trainer(RunConfig(series_length=100_000, truncation=3, seed=2))
+    trainer.run_to_end()
+    record = RunRecord.from_trainer(trainer)
+    at = run_page("learn", 300, **{state.RUNS: [record]})
+    assert any("What truncation costs" in h.value for h in at.header)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["mean cosine, truncated vs exact"] == fmt(float(np.nanmean(record.gradient_samples()["cosine_all"])))
+
+
+def test_compare_page_overlays_the_cosines_of_the_picked_runs():
+    from tests.conftest import run_page
+    from ui import state
+
+    records = []
+    for n in (2, 8):
+        t = Trainer(RunConfig(series_length=100_000, truncation=n))
+        t.run_to_end()
+        records.append(RunRecord.from_trainer(t))
+    at = run_page("compare", 300, **{state.RUNS: records})
+    captions = " | ".join(c.value for c in at.caption)
+    assert "Cosine of each run's truncated gradient with the exact one" in captions
+    for r in records:
+        assert f"{r.label} " in captions
