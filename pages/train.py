@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import downloads, live, state
+from ui import downloads, explain, lesson_link, live, state, stepper
 from ui.entry import require_app
 from ui.progress import compile_note, progress_text
 
@@ -28,6 +28,7 @@ sequence = state.sequence(cfg)
 budget = state.step_budget()
 
 st.title("Truncated backpropagation through time")
+lesson_link.show_note()
 if not present:
     st.caption(
         f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence in windows of n = {cfg.truncation} "
@@ -43,6 +44,8 @@ with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
                       help="Start a fresh run with the settings in the sidebar.")
     st.button("Stop", icon=":material/stop:", help="Stop training at once and keep what was trained.")
+    step_click = st.button("Step", icon=":material/skip_next:", disabled=bool(problem),
+                           help="Train exactly one step (one window) and show it; Continue goes on at full speed.")
     resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
                        help="Resume from the current weights, optimizer state and RNN state.")
     reset = st.button("Reset", icon=":material/restart_alt:",
@@ -59,6 +62,8 @@ if train:
     except ValueError as exc:
         st.error(f"Cannot start this run: {exc}")
         trainer = None
+if step_click:
+    trainer = stepper.step(trainer, cfg, sequence)
 running = trainer is not None and (train or resume) and not trainer.finished
 
 progress = st.empty()
@@ -87,10 +92,11 @@ if record is None:
     outcome.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
     targets = live.targets_figure(cfg)
     if targets is not None:
-        board.show(targets)
+        board.show(explain.annotate(targets))
     st.stop()
 
 figs = board.draw(record, snapshot)
+stepper.pick_on_loss_chart(board, figs, present, stepper.picked())
 summary = record.summary
 steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
 compile_seconds = float(summary.get("compile_seconds") or 0.0)
@@ -112,6 +118,13 @@ elif status == "completed":
 else:
     outcome.info(f"Stopped at step {steps:,} of {total:,} ({speed}).{program} **Continue** resumes from the current "
                  "weights, optimizer state and RNN state.")
+
+stepped = stepper.latest_window(trainer)
+if stepped is not None:
+    stepper.show_window(stepped, cfg, present)
+if stepper.picked() is not None:
+    stepper.show_picked(record, stepper.picked(), trainer.steps_per_epoch if trainer is not None else 0, sequence,
+                        present)
 
 st.subheader("Downloads")
 downloads.run_buttons(record)

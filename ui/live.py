@@ -19,6 +19,7 @@ from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord
 from rnn_core.train import Snapshot
+from ui import explain
 from viz import train_charts
 from viz.common import fmt, presentation
 
@@ -161,7 +162,7 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
     # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
     with debug_mode(False):
-        return [BUILDERS[name](record, snapshot) for name in names]
+        return [explain.annotate(BUILDERS[name](record, snapshot)) for name in names]
 
 
 def targets_figure(cfg: RunConfig) -> Figure | None:
