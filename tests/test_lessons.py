@@ -318,3 +318,6 @@ def test_pickable_loss_chart_has_a_named_point_selection_and_tooltips():
     assert params[0]["select"]["fields"] == ["step"] and params[0]["select"]["nearest"] is True
     layers = spec["layer"]
     assert all("tooltip" in layer.get("encoding", {}) for layer in layers if layer["mark"]["type"] != "text")
+    lone = train_charts.loss_chart(np.linspace(0.7, 0.5, 10))  # no baselines: one layer, its data hoisted
+    assert [p["name"] for p in step_charts.pickable(lone).to_dict()["params"]] == ["pick"]
+    assert step_charts.pickable(train_charts.loss_chart(np.zeros(0))) is None

@@ -149,6 +149,8 @@ def pick_on_loss_chart(board, figs: list, present: bool, picked: int | None) -> 
     if fig is None:
         return
     chart = pickable(fig.chart, picked)
+    if chart is None:
+        return
     slot = board.slots["loss"][0]
     if present:
         slot.altair_chart(presentation(chart), width="stretch", theme=None, on_select="rerun", key=PICK_KEY)

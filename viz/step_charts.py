@@ -18,12 +18,14 @@ PICK = "pick"
 PICKED = "#c92a2a"
 
 
-def pickable(chart: alt.LayerChart, picked: int | None = None) -> alt.LayerChart:
-    """The loss chart (`train_charts.loss_chart`) with invisible points that pick the nearest step on a click."""
-    lines = chart.layer[0]
-    data = lines.data
-    if not isinstance(data, pd.DataFrame) or not len(data):
-        return chart
+def pickable(chart: alt.LayerChart, picked: int | None = None) -> alt.LayerChart | None:
+    """The loss chart (`train_charts.loss_chart`) with invisible points that pick the nearest step on a click
+    (None if the chart has no steps to pick). Altair hoists the data of a one-layer chart to the top."""
+    data = chart.layer[0].data
+    if not isinstance(data, pd.DataFrame):
+        data = chart.data
+    if not isinstance(data, pd.DataFrame) or not len(data) or not {"step", "loss", "series"} <= set(data.columns):
+        return None
     sel = alt.selection_point(name=PICK, fields=["step"], on="click", nearest=True, empty=False, clear="dblclick")
     selectors = alt.Chart(data).mark_point(size=60, opacity=0).encode(
         x="step:Q", y="loss:Q",
