@@ -34,7 +34,8 @@ if step.kind != "cost":
     cfg = lessons.step_config(step)
     st.caption(f"Settings: R2RT's defaults with n = {cfg.truncation}, d = {cfg.state_size}, {cfg.epochs} "
                f"epoch{'s' if cfg.epochs > 1 else ''} of {cfg.series_length:,} steps (B = {cfg.batch_size}); "
-               "the button puts them into the sidebar, so the Train page shows the same run.")
+               "the button puts them into the sidebar, so the Train page shows the same run. Training takes about "
+               "10–20 s here, most of it building the compiled program.")
 st.button(step.button, type="primary", icon=":material/play_arrow:", disabled=choice is None,
           on_click=lessons.apply, args=(lesson, step), key=f"lesson_{lesson.key}_{step.key}_go",
           help="Choose a prediction first." if choice is None else "Train and read the result.")
@@ -73,6 +74,10 @@ if res is not None:
         ).properties(title="Time per training step against n", height=260), width="stretch")
         if explain.line("lesson-cost"):
             st.caption(f"*{explain.line('lesson-cost')}*")
+    table = lessons.runs_table(lesson)
+    if step.kind == "baseline" and len(table) > 1:
+        st.caption("Your runs in this lesson so far, against the exact baselines:")
+        st.dataframe(table, hide_index=True)
     if step.kind != "cost":
         st.page_link("pages/train.py", label="Look at this run on the Train page", icon=":material/play_circle:")
 

@@ -68,6 +68,7 @@ running = trainer is not None and (train or resume) and not trainer.finished
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
+closeup = st.container()  # a stepped window is shown here, above the charts
 board = live.Board(present)
 
 if running:
@@ -121,7 +122,8 @@ else:
 
 stepped = stepper.latest_window(trainer)
 if stepped is not None:
-    stepper.show_window(stepped, cfg, present)
+    with closeup:
+        stepper.show_window(stepped, cfg, present)
 if stepper.picked() is not None:
     stepper.show_picked(record, stepper.picked(), trainer.steps_per_epoch if trainer is not None else 0, sequence,
                         present)

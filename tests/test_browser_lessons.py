@@ -69,6 +69,13 @@ def test_lesson_progress_is_in_the_url(app_url, page):
     page.wait_for_function("() => /step=4/.test(location.search)", timeout=60_000)
     wait_idle(page)
     assert page.locator("h2").filter(has_text="4. R2RT's three regimes").count() == 1
+    open_page(page, f"{app_url}/lessons?lesson=r2rt&step=6")
+    page.get_by_text("About in proportion to n").click()
+    wait_idle(page)
+    main_button(page, "Time training steps for n = 5, 10, 20, 40").click()
+    page.wait_for_selector("text=What happened", timeout=120_000)
+    wait_idle(page)
+    assert "n = 40:" in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
     shot(page, "lessons")
     open_page(page, f"{app_url}/lessons?lesson=nope&step=x")
     alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
@@ -90,15 +97,17 @@ def test_step_trains_one_window_at_a_time_and_a_pick_on_the_loss_chart_shows_tha
     assert re.search(r"First state S₋₁ \(carried in, row 0\): (\[[^\]]*\])", text).group(1) == first_carried
     assert page.locator("[data-testid='stGraphVizChart'] svg").count() >= 1
     assert "x = " in page.locator("[data-testid='stGraphVizChart'] svg").first.text_content()
-    shot(page, "train-stepped")
+    page.get_by_text("Step 1: one window, slowed down").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-train-stepped.png"))
     main_button(page, "Continue").click()
     page.wait_for_selector("text=Done: 20 steps", timeout=120_000)
     wait_idle(page)
     chart = page.locator("[data-testid='stVegaLiteChart']").first
     chart.scroll_into_view_if_needed()
-    box = chart.locator("canvas").first.bounding_box()
+    box = chart.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.55)
     page.wait_for_selector("text=Picked on the loss chart", timeout=60_000)
     wait_idle(page)
     assert page.get_by_text(re.compile(r"Trained loss at step \d+: [0-9.]+ nats")).count() == 1
-    shot(page, "train-picked")
+    page.get_by_text("Picked on the loss chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-train-picked.png"))

@@ -184,6 +184,23 @@ def time_steps(lesson: Lesson, step: LessonStep, progress) -> Result:
     return res
 
 
+def runs_table(lesson: Lesson) -> list[dict]:
+    """One row per trained step of the lesson: its settings, final loss and nearest baseline (R2RT's regimes)."""
+    rows = []
+    for step in lesson.steps:
+        res = result(lesson, step)
+        if res is None or res.record is None or step.kind != "baseline":
+            continue
+        rec = res.record
+        cfg, final = rec.config, rec.final_loss()
+        labels = ("learns nothing", "learns lag 3", "learns both")
+        near = labels[nearest(final, rec.baselines)] if rec.baselines and np.isfinite(final) else "—"
+        rows.append({"step": step.title, "n": cfg.truncation, "d": cfg.state_size, "epochs": cfg.epochs,
+                     "steps trained": int(rec.summary.get("steps") or 0), "final loss": round(final, 4),
+                     "nearest baseline": near})
+    return rows
+
+
 # ---- reading a result against the prediction
 
 

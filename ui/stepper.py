@@ -139,7 +139,8 @@ def show_window(view: StepWindow, cfg: RunConfig, present: bool) -> None:
         _chart(train_charts.strip_chart(view.x, view.y, view.prob), present)
         _explained("input-target-prediction")
     with right:
-        _chart(train_charts.grad_profile_chart(view.grad_norms, view.temporal), present)
+        _chart(train_charts.grad_profile_chart(view.grad_norms, view.temporal).properties(
+            title=f"Gradient norm per time step (step {view.step:,})"), present)
         _explained("gradient-profile")
 
 
@@ -202,15 +203,17 @@ def show_picked(record: RunRecord, step: int, steps_per_epoch: int, sequence, pr
     data = window_data(cfg, sequence, kept, steps_per_epoch)
     left, right = st.columns(2)
     with left:
-        _chart(train_charts.grad_profile_chart(pr["grad_norms"][i], pr["temporal"][i]), present)
+        _chart(train_charts.grad_profile_chart(pr["grad_norms"][i], pr["temporal"][i]).properties(
+            title=f"Gradient norm per time step (step {kept:,})"), present)
         _explained("gradient-profile")
     with right:
-        table = pd.DataFrame({"position t": np.arange(cfg.truncation), "L_t batch mean": pr["position_loss"][i],
+        table = pd.DataFrame({"t": np.arange(cfg.truncation), "L_t (batch)": pr["position_loss"][i],
                               "‖∂L/∂S_t‖": pr["grad_norms"][i], "‖∂L_last/∂S_t‖": pr["temporal"][i]})
         if data is not None:
-            table.insert(1, "X_t row 0", np.asarray(data[0]).astype(int))
-            table.insert(2, "Y_t row 0", np.asarray(data[1]).astype(int))
+            table.insert(1, "X_t", np.asarray(data[0]).astype(int))
+            table.insert(2, "Y_t", np.asarray(data[1]).astype(int))
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[-3:]})
-        st.caption(f"Window of step {kept:,}" + ("" if data is not None else " (its data is not available here)")
+        st.caption(f"Window of step {kept:,}" + (": row 0's inputs and targets, the batch's losses and gradients"
+                                                 if data is not None else " (its data is not available here)")
                    + ". Double-click the loss chart to clear the pick.")

@@ -64,7 +64,7 @@ def window_notes(x: np.ndarray, y: np.ndarray, prob: np.ndarray, row_loss: np.nd
              + (" …" if len(first_state) > 4 else "")}
     for t in range(len(x)):
         notes[f"X{t}"] = f"x = {int(x[t])}"
-        notes[f"S{t}"] = f"∂ {fmt(float(grad_norms[t]))}"
+        notes[f"S{t}"] = f"‖∂L/∂S‖ {fmt(float(grad_norms[t]))}"
         notes[f"P{t}"] = f"p = {float(prob[t]):.2f}"
         notes[f"L{t}"] = f"y = {int(y[t])}, {float(row_loss[t]):.2f}"
     return notes
