@@ -69,7 +69,7 @@ if res is not None:
     if res.times:
         df = pd.DataFrame({"n": list(res.times), "ms per step": [t * 1000 for t in res.times.values()]})
         st.altair_chart(alt.Chart(df).mark_line(point=True).encode(
-            x=alt.X("n:Q", title="window n"), y=alt.Y("ms per step:Q", title="ms per training step (uncompiled)"),
+            x=alt.X("n:Q", title="window n"), y=alt.Y("ms per step:Q", title="ms per training step (eager)"),
             tooltip=["n:Q", alt.Tooltip("ms per step:Q", format=".2f")],
         ).properties(title="Time per training step against n", height=260), width="stretch")
         if explain.line("lesson-cost"):

@@ -111,3 +111,22 @@ def test_step_trains_one_window_at_a_time_and_a_pick_on_the_loss_chart_shows_tha
     assert page.get_by_text(re.compile(r"Trained loss at step \d+: [0-9.]+ nats")).count() == 1
     page.get_by_text("Picked on the loss chart").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "browser-train-picked.png"))
+
+
+def test_explain_lines_and_the_lesson_link_panel(app_url, page):
+    open_page(page, f"{app_url}/?explain=1&truncation=10")
+    assert page.get_by_text(re.compile("What am I looking at: the training loss")).count() == 1
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Make a lesson link").click()
+    sidebar.get_by_role("checkbox", name="Hide every setting").check(force=True)
+    wait_idle(page)
+    note = sidebar.get_by_role("textbox", name="Note for the students (plain text)")
+    note.fill("Predict first!")
+    note.press("Control+Enter")
+    wait_idle(page)
+    page.wait_for_function("() => /hide=all/.test(document.querySelector(\"[data-testid='stSidebar']\").innerText)",
+                           timeout=30_000)
+    code = sidebar.locator("[data-testid='stCode']").inner_text()
+    assert "truncation=10" in code and "hide=all" in code and "note=Predict%20first%21" in code
+    sidebar.get_by_text("Make a lesson link").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-lesson-link-panel.png"))
