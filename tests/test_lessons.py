@@ -321,3 +321,27 @@ def test_pickable_loss_chart_has_a_named_point_selection_and_tooltips():
     lone = train_charts.loss_chart(np.linspace(0.7, 0.5, 10))  # no baselines: one layer, its data hoisted
     assert [p["name"] for p in step_charts.pickable(lone).to_dict()["params"]] == ["pick"]
     assert step_charts.pickable(train_charts.loss_chart(np.zeros(0))) is None
+
+
+def _layers(spec: dict) -> list[dict]:
+    return [leaf for layer in spec.get("layer", [spec]) for leaf in (_layers(layer) if "layer" in layer else [layer])]
+
+
+def test_every_train_chart_has_tooltips_on_its_data_marks():
+    from viz import train_charts
+    rng = np.random.default_rng(0)
+    charts = [
+        train_charts.loss_chart(rng.random(30), [0.66, 0.52, 0.45], ["a", "b", "c"]),
+        train_charts.grad_profile_chart(rng.random(5) + 0.1, rng.random(5) + 0.1),
+        train_charts.grad_heatmap_chart(np.arange(4), rng.random((4, 5)) + 0.1),
+        train_charts.position_loss_chart(rng.random(5), [0.66], ["a"]),
+        train_charts.sigma_chart(rng.random(10) + 0.5),
+        train_charts.global_norm_chart(rng.random(10) + 0.1, clip=0.5),
+        train_charts.strip_chart(np.ones(5), np.zeros(5), rng.random(5)),
+        train_charts.state_heatmap(rng.random((5, 4))),
+    ]
+    for chart in charts:
+        for layer in _layers(chart.to_dict()):
+            mark = layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+            if mark != "text":
+                assert "tooltip" in layer.get("encoding", {}), (chart.to_dict().get("title"), mark)
