@@ -25,6 +25,7 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/play_circle:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/cast_for_education:"),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
 ])
 settings.sidebar()

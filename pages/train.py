@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import exact_view, run_cap, state
+from ui import exact_view, explain, lesson_link, run_cap, state
 from ui.entry import require_app
 from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
 
@@ -28,6 +28,7 @@ sequence = state.sequence(cfg)
 budget = state.step_budget()
 
 st.title("Truncated backpropagation through time")
+lesson_link.show_note()
 if not present:
     st.caption(
         f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence in windows of n = {cfg.truncation} "
@@ -42,6 +43,8 @@ trainer = state.trainer()
 with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
                       help="Start a fresh run with the settings in the sidebar.")
+    step_click = st.button("Step", icon=":material/skip_next:", disabled=bool(problem),
+                           help="Train exactly one step (one window) and show it; Continue goes on at full speed.")
     resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
                        help="Resume from the current weights, optimizer state and RNN state.")
     st.button("One more epoch", icon=":material/add:", disabled=not more_epochs_possible(trainer),
@@ -57,7 +60,11 @@ if problem:
     st.error(f"Fix the settings first: {problem}")
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
-from ui import downloads, live  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
+from ui import (  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
+    downloads,
+    live,
+    stepper,
+)
 
 if reset:
     state.reset()
@@ -72,10 +79,13 @@ if train:
     except ValueError as exc:
         st.error(f"Cannot start this run: {exc}")
         trainer = None
+if step_click:
+    trainer = stepper.step(trainer, cfg, sequence)
 running = trainer is not None and (train or resume or more) and not trainer.finished
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
+closeup = st.container()  # a stepped window is shown here, above the charts
 board = live.Board(present)
 
 if running:
@@ -99,10 +109,11 @@ if record is None:
     outcome.info("No run yet. Choose settings in the sidebar (the defaults reproduce R2RT) and press **Train**.")
     targets = live.targets_figure(cfg)
     if targets is not None:
-        board.show(targets)
+        board.show(explain.annotate(targets))
     st.stop()
 
 figs = board.draw(record, snapshot)
+stepper.pick_on_loss_chart(board, figs, present, stepper.picked())
 summary = record.summary
 steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
 compile_seconds = float(summary.get("compile_seconds") or 0.0)
@@ -126,6 +137,14 @@ else:
                  "weights, optimizer state and RNN state.")
 
 exact_view.train_section(record)
+stepped = stepper.latest_window(trainer)
+if stepped is not None:
+    with closeup:
+        stepper.show_window(stepped, cfg, present)
+if stepper.picked() is not None:
+    stepper.show_picked(record, stepper.picked(), trainer.steps_per_epoch if trainer is not None else 0, sequence,
+                        present)
+
 st.subheader("Downloads")
 downloads.run_buttons(record)
 downloads.chart_buttons(figs, downloads.file_stem(record))

@@ -20,7 +20,7 @@ from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
 from rnn_core.report import RunRecord, settings_line
-from ui import chart_spec
+from ui import chart_spec, explain
 from ui.exact_view import not_applicable
 from viz import train_charts
 from viz.common import fmt, presentation, with_subtitle
@@ -177,7 +177,8 @@ def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...]
     with debug_mode(False):
         steps = int(record.summary.get("steps") or 0)
         return [Figure(name, None, "", why) if (why := not_applicable(name, record.config))
-                else _titled(BUILDERS[name](record, snapshot), record.config, steps) for name in names]
+                else explain.annotate(_titled(BUILDERS[name](record, snapshot), record.config, steps))
+                for name in names]
 
 
 def _titled(fig: Figure, cfg: RunConfig, steps: int = 0) -> Figure:

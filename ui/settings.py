@@ -31,7 +31,7 @@ from rnn_core.config import (
 )
 from rnn_core.data import MAX_FILE_STEPS, load_sequence_csv
 from rnn_core.report import RunRecord
-from ui import state
+from ui import lesson_link, state
 
 DEFAULT = RunConfig()
 PRESENT = "present"
@@ -236,7 +236,8 @@ def url_params(values: dict[str, Any], present: bool) -> dict[str, str]:
     return out
 
 
-OWN_PARAMS = tuple(s.name for s in SETTINGS) + (PRESENT,)
+NAMES = tuple(s.name for s in SETTINGS)
+OWN_PARAMS = NAMES + (PRESENT,)
 
 
 def _wkey(name: str) -> str:
@@ -276,6 +277,11 @@ def _write_url(values: dict[str, Any], present: bool) -> None:
         elif name not in wanted and name in st.query_params:
             del st.query_params[name]
     state.set_memo(URL_WRITTEN, wanted)
+
+
+def apply_config(cfg: RunConfig) -> None:
+    """Put a config into the sidebar's widgets from a callback (a lesson step's settings); the sidebar commits it."""
+    _set_widgets(values_from_config(cfg), state.present())
 
 
 def _on_csv() -> None:
@@ -388,6 +394,7 @@ def sidebar() -> RunConfig:
     if state.memo(VALUES) is None:
         state.set_memo(VALUES, dict(DEFAULT_VALUES))
     from_url = _sync_from_url()
+    link = lesson_link.sync(NAMES)
     values: dict[str, Any] = state.memo(VALUES)
     with st.sidebar:
         if not state.has_widget(_wkey(PRESENT)):
@@ -398,16 +405,23 @@ def sidebar() -> RunConfig:
             st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
             state.set_memo(PRESENT_APPLIED, present)
         state.set_present(present)
+        lesson_link.explain_toggle()
         for group in GROUPS:
+            shown = [s for s in SETTINGS if s.group == group and s.shown(values) and not link.hides(s.name)]
+            if not shown:
+                continue  # a lesson link hid the whole group; its settings keep the link's values
             with st.expander(group, expanded=not present):
-                for s in SETTINGS:
-                    if s.group == group and s.shown(values):
-                        values[s.name] = _widget(s, values)
-                if group == "Task" and values["task"] == "file":
+                for s in shown:
+                    values[s.name] = _widget(s, values)
+                if group == "Task" and values["task"] == "file" and not link.hides("task"):
                     _csv_uploader()
+        if link.hide_all:
+            st.caption("This lesson link hides the settings; the run uses the link's values.")
         valid = _commit(values, from_url)
         if state.config_error() and not valid:  # a valid set's only error, the missing file, the uploader says
             st.error(f"Settings not applied: {state.config_error()}")
+        if not link.hide_all:
+            lesson_link.panel(url_params(values, present), NAMES, {s.name: s.label for s in SETTINGS})
         with st.expander("Load a run (JSON bundle)", expanded=False):
             st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
                              help="A JSON bundle downloaded from the Train page (or written by the command line). "
@@ -419,8 +433,9 @@ def sidebar() -> RunConfig:
         state.show_loaded(state.add_run(record))
     if present:
         st.markdown(present_css(), unsafe_allow_html=True)
-    for warning in state.memo(URL_WARNINGS, []):
+    for warning in state.memo(URL_WARNINGS, []) + lesson_link.warnings():
         st.warning(warning, icon="⚠️")
     if valid:  # a link never carries settings the app refuses
         _write_url(values, present)
+    lesson_link.write_url()
     return state.config()

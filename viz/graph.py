@@ -62,13 +62,16 @@ def drawn_positions(n: int, max_drawn: int = 12) -> list[int | None]:
     return list(range(head)) + [None] + list(range(n - tail, n))
 
 
-def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_drawn: int = 12) -> str:
+def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_drawn: int = 12,
+                 notes: dict[str, str] | None = None) -> str:
     """The graph n steps wide under BPTT(n; k1) (k1 = n: TensorFlow style).
 
     Trained losses are filled orange, untrained ones grey; the loss at position `trace` (default the
     last) has its backward reach drawn: the states S_0..S_trace its error arrives at, in blue.
-    The state carried to the next window is S_{k1-1}.
+    The state carried to the next window is S_{k1-1}. `notes` adds a second line to nodes by name
+    ("X3", "S3", "P3", "L3", "init"), such as a stepped window's values.
     """
+    notes = notes or {}
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     k1 = n if k1 is None else k1
@@ -85,7 +88,8 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
         '  rankdir=BT; nodesep=0.25; ranksep=0.3; '
         'node [fontname="Helvetica", fontsize=14, margin="0.04,0.02", width=0.45, height=0.36];',
         '  edge [arrowsize=0.6, fontname="Helvetica"];',
-        f'  init [label={_label("S", "-1", "carried in")}, shape=ellipse, style=dashed, color="{IDLE}", fontsize=10];',
+        f'  init [label={_label("S", "-1", notes.get("init", "carried in"))}, shape=ellipse, style=dashed, '
+        f'color="{IDLE}", fontsize=10];',
         f'  next [label={_label("S", str(carried), "to the next window")}, shape=ellipse, style=dashed, '
         f'color="{IDLE}", fontsize=10];',
     ]
@@ -104,11 +108,13 @@ def unrolled_dot(n: int, k1: int | None = None, trace: int | None = None, max_dr
                    else f'style=dashed, color="{IDLE}", fontcolor="{IDLE}"')
         pen = ", penwidth=2.5" if t == trace else ""
         lines += [
-            f'  X{t} [label={_label("X", str(t))}, shape=box, style=filled, fillcolor="#f1f3f5", color="{IDLE}"];',
-            f'  S{t} [label={_label("S", str(t))}, shape=ellipse, style=filled, fillcolor="{s_fill}", '
+            f'  X{t} [label={_label("X", str(t), notes.get(f"X{t}", ""))}, shape=box, style=filled, '
+            f'fillcolor="#f1f3f5", color="{IDLE}"];',
+            f'  S{t} [label={_label("S", str(t), notes.get(f"S{t}", ""))}, shape=ellipse, style=filled, '
+            f'fillcolor="{s_fill}", '
             f'color="{s_color}"];',
-            f'  P{t} [label={_label("P", str(t))}, shape=box, color="{IDLE}"];',
-            f'  L{t} [label={_label("L", str(t))}, shape=box, {l_style}{pen}];',
+            f'  P{t} [label={_label("P", str(t), notes.get(f"P{t}", ""))}, shape=box, color="{IDLE}"];',
+            f'  L{t} [label={_label("L", str(t), notes.get(f"L{t}", ""))}, shape=box, {l_style}{pen}];',
             f'  X{t} -> S{t} [color="{REACHED if reached else IDLE}"];',
             f'  S{t} -> P{t} [color="{REACHED if t == trace else IDLE}"];',
             f'  P{t} -> L{t} [color="{REACHED if t == trace else IDLE}"];',

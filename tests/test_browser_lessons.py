@@ -1,0 +1,132 @@
+"""Issue 13 in a real browser (Debian's Chromium via Playwright, against `streamlit run app.py`): hidden
+controls, a note that tries HTML, lesson progress in the URL, Step, and picking a step on the loss chart.
+Screenshots of the Lessons page and of a stepped Train page land in artifacts/."""
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import pytest
+
+from conftest import ARTIFACTS, wait_idle
+
+pytestmark = pytest.mark.browser
+
+SMALL = "series_length=20000"  # 20 training steps of the default shapes
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
+    wait_idle(page)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
+
+
+def main_button(page, name: str):
+    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
+
+
+def query(page) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query))
+
+
+def test_hide_folds_away_exactly_the_named_controls(app_url, page):
+    open_page(page, f"{app_url}/?hide=state_size,truncation,bogus&truncation=10")
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.locator("[data-testid='stSlider']").count() == 0  # d and n are the sidebar's two sliders
+    assert sidebar.get_by_text("Initial weight scale").count() == 1
+    assert "bogus" in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    assert query(page)["truncation"] == "10" and query(page)["hide"] == "state_size,truncation"
+    open_page(page, f"{app_url}/?hide=all")
+    assert sidebar.get_by_text("Initial weight scale").count() == 0
+    assert sidebar.get_by_text("hides the settings").count() == 1
+
+
+def test_a_note_that_tries_html_is_shown_as_text(app_url, page):
+    note = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> **bold** [a](javascript:x)'
+    open_page(page, f"{app_url}/?note={urllib.parse.quote(note)}")
+    main = page.get_by_test_id("stMainBlockContainer")
+    assert main.get_by_text("Note from your teacher").count() == 1
+    assert note in main.inner_text()  # every character shown as typed
+    assert page.evaluate("() => window.__pwned") is None
+    shown = main.locator("[data-testid='stText']").filter(has_text="**bold**")
+    assert shown.count() == 1 and shown.inner_text().strip() == note
+    assert shown.locator("img, script, strong, a").count() == 0
+    assert main.locator("img[src='x'], a[href^='javascript']").count() == 0
+    shot(page, "lesson-note")
+
+
+def test_lesson_progress_is_in_the_url(app_url, page):
+    open_page(page, f"{app_url}/lessons?lesson=r2rt&step=3")
+    assert page.locator("h2").filter(has_text="3. Truncation at n").count() == 1
+    go = main_button(page, "Apply these settings and train")
+    assert go.is_disabled()  # predict first
+    main_button(page, "Next step").click()
+    page.wait_for_function("() => /step=4/.test(location.search)", timeout=60_000)
+    wait_idle(page)
+    assert page.locator("h2").filter(has_text="4. R2RT's three regimes").count() == 1
+    open_page(page, f"{app_url}/lessons?lesson=r2rt&step=6")
+    page.get_by_text("About in proportion to n").click()
+    wait_idle(page)
+    main_button(page, "Time training steps for n = 5, 10, 20, 40").click()
+    page.wait_for_selector("text=What happened", timeout=120_000)
+    wait_idle(page)
+    assert "n = 40:" in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    shot(page, "lessons")
+    open_page(page, f"{app_url}/lessons?lesson=nope&step=x")
+    alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    assert "lesson=nope" in alerts and "step=x" in alerts
+    assert query(page)["step"] == "1"
+
+
+def test_step_trains_one_window_at_a_time_and_a_pick_on_the_loss_chart_shows_that_step(app_url, page):
+    open_page(page, f"{app_url}/?{SMALL}")
+    main_button(page, "Step").click()
+    page.wait_for_selector("text=Step 0: one window, slowed down", timeout=120_000)
+    wait_idle(page)
+    first_carried = re.search(r"State carried to the next window, S_4 \(row 0\): (\[[^\]]*\])",
+                              page.get_by_test_id("stMainBlockContainer").inner_text()).group(1)
+    main_button(page, "Step").click()
+    page.wait_for_selector("text=Step 1: one window, slowed down", timeout=120_000)
+    wait_idle(page)
+    text = page.get_by_test_id("stMainBlockContainer").inner_text()
+    assert re.search(r"First state S₋₁ \(carried in, row 0\): (\[[^\]]*\])", text).group(1) == first_carried
+    assert page.locator("[data-testid='stGraphVizChart'] svg").count() >= 1
+    assert "x = " in page.locator("[data-testid='stGraphVizChart'] svg").first.text_content()
+    page.get_by_text("Step 1: one window, slowed down").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-train-stepped.png"))
+    main_button(page, "Continue").click()
+    page.wait_for_selector("text=Done: 20 steps", timeout=120_000)
+    wait_idle(page)
+    chart = page.locator("[data-testid='stVegaLiteChart']").first
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.55)
+    page.wait_for_selector("text=Picked on the loss chart", timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"Trained loss at step \d+: [0-9.]+ nats")).count() == 1
+    page.get_by_text("Picked on the loss chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-train-picked.png"))
+
+
+def test_explain_lines_and_the_lesson_link_panel(app_url, page):
+    open_page(page, f"{app_url}/?explain=1&truncation=10")
+    assert page.get_by_text(re.compile("What am I looking at: the training loss")).count() == 1
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Make a lesson link").click()
+    sidebar.get_by_role("checkbox", name="Hide every setting").check(force=True)
+    wait_idle(page)
+    note = sidebar.get_by_role("textbox", name="Note for the students (plain text)")
+    note.fill("Predict first!")
+    note.press("Control+Enter")
+    wait_idle(page)
+    page.wait_for_function("() => /hide=all/.test(document.querySelector(\"[data-testid='stSidebar']\").innerText)",
+                           timeout=30_000)
+    code = sidebar.locator("[data-testid='stCode']").inner_text()
+    assert "truncation=10" in code and "hide=all" in code and "note=Predict%20first%21" in code
+    sidebar.get_by_text("Make a lesson link").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-lesson-link-panel.png"))
