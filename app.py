@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import streamlit as st  # noqa: E402
 
-from ui import server_tuning, settings, warmup  # noqa: E402
+from ui import run_list, server_tuning, settings, warmup  # noqa: E402
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
@@ -23,5 +23,6 @@ page = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
 ])
 settings.sidebar()
+run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
 warmup.start()
 page.run()
