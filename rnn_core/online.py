@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from .kernels import _make_optimizer
-from .model import spectral_norms
+from .spectral import spectral_norms
 
 METHODS = ("rtrl", "uoro")
 RTRL_MAX_D = 32

@@ -71,7 +71,7 @@ def _inputs(spec: RunSpec) -> tuple[Any, Any]:
 
         sequence = load_sequence_csv(spec.data_file)
     if spec.init is not None:
-        from .model import load_weights
+        from .weights import load_weights
 
         initial = [p for p in load_weights(spec.init, spec.cfg.state_size)]
     return sequence, initial

@@ -164,7 +164,7 @@ def expand(args: argparse.Namespace, config_from_args: Callable[[argparse.Namesp
 def check_inputs(specs: Sequence[RunSpec]) -> None:
     """Read every data file and weights file the grid names, so a bad one stops the sweep before it trains."""
     from .data import epoch_data, load_sequence_csv
-    from .model import load_weights  # imports TensorFlow
+    from .weights import load_weights
 
     sequences: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     weights: set[tuple[str, int]] = set()
@@ -201,7 +201,8 @@ def run_one(cfg: RunConfig, history: bool = False, data_file: str | None = None,
     """
     from .data import load_sequence_csv
     from .kernels import warm_up
-    from .model import Params, load_weights
+    from .model import Params
+    from .weights import load_weights
     from .report import RunRecord
     from .train import Trainer
 
@@ -291,7 +292,8 @@ class Report:
         if self.file is not None:
             self.file.add(result["bundle"])
         if self.weights_dir is not None:
-            from .model import Params, save_weights
+            from .model import Params
+            from .weights import save_weights
 
             save_weights(os.path.join(self.weights_dir, f"run-{spec.index}.npz"), Params(*result["params"]))
         if not self.quiet:

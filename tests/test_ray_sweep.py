@@ -128,7 +128,7 @@ def test_the_head_listens_on_loopback_only(head):
 
 
 def test_ray_grid_equals_the_local_sweep_run_for_run(head, tmp_path):
-    from rnn_core.model import load_weights
+    from rnn_core.weights import load_weights
 
     (tmp_path / "wl").mkdir()
     (tmp_path / "wr").mkdir()

@@ -172,7 +172,7 @@ def sweep_and_train(tmp_path_factory):
 
 
 def test_sweep_runs_equal_train_runs(sweep_and_train):
-    from rnn_core.model import load_weights
+    from rnn_core.weights import load_weights
 
     folder, _ = sweep_and_train
     runs = json.loads((folder / "sweep.json").read_text())["runs"]
