@@ -20,7 +20,7 @@ from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from ui import state
 from ui.state import StylesResult, SweepResult
-from viz import compare_charts
+from viz import compare_charts, sweep_spread
 
 OnDone = Callable[[int, RunRecord, Trainer], None]
 
@@ -47,8 +47,9 @@ def sweep_point(record: RunRecord) -> dict:
 
 
 def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
-    """The sweep chart of the points so far, into its placeholder."""
-    slot.altair_chart(compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels), width="stretch")
+    """The sweep chart of the points so far, into its placeholder (with several seeds: their mean and range)."""
+    chart = sweep_spread.spread_chart if sweep_spread.has_spread(sweep.points) else compare_charts.sweep_chart
+    slot.altair_chart(chart(sweep.points, sweep.baselines, sweep.labels), width="stretch")
 
 
 def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator) -> OnDone:
