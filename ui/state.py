@@ -196,7 +196,7 @@ def use_browser(browser: str | None) -> tuple[bool, list[str]]:
     wait_idle()
     unsaved = [r for r in runs() if STORE_ID not in r.extra]
     st.session_state[OWNER] = browser
-    loaded = stored_runs.load(browser)
+    loaded = stored_runs.load(browser, MAX_RUNS)
     for run_id, record in loaded.runs:
         record.extra[STORE_ID] = run_id
     st.session_state[RUNS] = [record for _, record in loaded.runs][-MAX_RUNS:]

@@ -56,8 +56,9 @@ def _problem(exc: Exception, doing: str) -> str:
     return f"Run store: {exc} ({type(exc).__name__}); {doing}."
 
 
-def load(owner: str) -> Loaded:
-    """Every usable stored run of `owner`; damaged, foreign-format or unreadable rows become notes."""
+def load(owner: str, limit: int) -> Loaded:
+    """The newest `limit` usable stored runs of `owner`; damaged, foreign-format or unreadable rows become notes
+    (only the kept ones are rebuilt as records: a long run's history takes a while to read)."""
     out = Loaded()
     try:
         listing = store().load_all(owner)
@@ -66,7 +67,7 @@ def load(owner: str) -> Loaded:
         return out
     for note in listing.skipped:
         out.notes.append(f"A stored run was skipped: {note}.")
-    for meta, data in zip(listing.runs, listing.bundles):
+    for meta, data in list(zip(listing.runs, listing.bundles))[-limit:]:
         try:
             out.runs.append((meta.id, record(data)))
         except (ValueError, TypeError, KeyError) as exc:
