@@ -177,6 +177,10 @@ def test_presentation_mode_enlarges_text(app_url, page):
 # ---- the run store: reload, restart, two browsers
 
 
+SIDEBAR_RUNS = ("() => [...document.querySelectorAll(\"[data-testid='stSidebar'] [data-testid='stCaptionContainer']\")]"
+                ".some(e => e.textContent.startsWith('{count} (') && e.textContent.includes(\"browser's run store\"))")
+
+
 def stored_id(page) -> str:
     return page.evaluate("localStorage.getItem('truncation-explorer.owner')") or ""
 
@@ -213,6 +217,11 @@ def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(b
         server.stop()  # the same database file, a new server process on the same port
         server = AppServer({"TRUNCATION_EXPLORER_DB": f"sqlite:///{db}"}, "streamlit-restart.log",
                            port=server.port).start()
+        # no reload: the page reconnects to the new server on its own, the new session gets the same id
+        page.wait_for_function(SIDEBAR_RUNS.format(count="1 run"), timeout=120_000)
+        wait_idle(page)
+        main_button(page, "Train").click()
+        page.wait_for_function(SIDEBAR_RUNS.format(count="2 runs"), timeout=120_000)
         page.reload()
         shows_the_run("restart")
         open_page(page, f"{server.url}/compare?{SMALL}")
