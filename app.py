@@ -15,7 +15,7 @@ from ui import warmup  # noqa: E402
 
 warmup.start()  # TensorFlow loads and the default kernel compiles while the first page draws
 
-from ui import server_tuning, settings  # noqa: E402
+from ui import run_list, server_tuning, settings  # noqa: E402
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
@@ -29,4 +29,5 @@ page = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
 ])
 settings.sidebar()
+run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
 page.run()

@@ -1,6 +1,7 @@
 """A class on one server: N simulated students press Train at once, speaking Streamlit's own protocol.
 
     python -m bench.classroom --students 1,10,30,60 [--out bench/results.md] [--timeout 300] [--heavy]
+    python -m bench.classroom --url http://127.0.0.1:8080 --pids 1234,1235 --students 30   # a running server or nginx
 
 Per class size, a fresh `streamlit run app.py` (127.0.0.1, a free port, the project's .streamlit/config.toml,
 its own process group, stopped even on failure). Each student is one websocket session to /_stcore/stream
@@ -18,6 +19,11 @@ Isolation: every student's per-step losses must equal, bit for bit, `python -m r
 (the CLI's main, run for all seeds in one separate process after the server has stopped).
 With --heavy, one more student opens its tab with d = 256, n = 200 and the longest series (up to 5,000,000)
 the run cap admits and presses Train half a second before the class; it is stopped once the class is done.
+With --url the class goes to a server already running there instead (one class after another, on the same
+server), e.g. nginx in front of replicas (deploy/nginx.conf.in): each student sends its own `te_route` cookie,
+so its websocket and its download reach the same replica, as a browser's do after nginx's first answer; six
+teacher tabs warm the replicas first. CPU and RSS are then summed over the processes named by --pids (the
+replicas), or not measured without it.
 Writes the section `## <--title>` (default "Classroom load") of --out, keeping the rest of the file.
 """
 from __future__ import annotations
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,13 +72,26 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-async def settle(pid: int, quiet: float = 1.5, idle_cpu: float = 0.05, timeout: float = 180.0) -> None:
-    """Wait until the server used < idle_cpu s of CPU over `quiet` s (warm-up compiles and clean-ups done)."""
+def cpu_total(pids: list[int]) -> float:
+    """CPU seconds summed over the server processes (NaN when none are known)."""
+    return sum(cpu_seconds(p) for p in pids) if pids else float("nan")
+
+
+def rss_total(pids: list[int]) -> float:
+    return sum(rss_mb(p) for p in pids) if pids else float("nan")
+
+
+async def settle(pids: list[int], quiet: float = 1.5, idle_cpu: float = 0.05, timeout: float = 180.0) -> None:
+    """Wait until the servers used < idle_cpu s of CPU over `quiet` s (warm-up compiles and clean-ups done);
+    without pids, wait a few seconds."""
+    if not pids:
+        await asyncio.sleep(3 * quiet)
+        return
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        c0 = cpu_seconds(pid)
+        c0 = cpu_total(pids)
         await asyncio.sleep(quiet)
-        if cpu_seconds(pid) - c0 < idle_cpu:
+        if cpu_total(pids) - c0 < idle_cpu * len(pids):
             return
 
 
@@ -147,6 +167,7 @@ class Student:
 
     seed: int
     query: str = ""  # settings beyond the seed, as a URL's query string (the heavy student's)
+    route: str = field(default_factory=lambda: uuid.uuid4().hex)  # nginx's sticky key (te_route cookie)
     ws: object = None
     session_id: str = ""
     train_id: str = ""
@@ -250,7 +271,7 @@ async def _open(s: Student, url: str) -> None:
     from websockets.typing import Subprotocol
 
     s.ws = await connect(url, subprotocols=[Subprotocol("streamlit")], max_size=None, ping_interval=None,
-                         open_timeout=60)
+                         open_timeout=60, additional_headers={"Cookie": f"te_route={s.route}"})
     await s.ws.send(_rerun_msg(_query(s)))
     await _read_run(s)
     if not s.train_id:
@@ -291,7 +312,8 @@ async def _bundle(s: Student, http: str) -> None:
         s.errors.append(f"bundle: {fwd.backend_operation_response.error_msg}")
         return
     path = fwd.backend_operation_response.deferred_file.url
-    body = await asyncio.to_thread(lambda: urllib.request.urlopen(http + path, timeout=60).read())
+    request = urllib.request.Request(http + path, headers={"Cookie": f"te_route={s.route}"})
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=60).read())
     s.losses = [h["loss"] for h in json.loads(body)["history"]]
 
 
@@ -302,56 +324,65 @@ async def _with_timeout(coros, timeout: float, what: str, students: list[Student
             s.errors.append(f"{what}: {type(r).__name__}: {r}")
 
 
-async def _class(n: int, timeout: float, spread: float, profile: Path | None = None, heavy: bool = False) -> dict:
-    """One class of n students on a fresh server: timings, CPU, memory and the students' runs.
+async def _class(n: int, timeout: float, spread: float, profile: Path | None = None, heavy: bool = False,
+                 url: str = "", pids: list[int] | None = None) -> dict:
+    """One class of n students on a fresh server (or at `url`): timings, CPU, memory and the students' runs.
 
     With `profile`, py-spy samples the server (all threads, idle ones left out) from the clicks until
     the server is quiet again, into that file as collapsed stacks.
     """
+    if url:
+        return await _class_at(n, timeout, spread, profile, url.rstrip("/"), list(pids or []), heavy=heavy)
+    with Server() as server:
+        return await _class_at(n, timeout, spread, profile, server.http, [server.pid], teachers=1, heavy=heavy)
+
+
+async def _class_at(n: int, timeout: float, spread: float, profile: Path | None, http: str, pids: list[int],
+                    teachers: int = 6, heavy: bool = False) -> dict:
     students = [Student(seed=i + 1) for i in range(n)]
-    teacher = Student(seed=0)
+    staff = [Student(seed=0) for _ in range(teachers)]
     hog = Student(seed=10_000, query=heavy_query()) if heavy else None
     out: dict = {"n": n, "load_start": load_average(), "heavy": hog}
-    with Server() as server:
-        url = f"ws://127.0.0.1:{server.port}/_stcore/stream"
-        await asyncio.wait_for(_open(teacher, url), timeout)  # the teacher's tab: TensorFlow loads, the warm-up runs
-        await settle(server.pid)
-        out["rss_idle"] = rss_mb(server.pid)
-        c0, t0 = cpu_seconds(server.pid), time.perf_counter()
+    url = "ws" + http.removeprefix("http") + "/_stcore/stream"
+    # the teachers' tabs: TensorFlow loads, the warm-up runs (on each replica, behind nginx)
+    await asyncio.wait_for(asyncio.gather(*[_open(t, url) for t in staff]), timeout)
+    await settle(pids)
+    out["rss_idle"] = rss_total(pids)
+    c0, t0 = cpu_total(pids), time.perf_counter()
+    try:
+        await _with_timeout([_open(s, url) for s in students], timeout, "open", students)
+        out["open_wall"] = time.perf_counter() - t0
+        await settle(pids)
+        c1 = cpu_total(pids)
+        out["cpu_session"] = (c1 - c0) / n
+        out["rss_open"] = rss_total(pids)
+        ready = [s for s in students if s.train_id and not s.errors]
+        delays = [random.uniform(0.0, spread) for _ in ready]
+        spy = _py_spy(pids[0], profile) if profile and pids else None
+        class_done = asyncio.Event()
+        hogging = None
+        if hog is not None:  # its tab opened before the class; it presses Train half a second before them
+            await asyncio.wait_for(_open(hog, url), timeout)
+            c1 = cpu_total(pids)
+            hogging = asyncio.ensure_future(_heavy(hog, class_done))
+            await asyncio.sleep(0.5)
         try:
-            await _with_timeout([_open(s, url) for s in students], timeout, "open", students)
-            out["open_wall"] = time.perf_counter() - t0
-            await settle(server.pid)
-            c1 = cpu_seconds(server.pid)
-            out["cpu_session"] = (c1 - c0) / n
-            out["rss_open"] = rss_mb(server.pid)
-            ready = [s for s in students if s.train_id and not s.errors]
-            delays = [random.uniform(0.0, spread) for _ in ready]
-            spy = _py_spy(server.pid, profile) if profile else None
-            class_done = asyncio.Event()
-            hogging = None
-            if hog is not None:  # its tab opened before the class; it presses Train half a second before them
-                await asyncio.wait_for(_open(hog, url), timeout)
-                c1 = cpu_seconds(server.pid)
-                hogging = asyncio.ensure_future(_heavy(hog, class_done))
-                await asyncio.sleep(0.5)
-            try:
-                await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
-                class_done.set()
-                if hogging is not None:
-                    await asyncio.wait_for(hogging, timeout)
-                await settle(server.pid)
-            finally:
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-                    spy.wait(60)
-            out["cpu_train"] = (cpu_seconds(server.pid) - c1) / max(1, len(ready))
-            out["rss_trained"] = rss_mb(server.pid)
-            await _with_timeout([_bundle(s, server.http) for s in ready], timeout, "bundle", ready)
+            await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
+            class_done.set()
+            if hogging is not None:
+                await asyncio.wait_for(hogging, timeout)
+            await settle(pids)
         finally:
-            for s in [teacher, *students]:
-                if s.ws is not None:
-                    await s.ws.close()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(60)
+        out["cpu_train"] = (cpu_total(pids) - c1) / max(1, len(ready))
+        out["rss_trained"] = rss_total(pids)
+        await _with_timeout([_bundle(s, http) for s in ready], timeout, "bundle", ready)
+    finally:
+        for s in [*staff, *students, *([hog] if hog is not None else [])]:
+            if s.ws is not None:
+                await s.ws.close()
     out["students"] = students
     out["load_end"] = load_average()
     if hog is not None:
@@ -550,16 +581,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-isolation", action="store_true", help="skip the CLI comparison")
     p.add_argument("--heavy", action="store_true", help="one extra student presses Train on heavy settings (d = 256, "
                    "n = 200, the longest series up to 5,000,000 the run cap admits) just before the class")
+    p.add_argument("--url", default="", help="send the classes to the server (or nginx) already running at this "
+                   "http:// address instead of starting one per class")
+    p.add_argument("--pids", default="", help="with --url: the server processes whose CPU and memory to measure "
+                   "(comma-separated)")
     p.add_argument("--profile", default=None, help="py-spy the largest class's Train phase into this file (collapsed "
                    "stacks) and add a breakdown to the section")
     args = p.parse_args(argv)
     sizes = _sizes(args.students)
+    if args.url and not args.url.startswith(("http://", "https://")):
+        p.error(f"--url must start with http:// or https://, got {args.url!r}")
+    try:
+        pids = [int(x) for x in args.pids.split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--pids must be process ids separated by commas, got {args.pids!r}")
+    if args.url:
+        summed = f"; CPU and RSS summed over {len(pids)} server processes" if pids else "; CPU and RSS not measured"
+        where = f"Through {args.url} (a running server{summed})."
+        args.label = f"{args.label} {where}".strip()
     classes = []
     for n in sizes:
         random.seed(n)
         try:
             spy = Path(args.profile) if args.profile and n == max(sizes) else None
-            c = asyncio.run(_class(n, args.timeout, args.spread, spy, heavy=args.heavy))
+            c = asyncio.run(_class(n, args.timeout, args.spread, spy, heavy=args.heavy, url=args.url, pids=pids))
         except Exception as exc:  # the server would not start, or a phase ran out of time: say so, go on
             print(f"{n} students: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue

@@ -7,7 +7,7 @@ import streamlit as st
 from rnn_core.compare import estimate_seconds, row_length, style_configs, sweep_configs, total_steps
 from rnn_core.config import BOUNDS, RunConfig
 from rnn_core.data import task_baselines
-from ui import compare_view, exact_view, state
+from ui import compare_view, exact_view, state, sweep_file
 from ui.entry import require_app
 from ui.state import MAX_RUNS, StylesResult, SweepResult
 from ui.sweep import train_in_turn
@@ -80,6 +80,7 @@ with tab_sweep:
     with st.container(horizontal=True):
         start = st.button("Run sweep", type="primary", disabled=bool(problem), key="sweep_start")
         stop = st.button("Stop", key="sweep_stop", help="Stops after the current chunk; finished runs are kept.")
+    sweep_file.uploader()  # or chart a sweep the command line ran
     progress_slot, chart_slot, table_slot = st.empty(), st.empty(), st.empty()
 
     if start:

@@ -58,7 +58,7 @@ def test_controls_exist_with_r2rt_defaults():
             assert found[0].help, f"{s.name} has no help text"
     assert (default.state_size, default.truncation, default.optimizer, default.learning_rate, default.batch_size,
             default.series_length, default.task) == (4, 5, "adagrad", 0.1, 200, 1_000_000, "r2rt")
-    assert [b.label for b in at.button] == ["Train", "Step", "Continue", "One more epoch", "Stop", "Reset"]
+    assert [b.label for b in at.main.button] == ["Train", "Step", "Continue", "One more epoch", "Stop", "Reset"]
     assert button(at, "Continue").disabled
     assert at.session_state[state.CONFIG] == default
     assert at.query_params == {}

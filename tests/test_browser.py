@@ -172,3 +172,85 @@ def test_presentation_mode_enlarges_text(app_url, page):
     # Streamlit marks a folded sidebar with data-collapsed (the element has no aria-expanded attribute)
     assert page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"
     shot(page, "presentation")
+
+
+# ---- the run store: reload, restart, two browsers
+
+
+SIDEBAR_RUNS = ("() => [...document.querySelectorAll(\"[data-testid='stSidebar'] [data-testid='stCaptionContainer']\")]"
+                ".some(e => e.textContent.startsWith('{count} (') && e.textContent.includes(\"browser's run store\"))")
+
+
+def stored_id(page) -> str:
+    return page.evaluate("localStorage.getItem('truncation-explorer.owner')") or ""
+
+
+def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(browser, tmp_path):
+    from conftest import AppServer, _need_browser
+
+    _need_browser()
+    db = tmp_path / "runs.sqlite3"
+    server = AppServer({"TRUNCATION_EXPLORER_DB": f"sqlite:///{db}"}, "streamlit-restart.log").start()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    stranger = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = ctx.new_page()
+        open_page(page, f"{server.url}/?{SMALL}")
+        page.wait_for_function("() => localStorage.getItem('truncation-explorer.owner')", timeout=30_000)
+        main_button(page, "Train").click()
+        page.wait_for_selector("text=Done:", timeout=120_000)
+        wait_idle(page)
+        owner = stored_id(page)
+        assert owner and owner not in page.url
+
+        def shows_the_run(when: str) -> None:
+            page.wait_for_selector("text=Loaded run", timeout=120_000)
+            wait_idle(page)
+            page.wait_for_function("() => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas,"
+                                   " [data-testid='stVegaLiteChart'] svg\").length >= 6", timeout=60_000)
+            assert page.locator("[data-testid='stException']").count() == 0, when
+            assert owner not in page.url, when
+            shot(page, f"stored-{when}")
+
+        page.reload()
+        shows_the_run("reload")
+        server.stop()  # the same database file, a new server process on the same port
+        server = AppServer({"TRUNCATION_EXPLORER_DB": f"sqlite:///{db}"}, "streamlit-restart.log",
+                           port=server.port).start()
+        # no reload: the page reconnects to the new server on its own, the new session gets the same id
+        page.wait_for_function(SIDEBAR_RUNS.format(count="1 run"), timeout=120_000)
+        wait_idle(page)
+        main_button(page, "Train").click()
+        page.wait_for_function(SIDEBAR_RUNS.format(count="2 runs"), timeout=120_000)
+        page.reload()
+        shows_the_run("restart")
+        open_page(page, f"{server.url}/compare?{SMALL}")
+        page.get_by_test_id("stMainBlockContainer").get_by_text("TF n=5 d=4").first.wait_for(timeout=60_000)  # Runs tab
+        assert stored_id(page) == owner
+
+        other = stranger.new_page()
+        open_page(other, f"{server.url}/?{SMALL}")
+        other.wait_for_function("() => localStorage.getItem('truncation-explorer.owner')", timeout=30_000)
+        wait_idle(other)
+        time.sleep(1.0)  # the id's rerun has loaded whatever this browser has stored: nothing
+        wait_idle(other)
+        assert stored_id(other) != owner
+        assert other.get_by_text("No run yet").count() == 1 and other.get_by_text("Loaded run").count() == 0
+
+        page.goto(f"{server.url}/?{SMALL}")
+        page.wait_for_selector("text=Loaded run", timeout=120_000)
+        wait_idle(page)
+        page.locator("[data-testid='stSidebar'] [data-testid='stExpander']").filter(has_text="Your runs").click()
+        page.get_by_role("button", name="Forget my runs").click()
+        page.wait_for_function(f"() => localStorage.getItem('truncation-explorer.owner') !== '{owner}'",
+                               timeout=30_000)
+        wait_idle(page)
+        page.reload()
+        wait_idle(page)
+        time.sleep(1.0)
+        wait_idle(page)
+        assert page.get_by_text("Loaded run").count() == 0 and page.get_by_text("No run yet").count() == 1
+    finally:
+        ctx.close()
+        stranger.close()
+        server.stop()

@@ -22,7 +22,7 @@ from rnn_core.train import Trainer
 from ui import state
 from ui.state import StylesResult, SweepResult
 from ui.sweep_reading import reading
-from viz import compare_charts
+from viz import compare_charts, sweep_spread
 from viz.common import with_subtitle
 
 OnDone = Callable[[int, RunRecord, Trainer], None]
@@ -63,8 +63,9 @@ def sweep_subtitle(points: Sequence[dict]) -> str:
 
 
 def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
-    """The sweep chart of the points so far, into its placeholder."""
-    chart = compare_charts.sweep_chart(sweep.points, sweep.baselines, sweep.labels)
+    """The sweep chart of the points so far, into its placeholder (with several seeds: their mean and range)."""
+    build = sweep_spread.spread_chart if sweep_spread.has_spread(sweep.points) else compare_charts.sweep_chart
+    chart = build(sweep.points, sweep.baselines, sweep.labels)
     slot.altair_chart(with_subtitle(chart.properties(title="Final loss against n"), sweep_subtitle(sweep.points)),
                       width="stretch")
 

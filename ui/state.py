@@ -7,6 +7,12 @@ Compare page's sweep and styles results. The sidebar's own bookkeeping (what it 
 the URL, refused link settings, a bundle waiting to be shown) and widget values set from code go
 through here too, so `st.session_state` appears in no other file.
 
+The run list is backed by the run store (ui/stored_runs.py, runstore/) under this browser's id once
+the browser has sent it (`use_browser`): kept, refreshed and forgotten runs are written there, and a
+new session (a reload, a reconnect, a restarted server or another replica) starts with the stored
+runs. Without an id, or when the store fails, the list lives in the session only and the page is
+told why (st.warning); a store problem never loses the run in memory.
+
 A trainer's run goes into the run list once, the first time it is saved, and the same entry is
 replaced with the newer record when the run is continued. Only the Train page forgets a run whose
 settings changed (`drop_if_changed`).
@@ -19,7 +25,8 @@ a trainer whose generator has been closed and whose weights have been copied out
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +36,7 @@ import streamlit as st
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
+from ui import stored_runs
 
 if TYPE_CHECKING:  # the trainer imports TensorFlow: imported when a run starts, so the landing page draws without it
     from rnn_core.train import Trainer
@@ -40,6 +48,10 @@ SEQUENCE, SEQUENCE_NAME, SEQUENCE_ERROR = "sequence", "sequence_name", "csv_erro
 RUNS, TRAINER, RECORD, LOADED, LOCK = "runs", "trainer", "trainer_record", "loaded_run", "_training_lock"
 STEP_BUDGET = "train_step_budget"  # caps the steps one click of Train trains (tests set it)
 SWEEP, STYLES = "compare_sweep", "compare_styles"
+OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
+CHANGED = "_runs_changed"
+TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
+STORE_ID = "store_id"  # RunRecord.extra key: the run's id in the store
 MAX_RUNS = 20
 WAIT_SECONDS = 30.0
 
@@ -121,16 +133,99 @@ def runs() -> list[RunRecord]:
 
 
 def add_run(record: RunRecord) -> RunRecord:
-    """Keep a run (dropping the oldest beyond MAX_RUNS); its label is made unique in the session."""
+    """Keep a run (dropping the oldest beyond MAX_RUNS) and store it; its label is made unique in the session."""
     kept = runs()
     labels = {r.label for r in kept}
     base, k = record.label, 2
     while record.label in labels:
         record.label = f"{base} #{k}"
         k += 1
+    sweep = st.session_state.get(SWEEP)
+    if record.extra.get("source") == "sweep" and sweep is not None:
+        record.extra["group"] = sweep.group  # so a reload can redraw this sweep's chart from the store
     kept.append(record)
     del kept[:-MAX_RUNS]
+    _store(record)
+    _changed()
     return record
+
+
+def _store(record: RunRecord) -> None:
+    """Write a kept run to the store (new, or over its stored self); drop what the store pruned; say what happened."""
+    who = owner()
+    if who is None:
+        return
+    run_id = record.extra.get(STORE_ID)
+    done = stored_runs.put(who, record) if run_id is None else stored_runs.replace(who, run_id, record)
+    if done.run_id is None:
+        record.extra.pop(STORE_ID, None)
+    else:
+        record.extra[STORE_ID] = done.run_id
+    if done.pruned:
+        st.session_state[RUNS] = [r for r in runs() if r is record or r.extra.get(STORE_ID) not in done.pruned]
+    for note in done.notes:
+        st.warning(note, icon=":material/database:")
+
+
+def on_runs_changed(redraw: Callable[[], None]) -> None:
+    """Call `redraw` when a run is kept later in this script run (the sidebar's list is drawn before the page)."""
+    st.session_state[CHANGED] = redraw
+
+
+def _changed() -> None:
+    redraw = st.session_state.get(CHANGED)
+    if redraw is not None:
+        redraw()
+
+
+# ---- the run store behind the run list
+
+
+def owner() -> str | None:
+    """The browser id the run list is stored under (None: the runs are kept in this session only)."""
+    return st.session_state.get(OWNER)
+
+
+def use_browser(browser: str | None) -> tuple[bool, list[str]]:
+    """Called once per script run with this browser's id (ui.browser_id; None until it has answered).
+
+    The first time an id is known in a session, the run list becomes the stored runs followed by any run
+    made before (now stored too). Returns (whether the list was just loaded, notes for the page).
+    """
+    browser = st.session_state.get(TEST_OWNER) or browser
+    if browser is None or browser == owner() or browser == st.session_state.get(FORGOTTEN):
+        return False, []
+    wait_idle()
+    unsaved = [r for r in runs() if STORE_ID not in r.extra]
+    st.session_state[OWNER] = browser
+    loaded = stored_runs.load(browser, MAX_RUNS)
+    for run_id, record in loaded.runs:
+        record.extra[STORE_ID] = run_id
+    st.session_state[RUNS] = [record for _, record in loaded.runs][-MAX_RUNS:]
+    for record in unsaved:
+        add_run(record)
+    return True, loaded.notes
+
+
+def forget_runs() -> list[str]:
+    """"Forget my runs": delete them from the store and from this session, and have the browser renew its id
+    (the old id then names nothing). Returns notes; when the store could not delete, nothing is forgotten."""
+    wait_idle()
+    who = owner()
+    if who is not None:
+        _, notes = stored_runs.forget(who)
+        if notes:
+            return notes
+    for key in (RUNS, TRAINER, RECORD, LOADED, SWEEP, STYLES, OWNER, TEST_OWNER):
+        st.session_state.pop(key, None)
+    st.session_state[FORGOTTEN] = who
+    st.session_state[RENEW] = who is not None
+    return []
+
+
+def renew_browser_id() -> bool:
+    """True once after "Forget my runs": the browser replaces its id on this script run."""
+    return bool(st.session_state.pop(RENEW, False))
 
 
 # ---- the live run
@@ -195,7 +290,9 @@ def save() -> RunRecord | None:
     kept = runs()
     for i, entry in enumerate(kept):
         if entry is old:
+            record.extra = dict(old.extra)
             kept[i] = record
+            _store(record)
             break
     else:
         add_run(record)
@@ -237,6 +334,8 @@ class SweepResult:
     labels: list[str]
     points: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
+    group: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # stamped on its runs in the store
+    source: str = ""  # where the points came from when not trained here, e.g. a loaded sweep file's name
 
 
 @dataclass
