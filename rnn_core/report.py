@@ -261,11 +261,16 @@ def describe(cfg: RunConfig) -> str:
 
 def settings_line(cfg: RunConfig) -> str:
     """The settings a chart of this run must name: 'd = 4, n = 5, TensorFlow style BPTT(5; 5), task r2rt, seed 0'."""
+    return ", ".join(settings_lines(cfg))
+
+
+def settings_lines(cfg: RunConfig) -> list[str]:
+    """`settings_line` in two parts, the model then the data, for a subtitle that fits half a screen."""
     style = (f"TensorFlow style BPTT({cfg.truncation}; {cfg.truncation})" if cfg.style == "tensorflow"
              else f"Williams–Peng BPTT({cfg.truncation}; {cfg.k1})")
     named = {"echo": f"echo {cfg.echo_step}", "custom": "custom lags " + ",".join(map(str, cfg.lags))}
     task = named.get(cfg.task, cfg.task)
-    return f"d = {cfg.state_size}, n = {cfg.truncation}, {style}, task {task}, seed {cfg.seed}"
+    return [f"d = {cfg.state_size}, n = {cfg.truncation}, {style}", f"task {task}, seed {cfg.seed}"]
 
 
 def _num(v: Any) -> float | None:

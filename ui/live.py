@@ -19,7 +19,7 @@ from altair.utils.schemapi import debug_mode
 from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
 from rnn_core.data import task_baselines, task_for
-from rnn_core.report import RunRecord, settings_line
+from rnn_core.report import RunRecord, settings_lines
 from ui import chart_spec, explain
 from ui.exact_view import not_applicable
 from viz import train_charts
@@ -153,7 +153,7 @@ def _strip(record: RunRecord, snapshot: Snapshot | None) -> Figure:
     if snapshot is None or not len(snapshot.x):
         return Figure("input-target-prediction", None, "", NO_SNAPSHOT)
     return Figure("input-target-prediction", train_charts.strip_chart(snapshot.x, snapshot.y, snapshot.prob),
-                  "Row 0 of the last window trained; the top row is the model's predicted P(Y_t = 1), not the "
+                  "Row 0 of the last window trained; the orange row is the model's predicted P(Y_t = 1), not the "
                   f"task's true probability. {task_rule(record.config)}")
 
 
@@ -185,8 +185,8 @@ def _titled(fig: Figure, cfg: RunConfig, steps: int = 0) -> Figure:
     """The figure with its run's settings under the chart's title, on screen, projected and exported, and the
     number of steps trained when it was drawn (live, the charts are redrawn in turns: each says its own)."""
     if fig.chart is not None:
-        drawn = f" · after {steps:,} steps" if steps else ""
-        fig.chart = with_subtitle(fig.chart, settings_line(cfg) + drawn)
+        model, data = settings_lines(cfg)  # two lines: one is cut off at half the width of a 1280 px screen
+        fig.chart = with_subtitle(fig.chart, [model, data + (f" · after {steps:,} steps" if steps else "")])
     return fig
 
 

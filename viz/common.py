@@ -67,8 +67,8 @@ def reference_lines(values: Sequence[float], labels: Sequence[str], color: str =
     return layers
 
 
-def with_subtitle(chart: alt.TopLevelMixin, subtitle: str) -> alt.TopLevelMixin:
-    """The chart with `subtitle` under its title (kept, or empty), left-aligned like Vega-Lite's titles."""
+def with_subtitle(chart: alt.TopLevelMixin, subtitle: str | list[str]) -> alt.TopLevelMixin:
+    """The chart with `subtitle` (one line, or a list of lines) under its title (kept, or empty), left-aligned."""
     title = chart.title if isinstance(getattr(chart, "title", None), str) else ""
     return chart.properties(title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start",
                                                   subtitleColor="#495057"))
