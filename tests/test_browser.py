@@ -85,7 +85,8 @@ def test_a_slider_changes_the_setting_and_the_url(app_url, page):
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => new URL(location.href).searchParams.get('truncation') === '6'", timeout=60_000)
     wait_idle(page)
-    assert "n = 6" in page.locator("[data-testid='stCaptionContainer']").first.inner_text()
+    assert "n = 6" in page.get_by_test_id("stMainBlockContainer").locator(
+        "[data-testid='stCaptionContainer']").first.inner_text()
 
 
 def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page):

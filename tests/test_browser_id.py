@@ -65,35 +65,33 @@ def _owner(page, not_equal: str = "") -> str:
     return re.search(r"owner: (\S+)", page.inner_text("body")).group(1)
 
 
-def test_the_browser_id_lives_in_local_storage_not_in_the_url(server):
-    from playwright.sync_api import sync_playwright
-
-    url, chromium = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            ctx = browser.new_context()
-            page = ctx.new_page()
-            page.goto(url)
-            first = _owner(page)
-            assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == first
-            assert first not in page.url
-            page.reload()
-            assert _owner(page) == first
-            other_tab = ctx.new_page()
-            other_tab.goto(url)
-            assert _owner(other_tab) == first
-            stranger = browser.new_context().new_page()
-            stranger.goto(url)
-            assert _owner(stranger) != first
-            page.evaluate("localStorage.setItem('truncation-explorer.owner', 'not a token')")
-            page.reload()
-            replaced = _owner(page)
-            assert replaced != first and page.evaluate("localStorage.getItem('truncation-explorer.owner')") == replaced
-            page.get_by_role("button", name="renew").click()
-            renewed = _owner(page, not_equal=replaced)
-            assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == renewed
-            time.sleep(1.5)  # renewing once must not loop: the id stays put afterwards
-            assert _owner(page) == renewed
-        finally:
-            browser.close()
+def test_the_browser_id_lives_in_local_storage_not_in_the_url(server, browser):
+    # conftest's session-wide Chromium: a second sync_playwright() in one pytest run would fail
+    url, _ = server
+    ctx, strangers = browser.new_context(), browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.goto(url)
+        first = _owner(page)
+        assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == first
+        assert first not in page.url
+        page.reload()
+        assert _owner(page) == first
+        other_tab = ctx.new_page()
+        other_tab.goto(url)
+        assert _owner(other_tab) == first
+        stranger = strangers.new_page()
+        stranger.goto(url)
+        assert _owner(stranger) != first
+        page.evaluate("localStorage.setItem('truncation-explorer.owner', 'not a token')")
+        page.reload()
+        replaced = _owner(page)
+        assert replaced != first and page.evaluate("localStorage.getItem('truncation-explorer.owner')") == replaced
+        page.get_by_role("button", name="renew").click()
+        renewed = _owner(page, not_equal=replaced)
+        assert page.evaluate("localStorage.getItem('truncation-explorer.owner')") == renewed
+        time.sleep(1.5)  # renewing once must not loop: the id stays put afterwards
+        assert _owner(page) == renewed
+    finally:
+        ctx.close()
+        strangers.close()

@@ -128,33 +128,28 @@ def _shows_the_run(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
-def test_fresh_browsers_spread_over_both_replicas(cluster):
-    from playwright.sync_api import sync_playwright
-
-    url, procs, ports, tmp, chromium = cluster
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+def test_fresh_browsers_spread_over_both_replicas(cluster, browser):
+    url, procs, ports, tmp, _ = cluster
+    seen = set()
+    for _ in range(10):  # fresh browsers get random route keys: P(all 10 on one replica) = 2^-9
+        ctx = browser.new_context()
         try:
-            seen = set()
-            for _ in range(10):  # fresh browsers get random route keys: P(all 10 on one replica) = 2^-9
-                ctx = browser.new_context()
-                _open(ctx.new_page(), url)
-                seen.add(_replica(ctx, tmp, ports))
-                ctx.close()
-                if seen == {"A", "B"}:
-                    break
-            assert seen == {"A", "B"}
+            _open(ctx.new_page(), url)
+            seen.add(_replica(ctx, tmp, ports))
         finally:
-            browser.close()
+            ctx.close()
+        if seen == {"A", "B"}:
+            break
+    assert seen == {"A", "B"}
 
 
 def test_a_class_trains_through_nginx(cluster, tmp_path):
-    from bench import classroom
-
     url, procs, ports, tmp, chromium = cluster
     out = tmp_path / "results.md"
     pids = ",".join(str(procs[name].pid) for name in ("A", "B"))
-    classroom.main(["--url", url, "--pids", pids, "--students", str(CLASS), "--out", str(out), "--timeout", "300"])
+    # its own process: asyncio.run cannot share this one with the session's sync Playwright
+    subprocess.run([sys.executable, "-m", "bench.classroom", "--url", url, "--pids", pids, "--students", str(CLASS),
+                    "--out", str(out), "--timeout", "300"], cwd=ROOT, timeout=900, capture_output=True)
     text = out.read_text()
     row = next(line for line in text.splitlines() if line.startswith(f"| {CLASS} |"))
     assert f"| {CLASS}/{CLASS} |" in row and "Errors seen" not in text, text
@@ -167,30 +162,26 @@ def test_a_class_trains_through_nginx(cluster, tmp_path):
     assert routes == {str(p) for p in ports.values()}  # the class was spread over both replicas
 
 
-def test_a_student_keeps_their_runs_when_their_replica_stops(cluster):
-    from playwright.sync_api import sync_playwright
-
-    url, procs, ports, tmp, chromium = cluster
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = ctx.new_page()
-            _open(page, f"{url}/?{SMALL}")
-            owner = _owner(page)
-            page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train", exact=True).click()
-            page.wait_for_selector("text=Done:", timeout=120_000)
-            page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=120_000)
-            replica = _replica(ctx, tmp, ports)
-            for _ in range(2):
-                page.reload()
-                _shows_the_run(page)  # sticky: the same replica, the same id, the run drawn from the store
-                assert (_replica(ctx, tmp, ports), _owner(page)) == (replica, owner)
-            os.killpg(procs[replica].pid, 15)
-            procs[replica].wait(15)
+def test_a_student_keeps_their_runs_when_their_replica_stops(cluster, browser):
+    url, procs, ports, tmp, _ = cluster
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = ctx.new_page()
+        _open(page, f"{url}/?{SMALL}")
+        owner = _owner(page)
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector("text=Done:", timeout=120_000)
+        page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=120_000)
+        replica = _replica(ctx, tmp, ports)
+        for _ in range(2):
             page.reload()
-            _shows_the_run(page)
-            assert _replica(ctx, tmp, ports) != replica and _owner(page) == owner
-            assert owner not in page.url
-        finally:
-            browser.close()
+            _shows_the_run(page)  # sticky: the same replica, the same id, the run drawn from the store
+            assert (_replica(ctx, tmp, ports), _owner(page)) == (replica, owner)
+        os.killpg(procs[replica].pid, 15)
+        procs[replica].wait(15)
+        page.reload()
+        _shows_the_run(page)
+        assert _replica(ctx, tmp, ports) != replica and _owner(page) == owner
+        assert owner not in page.url
+    finally:
+        ctx.close()
