@@ -167,7 +167,8 @@ def test_run_bundle_loads_back_with_its_settings_and_charts():
     assert at.session_state[state.CONFIG] == trainer.cfg
     assert at.query_params == {"series_length": "20000", "truncation": "4", "seed": "3"}
     assert "Loaded run" in texts(at.info)
-    assert len(at.get("vega_lite_chart")) == 6  # the per-row snapshot is not in a bundle
+    # six board charts (the per-row snapshot is not in a bundle), and the bundle's gradient samples and flow
+    assert len(at.get("vega_lite_chart")) == 8
 
 
 @pytest.mark.parametrize("payload, message", [
