@@ -283,14 +283,15 @@ def save() -> RunRecord | None:
     live, old = trainer(), st.session_state.get(RECORD)
     if live is None or live.state.steps_done == 0:
         return old
-    if old is not None and (old.summary.get("steps"), old.summary.get("status")) == (live.state.steps_done,
-                                                                                     live.state.status):
-        return old  # nothing trained since it was saved
+    if old is not None and (old.summary.get("steps"), old.extra.get("trainer_status")) == (live.state.steps_done,
+                                                                                           live.state.status):
+        return old  # nothing trained since it was saved (the summary's status may say 'failed' for 'completed')
     record = RunRecord.from_trainer(live, label=old.label if old is not None else "", wait_samples=False)
+    record.extra["trainer_status"] = live.state.status
     kept = runs()
     for i, entry in enumerate(kept):
         if entry is old:
-            record.extra = dict(old.extra)
+            record.extra = {**old.extra, "trainer_status": live.state.status}
             kept[i] = record
             _store(record)
             break
