@@ -369,7 +369,7 @@ def scaling_cell(n: int, d: int, style: str, quick: bool):
     from rnn_core.kernels import POOL
 
     key = Trainer(cfg).key
-    while POOL.lease_compiled(key) is not None:  # shapes an earlier section compiled: drop them from the pool
+    if POOL.drop(key):  # shapes an earlier section compiled: drop them from the pool
         out["dropped_pooled"] = True
     t0 = time.perf_counter()
     trainer = Trainer(cfg)

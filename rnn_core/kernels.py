@@ -305,6 +305,11 @@ class KernelPool:
             self._programs.setdefault(kernel.key, kernel.program)
             self._programs.move_to_end(kernel.key)
 
+    def drop(self, key: KernelKey) -> bool:
+        """Forget `key`'s program (its next run compiles again); whether there was one."""
+        with self._lock:
+            return self._programs.pop(key, None) is not None
+
     def idle_count(self) -> int:
         """How many compiled programs wait for runs."""
         with self._lock:
