@@ -135,7 +135,7 @@ def test_trainer_samples_the_planned_steps_with_the_weights_and_state_that_train
         for _ in replay.run(max_steps=int(step) - replay.state.steps_done):
             pass
         weights, state = replay.state.params, replay.state.state
-        ws = step * cfg.truncation
+        ws = int(step) * cfg.truncation
         R = 32
         ref = full_gradient_comparison(Params(*weights), xb[:R], yb[:R], ws, cfg.truncation, cfg.truncation,
                                        ws == 0, first_state=state[:R])
@@ -155,7 +155,7 @@ def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whol
     items, refs = [], []
     for i, ws in enumerate([0, 100, 700, 2000, 4000]):
         p = init_params(4, 0.8 + 0.1 * i, i)
-        state = rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32)
+        state = rng.uniform(-0.5, 0.5, (16, 4)).astype(np.float32) * (ws > 0)  # the epoch starts from zero
         have = min(K, ws)
         slab = np.zeros((16, K + n), np.int8)
         slab[:, K - have:] = rows[:, ws - have: ws + n]
