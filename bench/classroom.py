@@ -409,7 +409,8 @@ PROFILE_PARTS = (  # (part, substrings of a frame "function (file:line)"): a sam
     ("XLA compiles (kernels.build_compiled, warm-up)", ("build_compiled", "warm_up (rnn_core", "warm_eager")),
     ("live chart redraws while training (Board.draw_live)", ("draw_live",)),
     ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "viz/")),
-    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)", ("Kernel._chunk.<locals>", "Program._chunk.<locals>")),
+    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)",
+     ("Kernel._chunk.<locals>", "Program._chunk.<locals>")),
     ("building a Kernel or Program", ("Kernel.__init__", "Program.__init__")),
     ("generating the epoch's data", ("epoch_data",)),
     ("training, rest (compiled calls, loading weights, metrics)", ("rnn_core/train.py", "rnn_core/kernels.py",
@@ -458,7 +459,8 @@ def profile_summary(path: Path, top: int = 12) -> str:
              "sleep or a lock left out).", "",
              "| part (each sample counted once, first match down the list) | share of server CPU |", "|---|---|"]
     lines += [f"| {nm} | {100 * c / total:.0f} % |" for nm, c in parts.items()]
-    lines += ["", f"Inside the chart drawing ({100 * chart_total / total:.0f} % in all; a sample can count for several):",
+    lines += ["", f"Inside the chart drawing ({100 * chart_total / total:.0f} % in all; "
+                  "a sample can count for several):",
               "", "| in chart drawing | share of server CPU |", "|---|---|"]
     lines += [f"| {nm} | {100 * c / total:.0f} % |" for nm, c in charts.items()]
     lines += ["", "| function (self samples) | share |", "|---|---|"]
@@ -469,7 +471,8 @@ def profile_summary(path: Path, top: int = 12) -> str:
 
 def _py_spy_version() -> str:
     try:
-        return subprocess.run([_py_spy_exe(), "--version"], capture_output=True, text=True, timeout=10).stdout.split()[-1]
+        return subprocess.run([_py_spy_exe(), "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.split()[-1]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         return "?"
 
@@ -527,21 +530,25 @@ def row(c: dict) -> str:
 
 def section(classes: list[dict], label: str, title: str) -> str:
     """The markdown section: the table, the largest class per student, the errors seen."""
-    head = (f"## {title}\n\n{label} Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+    head = (f"## {title}\n\n{label} Machine: {os.cpu_count()} cores; "
+            f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
             " Each student is a websocket session speaking Streamlit's protocol (no browser), with its own seed, "
             "the default R2RT settings otherwise; Train pressed within 1 s of each other. `click → finished` is to "
             "script_finished (final charts, Done and downloads sent), `click → Done` to the Done alert; p50 / p95 "
             "in s. CPU is the server's, per Train and per new session (page opened to its first run finished, "
             "clean-ups included). A teacher's tab is opened first and the server left to go quiet (TensorFlow "
-            "imported, the default kernel warmed up). RSS in MB: teacher only / N sessions open / after their runs. Isolation: every "
+            "imported, the default kernel warmed up). RSS in MB: teacher only / N sessions open / after their runs. "
+            "Isolation: every "
             "student's per-step losses equal to `python -m rnn_core train --seed K --json`, bit for bit.\n\n"
             "| students | finished ok | click → finished p50 / p95 s | click → Done p50 / p95 s | server CPU s per "
-            "Train | server CPU s per new session | RSS MB teacher / open / trained | isolation | load avg start → end |\n"
+            "Train | server CPU s per new session | RSS MB teacher / open / trained | isolation | "
+            "load avg start → end |\n"
             "|---|---|---|---|---|---|---|---|---|\n")
     rows = "\n".join(row(c) for c in classes)
     big = classes[-1]  # the per-student detail of the largest class
     per = ", ".join(f"{s.seed}: {s.to_done:.1f} s, {s.shown_loss or '-'}" for s in big["students"])
-    rows += f"\n\n<details><summary>{big['n']} students, seed: click → Done, final loss shown</summary>\n\n{per}\n\n</details>"
+    rows += (f"\n\n<details><summary>{big['n']} students, seed: click → Done, final loss shown</summary>"
+             f"\n\n{per}\n\n</details>")
     errs = sorted({e for c in classes for s in c["students"] for e in s.errors})
     tail = "\n\nErrors seen: " + "; ".join(errs[:10]) if errs else ""
     return head + rows + tail + "\n"
@@ -564,7 +571,8 @@ def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(f"python -m bench.classroom: error: --students {text!r} is not a list of whole numbers")
+        raise SystemExit(
+            f"python -m bench.classroom: error: --students {text!r} is not a list of whole numbers") from None
     if not sizes or any(not 1 <= k <= MAX_STUDENTS for k in sizes):
         raise SystemExit(f"python -m bench.classroom: error: --students needs sizes from 1 to {MAX_STUDENTS}")
     return sizes

@@ -41,7 +41,8 @@ def speed(rounds: int = 5) -> None:
     """Time steps per second of RTRL and UORO, one Adagrad update per time step."""
     xb, yb = epoch_data(RunConfig(), 0)
     rows = pack(xb, yb)
-    for method, d, steps in (("rtrl", 4, 1000), ("rtrl", 16, 200), ("rtrl", 32, 20), ("uoro", 4, 1000), ("uoro", 16, 1000)):
+    for method, d, steps in (("rtrl", 4, 1000), ("rtrl", 16, 200), ("rtrl", 32, 20),
+                             ("uoro", 4, 1000), ("uoro", 16, 1000)):
         key, kernel = _kernel(method, d, steps)
         slab = rows[:, :steps]
         t0 = time.perf_counter()
@@ -124,7 +125,8 @@ def cosine(d: int, history: int | None, samples: int = 20) -> None:
                 pass
         summary = trainer.summary()
         _emit({"style": "tensorflow", "n": n, "d": d, "samples": len(cos_all),
-               "mean_cosine_all": round(float(np.mean(cos_all)), 4), "mean_cosine_W_s": round(float(np.mean(cos_ws)), 4),
+               "mean_cosine_all": round(float(np.mean(cos_all)), 4),
+               "mean_cosine_W_s": round(float(np.mean(cos_ws)), 4),
                "min_cosine_all": round(float(np.min(cos_all)), 4), "mean_rel_error": round(float(np.mean(rel)), 4),
                "final_loss": round(summary["final_loss"], 4), "train_s": round(summary["seconds"], 2),
                "sampling_s": round(sample_s, 2), "history": history,

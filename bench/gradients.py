@@ -39,7 +39,8 @@ def measure(shapes=SHAPES, steps: int = 400, rounds: int = 5) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     """Markdown: one line per shape, autodiff and derived side by side."""
-    out = ["| n | d | compile s autodiff | compile s derived | steps/s autodiff | steps/s derived | derived / autodiff |",
+    out = ["| n | d | compile s autodiff | compile s derived | steps/s autodiff | steps/s derived "
+           "| derived / autodiff |",
            "|---|---|---|---|---|---|---|"]
     by = {(r["n"], r["d"], r["gradient"]): r for r in rows}
     for n, d in dict.fromkeys((r["n"], r["d"]) for r in rows):

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = RunConfig()
     t = sub.add_parser("train", help="train one run", description="Train the seed's RNN and report loss and gradients.")
-    t.add_argument("--d", type=int, default=d.state_size, help=f"state size d ({BOUNDS['state_size'].low:g}-{BOUNDS['state_size'].high:g})")
+    t.add_argument("--d", type=int, default=d.state_size,
+                   help=f"state size d ({BOUNDS['state_size'].low:g}-{BOUNDS['state_size'].high:g})")
     t.add_argument("--n", type=int, default=None, help="truncation: window width n (default 5)")
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="parallel rows B")
     t.add_argument("--series-length", type=int, default=d.series_length, help="time steps per epoch")

@@ -6,7 +6,8 @@ every state recomputed under theta from the last zero state (the epoch start) an
 backpropagated through the whole recomputed history. `history` = K instead starts the history K
 steps before the window from a zero state, as if the epoch had begun there (the issue asks for the
 history since the last zero state or at least 1,000 steps): forward and backward then cost O(K),
-not O(epoch so far). This is the exact gradient of Aicher et al. (arXiv 1905.07473). The truncated gradient is taken at the same theta from the
+not O(epoch so far). This is the exact gradient of Aicher et al. (arXiv 1905.07473).
+The truncated gradient is taken at the same theta from the
 window's first state: the state the run actually carried into the window when the caller passes
 it (the gradient that trained the step), else the recomputed S_{start-1} (then the two differ by
 the cut alone).
@@ -212,7 +213,8 @@ def _program(batch_size: int, length: int, d: int, n: int, extra: int) -> _Progr
 def _validate(params, x_hist, y_hist, window_start, n, k1) -> tuple[np.ndarray, np.ndarray, int, int]:
     x_hist, y_hist = np.asarray(x_hist), np.asarray(y_hist)
     if x_hist.ndim != 2 or x_hist.shape != y_hist.shape:
-        raise ValueError(f"x_hist and y_hist must be [B, T] arrays of the same shape, got {x_hist.shape} and {y_hist.shape}")
+        raise ValueError(f"x_hist and y_hist must be [B, T] arrays of the same shape, "
+                         f"got {x_hist.shape} and {y_hist.shape}")
     B, T = x_hist.shape
     d = np.asarray(params[0]).shape[0]
     if not 1 <= k1 <= n:

@@ -96,7 +96,8 @@ def add_sweep_parser(sub: Any, train: argparse.ArgumentParser) -> argparse.Argum
     s.add_argument("--quiet", action="store_true", help="no line per finished run, only the total")
     s.add_argument("--ray-address", default=None,
                    help="run the grid as Ray tasks on this cluster ('auto': the one this machine is part of)")
-    s.add_argument("--ray-node-ip", default=None, help="this machine's address in the Ray cluster (default: Ray's guess)")
+    s.add_argument("--ray-node-ip", default=None,
+                   help="this machine's address in the Ray cluster (default: Ray's guess)")
     s.set_defaults(train_parser=train)
     return s
 

@@ -48,7 +48,8 @@ def epoch_start_state(batch_size: int, state_size: int) -> np.ndarray:
 
 
 def loss_reach(n: int, k1: int | None = None) -> list[dict[str, int | bool]]:
-    """Per window position t: whether L_t is trained under BPTT(n; k1), and how many states (t + 1) its error reaches."""
+    """Per window position t: whether L_t is trained under BPTT(n; k1), and how many states (t + 1) its error
+    reaches."""
     k1 = n if k1 is None else k1
     trained = loss_mask(n, k1, first_window=False)
     return [{"position": t, "trained": bool(trained[t]), "states_reached": t + 1} for t in range(n)]
@@ -67,5 +68,6 @@ def lag_reach(n: int, k1: int | None, lags: Sequence[int]) -> list[dict[str, flo
     out = []
     for lag in lags:
         count = sum(1 for t in trained if t >= lag)
-        out.append({"lag": lag, "losses_reaching": count, "trained_losses": len(trained), "fraction": count / len(trained)})
+        out.append({"lag": lag, "losses_reaching": count, "trained_losses": len(trained),
+                    "fraction": count / len(trained)})
     return out

@@ -230,7 +230,8 @@ class RunStore:
         text, version, label = prepare(bundle)
         size, cap = len(text.encode()), min(self.settings.max_run_bytes, self.settings.max_total_bytes)
         if size > cap:
-            raise RunTooLarge(f"this run's bundle is {size / 1e6:.1f} MB; the store keeps runs up to {cap / 1e6:.1f} MB")
+            raise RunTooLarge(f"this run's bundle is {size / 1e6:.1f} MB; "
+                              f"the store keeps runs up to {cap / 1e6:.1f} MB")
         return text, version, label
 
     def _prune(self, conn: Connection, owner: str | None, keep: int | None, now: dt.datetime,

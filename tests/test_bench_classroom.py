@@ -19,7 +19,8 @@ def test_profile_summary_puts_each_sample_in_one_part(tmp_path):
     prof = tmp_path / "p.txt"
     prof.write_text(
         "run (threading.py:1);<module> (train.py:113);Board.draw_live (ui/live.py:1);to_dict (altair/x.py:2) 30\n"
-        "run (threading.py:1);Trainer.run (rnn_core/train.py:250);Kernel._chunk.<locals>.body (rnn_core/kernels.py:9) 50\n"
+        "run (threading.py:1);Trainer.run (rnn_core/train.py:250);"
+        "Kernel._chunk.<locals>.body (rnn_core/kernels.py:9) 50\n"
         "run (threading.py:1);Trainer.run (rnn_core/train.py:250);Kernel.run_packed (rnn_core/kernels.py:5) 20\n"
         "run (threading.py:1);EpollSelector.select (selectors.py:468) 40\n"
     )

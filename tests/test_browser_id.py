@@ -60,7 +60,8 @@ def server(tmp_path_factory):
 
 def _owner(page, not_equal: str = "") -> str:
     page.wait_for_function(
-        "prev => { const m = /owner: ([A-Za-z0-9_-]{32})\\b/.exec(document.body.innerText); return m && m[1] !== prev; }",
+        "prev => { const m = /owner: ([A-Za-z0-9_-]{32})\\b/.exec(document.body.innerText); "
+        "return m && m[1] !== prev; }",
         arg=not_equal, timeout=30000)
     return re.search(r"owner: (\S+)", page.inner_text("body")).group(1)
 

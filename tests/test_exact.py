@@ -186,7 +186,8 @@ def test_engine_uoro_is_unbiased(case):
     draws = np.array(draws)
     assert _unbiased(draws, target, sigmas=4.5, rounding=1e-5)  # float32 engine
     rec = slice(0, D * (3 + D))  # W and b_s: the estimated coordinates (U and b_p are exact)
-    assert not _unbiased(draws[:, rec], 0.7 * target[rec], sigmas=4.5, rounding=1e-5)  # the bound is tight enough to see a 30% bias
+    # the bound is tight enough to see a 30% bias
+    assert not _unbiased(draws[:, rec], 0.7 * target[rec], sigmas=4.5, rounding=1e-5)
 
 
 def test_rtrl_refused_above_its_limit_with_the_cost():

@@ -93,7 +93,8 @@ unrolled_graph = tf.function(derived.unrolled_window)
 WINDOW_PASSES = {
     "rolled-graph": rolled_graph, "rolled-eager": derived.rolled_window,
     "unrolled-graph": unrolled_graph, "unrolled-eager": derived.unrolled_window,
-    "autodiff-unrolled-graph": tf.function(window.autodiff_unrolled), "autodiff-unrolled-eager": window.autodiff_unrolled,
+    "autodiff-unrolled-graph": tf.function(window.autodiff_unrolled),
+    "autodiff-unrolled-eager": window.autodiff_unrolled,
     "autodiff-rolled-graph": tf.function(window.autodiff_rolled), "autodiff-rolled-eager": window.autodiff_rolled,
 }
 
@@ -217,7 +218,8 @@ def test_rolled_passes_compiled_with_xla_match_numpy(name):
     """The rolled passes are what the compiled trainer runs for large n: same numbers under jit_compile."""
     params, x, y, s0 = make_case(seed=9, n=20, d=3, batch=2, dtype=np.float32)
     mask = ref.mask_for(20, 3, False)
-    fn = tf.function({"rolled": derived.rolled_window, "autodiff-rolled": window.autodiff_rolled}[name], jit_compile=True)
+    fn = tf.function({"rolled": derived.rolled_window, "autodiff-rolled": window.autodiff_rolled}[name],
+                     jit_compile=True)
     out = call_window_pass(fn, params, x, y, s0, mask, 3)
     reference = ref.window(params, x, y, s0, 3, False)
     for key in ("loss", "position_loss", "grad_norms", "temporal", "next_state", "states", "probs"):

@@ -153,7 +153,8 @@ def test_ray_grid_equals_the_local_sweep_run_for_run(head, tmp_path):
         assert other["history"] == run["history"], point  # both compiled from the first step: bit for bit
         assert other["summary"]["final_loss"] == run["summary"]["final_loss"]
     for index in range(4):
-        for a, b in zip(load_weights(tmp_path / "wl" / f"run-{index}.npz"), load_weights(tmp_path / "wr" / f"run-{index}.npz")):
+        for a, b in zip(load_weights(tmp_path / "wl" / f"run-{index}.npz"),
+                        load_weights(tmp_path / "wr" / f"run-{index}.npz")):
             np.testing.assert_array_equal(a, b)
 
 

@@ -166,7 +166,7 @@ def sweep_and_train(tmp_path_factory):
     procs = [subprocess.Popen([sys.executable, "-m", "rnn_core", *argv], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for argv in argvs]
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
     return folder, outs[0][0]
 

@@ -20,7 +20,8 @@ from rnn_core.truncation import (
 )
 
 
-@pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5), (17, 5, 2)])
+@pytest.mark.parametrize("length,n,k1", [(10, 10, 1), (10, 3, 1), (10, 3, 3), (11, 3, 4), (9, 10, 2), (1000, 5, 5),
+                                         (17, 5, 2)])
 def test_windows_per_epoch_counts_every_window_that_fits(length, n, k1):
     count = sum(1 for start in range(0, length, k1) if start + n <= length)
     assert windows_per_epoch(length, n, k1) == count
@@ -40,7 +41,8 @@ def test_loss_mask_trains_the_last_k1_and_all_of_an_epochs_first_window():
 
 
 def test_the_carried_state_follows_the_next_windows_first_input():
-    # window w covers steps w k1 .. w k1 + n - 1; the next one starts at (w + 1) k1, so it needs S after step (w + 1) k1 - 1
+    # window w covers steps w k1 .. w k1 + n - 1; the next one starts at (w + 1) k1,
+    # so it needs S after step (w + 1) k1 - 1
     for k1 in (1, 3, 5):
         assert window_start(0, k1) + carried_position(k1) == window_start(1, k1) - 1
 

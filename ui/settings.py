@@ -118,7 +118,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("epochs", "Epochs", "Optimisation", "int", _help("epochs"), 1),
     Setting("gradient", "Gradient computed by", "Optimisation", "choice",
             "autodiff: tf.GradientTape differentiates the taught graph (model.unroll's lists; for wide windows "
-            "the same cell rolled into tf.scan). derived: the same gradient by a hand-derived backward pass. Same numbers; see the Learn "
+            "the same cell rolled into tf.scan). derived: the same gradient by a hand-derived backward pass. "
+            "Same numbers; see the Learn "
             f"page. Default: {DEFAULT.gradient}.", options=GRADIENTS,
             shown=lambda v: v["style"] not in ONLINE_STYLES),
 )
