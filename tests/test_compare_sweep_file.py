@@ -44,7 +44,7 @@ def test_a_sweep_file_is_charted_like_a_sweep_of_the_page(sweep_json):
     assert sorted((p["n"], p["d"], p["seed"], p["final_loss"]) for p in sweep.points) == want
     assert sweep.baselines == baselines(R2RT)
     assert "Showing the 8 runs of sweep.json" in " ".join(c.value for c in at.caption)
-    assert any("Reading:" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**Reading**") for m in at.markdown)
     table = next(d.value for d in at.dataframe if "final_loss" in d.value.columns)
     assert len(table) == 8 and set(table["closest baseline"]) <= {"learns nothing", "learns lag 3", "learns both"}
     spec = at.get("vega_lite_chart")[0].proto.spec
