@@ -58,7 +58,9 @@ def test_every_page_opens_with_the_sidebar_and_no_exception(app_url, page):
                           ("data", "")):
         open_page(page, f"{app_url}/{path}")
         assert page.locator("[data-testid='stException']").count() == 0, path
-        assert page.get_by_text("Window n (steps unrolled)").count() >= 1, f"{path}: no settings sidebar"
+        sidebar_setting = page.get_by_text("Window n (steps unrolled)").first
+        sidebar_setting.wait_for(timeout=30_000)  # the browser id's first value reruns the page once
+        assert sidebar_setting.is_visible(), f"{path}: no settings sidebar"
         if heading:
             assert heading in page.locator("h1").first.inner_text()
         shot(page, path or "train")
