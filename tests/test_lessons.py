@@ -232,7 +232,7 @@ def test_reading_uses_the_runs_nearest_baseline():
 
 def test_each_step_click_trains_exactly_one_window_and_carries_the_state():
     at = open_app(SMALL)
-    assert [b.label for b in at.button][:5] == ["Train", "Stop", "Step", "Continue", "Reset"]
+    assert [b.label for b in at.main.button][:6] == ["Train", "Step", "Continue", "One more epoch", "Stop", "Reset"]
     button(at, "Step").click().run()
     assert not at.exception
     trainer = at.session_state[state.TRAINER]

@@ -71,6 +71,7 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
 def test_the_styles_race_completes_on_equal_data():
     at = _page()
     at.number_input(key="styles_k1").set_value(2).run()
+    at.multiselect(key="styles_online").set_value([]).run()  # truncated styles only (RTRL/UORO: test_exact_sampling)
     at.button(key="styles_start").click().run()
     assert not at.exception and not at.error
     styles = at.session_state[state.STYLES]
@@ -88,6 +89,7 @@ def test_the_styles_race_completes_on_equal_data():
 
 def test_runs_tab_overlays_chosen_runs():
     at = _page()
+    at.multiselect(key="styles_online").set_value([]).run()
     at.button(key="styles_start").click().run()
     at.multiselect(key="compare_selected").set_value([at.session_state[state.RUNS][0].label]).run()
     at.radio(key="runs_axis").set_value("data seen").run()

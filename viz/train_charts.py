@@ -133,12 +133,13 @@ def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = 
               axis=alt.Axis(labelAngle=0, values=_position_ticks(n)))
     y = alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(domain=domain, zero=False))
     kinds = alt.Scale(domain=["trained", "not trained"], range=[SMOOTH, "#adb5bd"])
+    tooltip = ["position:Q", alt.Tooltip("loss:Q", format=".4f"), "trained:N"]
     stems = alt.Chart(df).mark_bar(width=3).encode(
-        x=x, y=y, y2=alt.datum(domain[0]), color=alt.Color("trained:N", scale=kinds, legend=None))
+        x=x, y=y, y2=alt.datum(domain[0]), color=alt.Color("trained:N", scale=kinds, legend=None), tooltip=tooltip)
     points = alt.Chart(df).mark_point(filled=True, size=70).encode(
         x=x, y=y, color=alt.Color("trained:N", scale=kinds, title=None,
                                   legend=_legend() if not trained.all() else None),
-        tooltip=["position:Q", alt.Tooltip("loss:Q", format=".4f"), "trained:N"],
+        tooltip=tooltip,
     )
     return alt.layer(stems, points, *reference_lines(baselines, labels)).properties(
         title="Loss per window position", height=HEIGHT
