@@ -76,6 +76,12 @@ def _to_arrow(data: Any, datasets: dict[str, Any]) -> dict[str, str]:
 
 
 alt.data_transformers.register(_TRANSFORMER, _to_arrow)
+# Streamlit registers its own transformer outside its lock, just before enabling it under the lock; leaving
+# our `enable(...)` block restores the registry as it was when the block began, which could drop that
+# registration when it happened meanwhile (a class of sessions hit "No 'to_arrow_dataset' entry point").
+# Registered here, it is in every state our block restores.
+_STREAMLIT_TRANSFORMER = "to_arrow_dataset"
+alt.data_transformers.register(_STREAMLIT_TRANSFORMER, vega_charts._to_arrow_dataset)
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -89,5 +95,6 @@ def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
         finally:
             if theme is not None:
                 alt.theme.enable("default")
+            alt.data_transformers.register(_STREAMLIT_TRANSFORMER, vega_charts._to_arrow_dataset)
     out["datasets"] = {**out.get("datasets", {}), **datasets}
     return out
