@@ -124,8 +124,8 @@ def test_explain_lines_and_the_lesson_link_panel(app_url, page):
     note.fill("Predict first!")
     note.press("Control+Enter")
     wait_idle(page)
-    page.wait_for_function("() => /hide=all/.test(document.querySelector(\"[data-testid='stSidebar']\").innerText)",
-                           timeout=30_000)
+    page.wait_for_function(  # the note's rerun, after the checkbox's (which already wrote hide=all)
+        "() => /note=Predict/.test(document.querySelector(\"[data-testid='stSidebar']\").innerText)", timeout=30_000)
     code = sidebar.locator("[data-testid='stCode']").inner_text()
     assert "truncation=10" in code and "hide=all" in code and "note=Predict%20first%21" in code
     sidebar.get_by_text("Make a lesson link").scroll_into_view_if_needed()
