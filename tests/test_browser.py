@@ -148,6 +148,9 @@ def test_download_a_chart_as_png(app_url, page):
     open_page(page, f"{app_url}/?{SMALL}&truncation=4")
     main_button(page, "Train").click()
     page.wait_for_selector("text=Done:", timeout=120_000)
+    # the page reruns once when the run's background full-gradient samples are in; a download clicked
+    # during that rerun is cancelled, so wait for them (the flow caption says how much the window kept)
+    page.get_by_text("the window kept", exact=False).first.wait_for(timeout=120_000)
     wait_idle(page)
     with page.expect_download(timeout=60_000) as info:
         main_button(page, "PNG").first.click()
