@@ -71,7 +71,9 @@ def test_history_rows_carry_profiles_only_on_kept_steps():
     bundle = make_record().to_json()
     assert [("grad_norms" in rec) for rec in bundle["history"]] == [True, False, True, False, True, False]
     rec = bundle["history"][2]
-    assert set(rec) == {"step", "loss", "global_norm", "sigma_max", "grad_norms", "temporal", "position_loss"}
+    assert set(rec) == {"step", "loss", "global_norm", "sigma_max", "grad_norms", "temporal", "position_loss",
+                        "full_gradient_cosine"}
+    assert all(r["full_gradient_cosine"] is None for r in bundle["history"])  # this record has no samples
     assert len(rec["grad_norms"]) == N and rec["step"] == 2
     assert bundle["history"][3]["loss"] is None
     assert bundle["config"]["lags"] == [1, 2]
