@@ -129,6 +129,24 @@ def wait_idle(pg, timeout: float = 120_000) -> None:
     """Wait until the Streamlit script has finished running."""
     pg.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=timeout)
 
+def open_page(page, url: str) -> None:
+    """Open a page of the app and wait until its script has run (the sidebar is there)."""
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
+    wait_idle(page)
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot into artifacts/ (ignored by git), to look at as a user would."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
+
+
+def main_button(page, name: str):
+    """A button of the page itself (the header also has a 'Stop')."""
+    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
+
+
 
 @pytest.fixture
 def fresh_pool(monkeypatch):

@@ -10,22 +10,15 @@ import time
 
 import pytest
 
-from conftest import ARTIFACTS, wait_idle
+from conftest import main_button, open_page, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 SMALL = "series_length=40000"
 
 
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
-    wait_idle(page)
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
 
 
 def charts_drawn(page) -> int:
@@ -38,9 +31,6 @@ def sliders(page):
     return page.locator("[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']")
 
 
-def main_button(page, name: str):
-    """A button of the page itself (the header also has a 'Stop')."""
-    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
 
 
 def selectbox_value(page, label: str) -> str:

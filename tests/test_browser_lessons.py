@@ -8,26 +8,17 @@ import urllib.parse
 
 import pytest
 
-from conftest import ARTIFACTS, wait_idle
+from conftest import ARTIFACTS, main_button, open_page, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 SMALL = "series_length=20000"  # 20 training steps of the default shapes
 
 
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
-    wait_idle(page)
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=True)
 
 
-def main_button(page, name: str):
-    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
 
 
 def query(page) -> dict[str, str]:
