@@ -129,10 +129,13 @@ def wait_idle(pg, timeout: float = 120_000) -> None:
     """Wait until the Streamlit script has finished running."""
     pg.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=timeout)
 
+
 def open_page(page, url: str) -> None:
     """Open a page of the app and wait until its script has run (the sidebar is there)."""
     page.goto(url)
-    page.wait_for_selector("[data-testid='stSidebar']", state="attached", timeout=120_000)
+    # the sidebar's first element, not only its frame: the idle marker is there before the first run starts
+    page.wait_for_selector("[data-testid='stSidebarUserContent'] [data-testid='stElementContainer']",
+                           state="attached", timeout=120_000)
     wait_idle(page)
 
 

@@ -7,18 +7,13 @@ import re
 import urllib.parse
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import ARTIFACTS, main_button, open_page, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 SMALL = "series_length=20000"  # 20 training steps of the default shapes
-
-
-
-
-
-
 
 
 def query(page) -> dict[str, str]:
@@ -28,13 +23,13 @@ def query(page) -> dict[str, str]:
 def test_hide_folds_away_exactly_the_named_controls(app_url, page):
     open_page(page, f"{app_url}/?hide=state_size,truncation,bogus&truncation=10")
     sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Initial weight scale")).to_have_count(1, timeout=60_000)  # the settings are drawn
     assert sidebar.locator("[data-testid='stSlider']").count() == 0  # d and n are the sidebar's two sliders
-    assert sidebar.get_by_text("Initial weight scale").count() == 1
     assert "bogus" in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
     assert query(page)["truncation"] == "10" and query(page)["hide"] == "state_size,truncation"
     open_page(page, f"{app_url}/?hide=all")
+    expect(sidebar.get_by_text("hides the settings")).to_have_count(1, timeout=60_000)
     assert sidebar.get_by_text("Initial weight scale").count() == 0
-    assert sidebar.get_by_text("hides the settings").count() == 1
 
 
 def test_a_note_that_tries_html_is_shown_as_text(app_url, page):

@@ -92,7 +92,7 @@ def test_quick_run_button_trains_and_stores_a_run():
 
 
 @pytest.mark.parametrize("gradient,n", [("autodiff", 5), ("derived", 5), ("autodiff", 20), ("derived", 20)])
-def test_the_page_names_the_program_that_trains_this_config(monkeypatch, gradient, n):
+def test_the_page_names_the_program_that_trains_this_config(monkeypatch, fresh_pool, gradient, n):
     """Train one step with a spy on every window pass, then check the page claims the one that ran."""
     ran = []
     for slot, fn in list(kernels.WINDOW_PASSES.items()):
