@@ -25,8 +25,9 @@ def _emit(**row) -> None:
 
 
 def overhead(rounds: int) -> None:
-    """Default run: training seconds without a sampler (whole chunks) and with it (chunks cut at 20 steps,
-    then the batched samples), interleaved round by round; medians and the ratio."""
+    """Default run: training seconds without a sampler and with it (the calls keep the 20 sampled steps'
+    weights and state, then the batched samples are computed), interleaved round by round; medians and
+    the ratio. `in_calls_s` is what keeping the inputs added to training (sampled - flush - plain)."""
     cfg = RunConfig()
     warm = make_trainer(cfg)
     warm_up(warm.key)
@@ -49,7 +50,7 @@ def overhead(rounds: int) -> None:
         flush.append(t2 - t1)
         chunks.append(len(t.history.loss))
     p, s, f = (float(np.median(v)) for v in (plain, sampled, flush))
-    _emit(kind="overhead", plain_s=p, sampled_s=s, flush_s=f, cut_chunks_s=s - f - p, overhead=(s - p) / p,
+    _emit(kind="overhead", plain_s=p, sampled_s=s, flush_s=f, in_calls_s=s - f - p, overhead=(s - p) / p,
           chunks=int(np.median(chunks)), rounds=rounds, plain_all=plain, sampled_all=sampled)
 
 

@@ -12,6 +12,10 @@ state on its key's program, so two sessions never share state.
 Each step of a chunk reads its window and loss mask by the rule of `truncation.py` and calls the
 window pass `window_pass_for(gradient, n)` picks (rnn_core/window.py, rnn_core/derived.py), which
 returns a `WindowResult`; the step clips the gradient and applies the optimizer.
+
+A call can also keep, before chosen steps (`sample_at`), the weights and the first rows of the
+carried state those steps train with: the full-gradient sampler (rnn_core/sampling.py) reads them
+without cutting a run into one call per sample.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import derived, optimizers, runtime, window
+from . import derived, optimizers, runtime, sampling, window
 from .config import RunConfig
 from .spectral import spectral_norms
 from .truncation import loss_mask, window_start
@@ -87,6 +91,11 @@ def key_for(cfg) -> KernelKey:
     return KernelKey(cfg.batch_size, n, k1, d, cfg.optimizer, capacity_for(cfg.batch_size, n, k1, d), cfg.gradient)
 
 
+def sample_slots(key: KernelKey) -> int:
+    """How many steps' weights and state one call can keep for the full-gradient sampler."""
+    return min(sampling.SAMPLES, key.capacity)
+
+
 def slab_width(key: KernelKey) -> int:
     """Time steps of input one call reads: `capacity` windows of n starting every k1."""
     return (key.capacity - 1) * key.k1 + key.n
@@ -120,6 +129,8 @@ class Program:
         self.compiled = False  # set once the XLA program is built: calls before then would wait for its tracing
         self.seconds_per_step: float | None = None  # last measured by a run; sizes the next run's first chunk
         self.window_pass = window_pass_for(key.gradient, key.n)
+        self.slots = sample_slots(key)
+        self.sample_rows = min(sampling.ROWS, key.batch_size)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False)
         self._compile_lock = threading.Lock()
 
@@ -136,7 +147,8 @@ class Program:
             slab = np.zeros((key.batch_size, slab_width(key)), np.int8)
             self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True)
 
-    def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool) -> dict[str, np.ndarray]:
+    def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool,
+             sample_at: list[int] | None = None) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly) from these weights and optimizer state.
 
         Calls from many runs at once are not queued here: each is one thread the OS shares the cores
@@ -144,30 +156,57 @@ class Program:
         core to itself. A queue of one slot per core would hand a heavy step a whole core each turn.
 
         Returns numpy metrics, the carried state, and the new weights ("params") and optimizer state ("opt").
+        With `sample_at` (at most `slots` step offsets in this call, ascending), also "taken_params" (the
+        four weights before each of those steps, stacked) and "taken_state" (the carried state's first
+        `sample_rows` rows going into it).
         """
+        taken = list(sample_at or [])
+        if len(taken) > self.slots or any(not 0 <= t < count for t in taken):
+            raise ValueError(f"sample_at {taken}: at most {self.slots} offsets in 0..{count - 1}")
+        at = np.full((self.slots,), -1, np.int32)
+        at[: len(taken)] = taken
         args = (
             tuple(tf.constant(p) for p in params), tuple(tf.constant(v) for v in opt_state),
             tf.constant(slab), tf.constant(state), tf.constant(count, tf.int32),
-            tf.constant(first_window), tf.constant(clip, tf.float32),
+            tf.constant(first_window), tf.constant(clip, tf.float32), tf.constant(at),
         )
         out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
         if compiled:
             self.compiled = True
-        result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt")}
+        result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt", "taken_params", "taken_state")}
         result["params"] = [np.asarray(v.numpy()) for v in out["params"]]
         result["opt"] = [np.asarray(v.numpy()) for v in out["opt"]]
+        if taken:  # copied out only when asked (at large d they are megabytes)
+            result["taken_params"] = [np.asarray(v.numpy()[: len(taken)]) for v in out["taken_params"]]
+            result["taken_state"] = np.asarray(out["taken_state"].numpy()[: len(taken)])
         result["sigma_max"] = spectral_norms(result.pop("recurrent")[:count]).astype(np.float32)
         return result
 
-    def _chunk(self, params, opt_state, slab, state, count, first_window, clip, eager_size: int | None = None):
+    def _chunk(self, params, opt_state, slab, state, count, first_window, clip, sample_at,
+               eager_size: int | None = None):
         key = self.key
         n, k1 = key.n, key.k1
         cap = key.capacity if eager_size is None else max(1, eager_size)
         every_mask = tf.constant(loss_mask(n, k1, first_window=False))
         first_mask = tf.constant(loss_mask(n, k1, first_window=True))
 
+        rows = self.sample_rows
+
+        def keep(c: _Carry):
+            """The weights and carried state's first rows before step c.i, in its slot if it has one."""
+            hits = tf.equal(sample_at, c.i)
+
+            def put():
+                j = tf.argmax(tf.cast(hits, tf.int32), output_type=tf.int32)
+                slot = tf.reshape(j, [1, 1])
+                params = tuple(tf.tensor_scatter_nd_update(t, slot, p[None]) for t, p in zip(c.taken_params, c.params))
+                return params, tf.tensor_scatter_nd_update(c.taken_state, slot, c.S[None, :rows])
+
+            return tf.cond(tf.reduce_any(hits), put, lambda: (c.taken_params, c.taken_state))
+
         def body(c: _Carry) -> _Carry:
             W, b_s, U, b_p = c.params
+            taken_params, taken_state = keep(c)
             window = tf.cast(tf.slice(slab, [0, window_start(c.i, k1)], [key.batch_size, n]), tf.int32)
             xw, yw = tf.bitwise.bitwise_and(window, 1), tf.bitwise.right_shift(window, 1)
             mask = tf.where(tf.logical_and(first_window, tf.equal(c.i, 0)), first_mask, every_mask)
@@ -181,7 +220,7 @@ class Program:
                 c.loss.write(c.i, r.loss), c.position_loss.write(c.i, r.position_loss),
                 c.grad_norms.write(c.i, r.grad_norms), c.temporal.write(c.i, r.temporal),
                 c.global_norm.write(c.i, global_norm), c.recurrent.write(c.i, new_params[0][:, 2:]),
-                r.states[:, 0, :], r.prob_one[:, 0],
+                r.states[:, 0, :], r.prob_one[:, 0], taken_params, taken_state,
             )
 
         def arrays(shape):
@@ -191,6 +230,7 @@ class Program:
             tf.constant(0), tuple(params), tuple(opt_state), state,
             arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([key.d, key.d]),
             tf.zeros([n, key.d]), tf.zeros([n]),
+            tuple(tf.zeros([self.slots, *p.shape]) for p in params), tf.zeros([self.slots, rows, key.d]),
         )
         out = tf.while_loop(lambda c: c.i < count, lambda c: (body(c),), (init,), maximum_iterations=cap)[0]
         return {
@@ -198,7 +238,7 @@ class Program:
             "grad_norms": out.grad_norms.stack(), "temporal": out.temporal.stack(),
             "global_norm": out.global_norm.stack(), "recurrent": out.recurrent.stack(),
             "state": out.S, "snapshot_states": out.snapshot_states, "snapshot_probs": out.snapshot_probs,
-            "params": out.params, "opt": out.opt,
+            "params": out.params, "opt": out.opt, "taken_params": out.taken_params, "taken_state": out.taken_state,
         }
 
 
@@ -218,6 +258,8 @@ class _Carry(NamedTuple):
     recurrent: tf.TensorArray  # W_s after each step, for sigma_max on the host
     snapshot_states: tf.Tensor  # [n, d]
     snapshot_probs: tf.Tensor  # [n]
+    taken_params: tuple  # [slots, ...] each weight before the sampled steps
+    taken_state: tf.Tensor  # [slots, sample_rows, d] the carried state going into them
 
 
 class Kernel:
@@ -258,12 +300,15 @@ class Kernel:
         """Copy the weights and optimizer state out."""
         return [p.copy() for p in self.params], [v.copy() for v in self.optimizer_state]
 
-    def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True) -> dict[str, np.ndarray]:
+    def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True,
+                   sample_at: list[int] | None = None) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
 
         slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
+        sample_at: step offsets whose weights and state to keep (`Program.call`).
         """
-        out = self.program.call(self.params, self.optimizer_state, slab, state, count, first_window, clip, compiled)
+        out = self.program.call(self.params, self.optimizer_state, slab, state, count, first_window, clip, compiled,
+                                sample_at)
         self.params, self.optimizer_state = out.pop("params"), out.pop("opt")
         return out
 

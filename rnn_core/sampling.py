@@ -1,9 +1,10 @@
 """Full-gradient sampling during a truncated run: how far the gradient that trained a step is from the exact one.
 
 The sampler plans `SAMPLES` steps spread evenly over the run (the last is the run's last step, so
-its window is the latest trained window). The trainer cuts its chunks so that one ends just
-before each planned step (`cap`) and hands the sampler, before that step trains (`observe`), the
-weights, the carried state and the epoch's rows: exactly what the step will train with. The
+its window is the latest trained window). The trainer asks which planned steps a compiled call
+will run (`planned_in`); the call keeps the weights and the carried state each of them trains with
+(`kernels.Program.call`'s `sample_at`, no extra call), and the trainer hands them with the epoch's
+rows to the sampler (`observe`): exactly what the step trained with. The
 comparison itself is deferred and batched (`exact_batch.compare_many`, all pending samples in one
 compiled call), run when a record of the run is made (`flush`): the CLI pays the fixed cost once,
 the page once per redraw. `flush(wait=False)` hands the work to a background thread and returns
@@ -93,13 +94,15 @@ class GradientSampler:
         self.plan = plan_steps(self.total_steps, self.samples)
         self._planned = set(self.plan)
 
-    def cap(self, step: int, count: int) -> int:
-        """Shorten a chunk starting at `step` so that it ends just before the next planned step."""
-        later = [s for s in self.plan if s > step]
-        return min(count, later[0] - step) if later else count
+    def planned_in(self, step: int, count: int) -> list[int]:
+        """Offsets from `step` of the planned steps not yet observed among steps `step` .. `step + count - 1`."""
+        seen = {r.step for r in self.records}
+        return [s - step for s in self.plan if step <= s < step + count and s not in seen]
 
-    def observe(self, step: int, epoch: int, window: int, rows: np.ndarray, state: np.ndarray, save) -> None:
-        """Before step `step` trains: keep its inputs if it is planned. `save()` returns (weights, optimizer state)."""
+    def observe(self, step: int, epoch: int, window: int, rows: np.ndarray, state: np.ndarray,
+                weights: list[np.ndarray]) -> None:
+        """Keep planned step `step`'s inputs: its epoch's rows, and the weights and carried state it trained with
+        (at least the first `rows` batch rows of the state)."""
         if step not in self._planned or any(r.step == step for r in self.records):
             return
         from .exact_batch import BatchItem
@@ -113,7 +116,7 @@ class GradientSampler:
         R = min(self.rows, rows.shape[0])
         slab = np.zeros((R, K + n), np.int8)
         slab[:, K - have :] = rows[:R, ws - have : ws + n]
-        weights = [np.array(p, np.float32) for p in save()[0]]
+        weights = [np.array(p, np.float32) for p in weights]
         mask = loss_mask(n, k1, window == 0).astype(np.float32)
         sample = Sample(step=step, epoch=epoch, window=window)
         item = BatchItem(params=weights, slab=slab, begin=K - have, mask=mask,

@@ -41,6 +41,7 @@ from .kernels import (
     key_for,
     pack,
     program_name,
+    sample_slots,
     slab_width,
 )
 from .model import Params, init_params
@@ -263,12 +264,13 @@ class Trainer:
                 if st.window == 0:
                     st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
                 left = self.steps_per_epoch - st.window
-                if self.sampler is not None:
-                    self.sampler.observe(st.steps_done, st.epoch, st.window, rows, st.state, kernel.save)
                 count = self._next_count(per_step, left, budget, compiled)
+                planned = [] if self.sampler is None else self.sampler.planned_in(st.steps_done, count)
+                first_step, first_window = st.steps_done, st.window
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
                     self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip, compiled=compiled,
+                    sample_at=planned,
                 )
                 elapsed = time.perf_counter() - t0
                 pause = fair_pause(elapsed, self.chunk_seconds)
@@ -278,6 +280,10 @@ class Trainer:
                     kernel.seconds_per_step = per_step
                 st.seconds += elapsed
                 chunk = self._record(out, count, compiled, rows)
+                for j, offset in enumerate(planned):
+                    if first_step + offset < st.steps_done:  # trained (a diverged chunk stops early)
+                        self.sampler.observe(first_step + offset, st.epoch, first_window + offset, rows,
+                                             out["taken_state"][j], [p[j] for p in out["taken_params"]])
                 if defer_compile:
                     compile_job, defer_compile = compile_in_background(self.key), False
                 st.window += count
@@ -305,8 +311,11 @@ class Trainer:
             count = int(self.chunk_seconds / max(per_step, 1e-7))
         if not compiled:
             count = min(count, 64)
-        if self.sampler is not None:  # a chunk ends before each sampled step, so its weights can be read
-            count = self.sampler.cap(self.state.steps_done, count)
+        if self.sampler is not None:  # no more sampled steps in one call than it has slots for
+            planned = self.sampler.planned_in(self.state.steps_done, count)
+            slots = sample_slots(self.key)
+            if len(planned) > slots:
+                count = planned[slots]
         return int(max(1, min(count, cap, left, budget)))
 
     def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, rows: np.ndarray) -> Chunk:

@@ -122,7 +122,6 @@ def test_trainer_samples_the_planned_steps_with_the_weights_and_state_that_train
     samples = record.gradient_samples()
     assert list(samples["step"]) == plan_steps(200) and len(samples["step"]) >= 20
     assert np.all(np.isfinite(samples["cosine_all"])) and np.all(samples["cosine_all"] <= 1 + 1e-9)
-    assert set(int(s) for s in samples["step"]) <= set(seen) | {0}  # a chunk ended just before each planned step
 
     # recompute three samples with exact.full_gradient_comparison from an independent replay of the run
     replay = Trainer(cfg)
