@@ -41,16 +41,19 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_trainer(cls, trainer: Trainer, label: str = "", wait_samples: bool | None = None) -> RunRecord:
+    def from_trainer(cls, trainer: Trainer, label: str = "", wait_samples: bool | None = None,
+                     sample_grace: float = 0.0) -> RunRecord:
         """Copy what a trainer has recorded so far.
 
         Pending full-gradient samples are computed first: waiting for them when `wait_samples` (by
-        default when the run is not running), else on a background thread; the record then reads
-        them from the trainer's sampler when asked (`gradient_samples`).
+        default when the run is not running), else on a background thread, given up to `sample_grace`
+        seconds to finish; the record then reads them from the trainer's sampler when asked
+        (`gradient_samples`).
         """
         sampler = getattr(trainer, "sampler", None)
         if sampler is not None:
-            sampler.flush(wait=trainer.state.status != "running" if wait_samples is None else wait_samples)
+            sampler.flush(wait=trainer.state.status != "running" if wait_samples is None else wait_samples,
+                          grace=sample_grace)
         return cls(
             config=trainer.cfg,
             baselines=list(trainer.baselines),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,11 +151,13 @@ class GradientSampler:
         self.flow_step = batch[-1].sample.step
         self.seconds += time.perf_counter() - t0
 
-    def flush(self, wait: bool = True) -> None:
-        """Compute the pending samples: now (`wait`), or on the background thread (then return at once)."""
+    def flush(self, wait: bool = True, grace: float = 0.0) -> None:
+        """Compute the pending samples: now (`wait`), or on the background thread, returning once they are
+        done or after `grace` seconds, whichever is first (a page waits a moment rather than redraw later)."""
         job = self._job
         if job is not None and not job.done():
             if not wait:
+                _settle(job, grace)
                 return
             job.result()
         with self._lock:
@@ -165,6 +168,7 @@ class GradientSampler:
             self._compute(batch)
         else:
             self._job = _WORKER.submit(self._compute, batch)
+            _settle(self._job, grace)
 
     @property
     def busy(self) -> bool:
@@ -174,6 +178,12 @@ class GradientSampler:
     def done(self) -> list[Sample]:
         """The computed samples, in step order."""
         return sorted((s for s in self.records if s.done), key=lambda s: s.step)
+
+
+def _settle(job: Future, grace: float) -> None:
+    """Wait up to `grace` seconds for `job` (its errors surface where its samples are read)."""
+    if grace > 0:
+        wait_for([job], timeout=grace)
 
 
 def for_run(cfg: RunConfig, total_steps: int) -> GradientSampler | None:

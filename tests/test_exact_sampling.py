@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -311,3 +312,20 @@ def test_compare_page_overlays_the_cosines_of_the_picked_runs():
     assert "Cosine of each run's truncated gradient with the exact one" in captions
     for r in records:
         assert f"{r.label} " in captions
+
+
+def test_a_grace_period_lets_a_finished_runs_samples_finish_without_blocking_for_ever():
+    cfg = RunConfig(series_length=100_000, seed=4)  # 100 TF-style steps, 20 samples
+    trainer = Trainer(cfg)
+    trainer.run_to_end()
+    sampler = trainer.sampler
+    assert sampler.busy and len(sampler.done()) == 0  # observed, nothing computed yet
+    record = RunRecord.from_trainer(trainer, wait_samples=False, sample_grace=120.0)
+    assert not sampler.busy and len(record.gradient_samples()["step"]) == len(plan_steps(100))
+    again = Trainer(cfg)
+    again.run_to_end()
+    t0 = time.perf_counter()
+    again.sampler.flush(wait=False)  # no grace: returns while the background thread computes
+    assert time.perf_counter() - t0 < 5.0
+    again.sampler.flush(wait=True)
+    assert [s.cosine_all for s in again.sampler.done()] == pytest.approx([s.cosine_all for s in sampler.done()], abs=1e-5)

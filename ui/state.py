@@ -54,6 +54,7 @@ TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session
 STORE_ID = "store_id"  # RunRecord.extra key: the run's id in the store
 MAX_RUNS = 20
 WAIT_SECONDS = 30.0
+SAMPLE_GRACE_SECONDS = 0.5  # how long saving a finished run waits for its full-gradient samples
 
 
 # ---- settings
@@ -286,7 +287,10 @@ def save() -> RunRecord | None:
     if old is not None and (old.summary.get("steps"), old.extra.get("trainer_status")) == (live.state.steps_done,
                                                                                            live.state.status):
         return old  # nothing trained since it was saved (the summary's status may say 'failed' for 'completed')
-    record = RunRecord.from_trainer(live, label=old.label if old is not None else "", wait_samples=False)
+    # A finished run's samples usually take a few tens of ms: waiting a moment for them saves the page
+    # the redraw that showing them later costs (which would cancel a download clicked meanwhile).
+    record = RunRecord.from_trainer(live, label=old.label if old is not None else "", wait_samples=False,
+                                    sample_grace=SAMPLE_GRACE_SECONDS if live.finished else 0.0)
     record.extra["trainer_status"] = live.state.status
     kept = runs()
     for i, entry in enumerate(kept):
