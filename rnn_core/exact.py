@@ -286,7 +286,7 @@ def full_gradient_comparison(
         cosine_W_s=_cosine(truncated[0][:, 2:].ravel(), exact[0][:, 2:].ravel()),
         rel_error=float(np.linalg.norm(t - e)) / norm if norm > 0 else float("nan"),
         history_steps=steps, exact=exact, truncated=truncated,
-        flow=None if flow_extra is None else _flow_result(flow, window_start, n, k1, first_window, extra, history),
+        flow=None if flow_extra is None else flow_result(flow, window_start, n, k1, first_window, extra, history),
     )
 
 
@@ -317,10 +317,10 @@ def gradient_flow(
     extra = n if extra is None else _check_extra(extra)
     _, _, flow, _, _ = _run(params, x_hist, y_hist, window_start, n, k1, first_window, None, history, extra,
                             tolerance=np.inf)  # the exact gradient's backward pass is not needed here
-    return _flow_result(flow, window_start, n, k1, first_window, extra, history)
+    return flow_result(flow, window_start, n, k1, first_window, extra, history)
 
 
-def _flow_result(flow, window_start, n, k1, first_window, extra, history) -> GradientFlow:
+def flow_result(flow, window_start, n, k1, first_window, extra, history) -> GradientFlow:
     rows = trained_positions(n, k1, first_window)
     cols = np.arange(window_start - extra, window_start + n)
     keep = cols >= (0 if history is None else max(0, window_start - history))

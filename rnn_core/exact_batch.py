@@ -1,24 +1,25 @@
-"""Many full-gradient samples in one compiled call: each with its own weights, window and carried state.
+"""Many full-gradient samples at once, in NumPy: each with its own weights, window and carried state.
 
-`exact.full_gradient_comparison` answers one window per call; a call's cost is mostly its loop of
-~1,000 sequential time steps, each too small to keep a core busy (1.5 ms fixed + ~4 us a step at
-B = 200, d = 4). Stacking N samples on a leading axis makes the same loop do N times the
-arithmetic per step for about the same latency, so a run's 20 samples cost about what one did.
+The full-gradient sampler's arithmetic (rnn_core/sampling.py). `exact.full_gradient_comparison` is
+the definition, one window per XLA-compiled call; this computes the same numbers for N samples
+stacked on a leading axis, so each of the ~K sequential time steps does N samples' work in a few
+NumPy calls. In NumPy because a compiled program's compile costs seconds of CPU for every new shape
+(and every new process: each CLI run), while a run's 20 samples here cost tens of milliseconds at
+the defaults (bench/exact_sampling.py); float32 like the trainer, so the backward pass underflows
+where the trainer's would.
 
 Per sample i (weights theta_i, window start w_i, carried state S0_i): the history is the K time
 steps before the window (fewer when the epoch began later: the state is zero before its first
 step), the window's n steps follow. The exact gradient backpropagates the window's trained
 losses through the window and the whole history; the truncated one starts the window from
 S0_i, the state the run carried in, and stops at the window's start. Same definitions as
-`exact.full_gradient_comparison` (tests check the two agree).
+`exact.full_gradient_comparison` and `exact.gradient_flow` (tests check they agree).
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
 
 @dataclass
@@ -42,119 +43,118 @@ class BatchResult:
     history_steps: int  # time steps the exact gradient's backward pass went through (window included)
 
 
-SMALL_D = 8  # up to here products with W_s are written as d broadcast multiply-adds, which XLA fuses
-
-
-def _by_rows(S, W_s):
+REL_TOL = float(np.finfo(np.float32).eps)  # the backward pass stops once the error it sends left is this small
+# relative to what the window sent: below it no float32 sum of the gradient changes (exact.py's `tolerance`)
+BATCH = 20  # samples stacked in one pass: a run's whole plan (sampling.SAMPLES)
+def _matT(S, W_s):
     """S W_s^T per sample: [N, B, e] x [N, d, e] -> [N, B, d]."""
-    d = W_s.shape[2]
-    if d > SMALL_D:
-        return tf.einsum("nbe,nde->nbd", S, W_s)
-    out = S[:, :, 0:1] * W_s[:, None, :, 0]
-    for e in range(1, d):
-        out = out + S[:, :, e : e + 1] * W_s[:, None, :, e]
-    return out
+    return np.matmul(S, W_s.transpose(0, 2, 1))
 
 
-def _back(dZ, W_s):
-    """dZ W_s per sample: [N, B, d] x [N, d, e] -> [N, B, e]."""
-    d = W_s.shape[1]
-    if d > SMALL_D:
-        return tf.einsum("nbd,nde->nbe", dZ, W_s)
-    out = dZ[:, :, 0:1] * W_s[:, None, 0, :]
-    for k in range(1, d):
-        out = out + dZ[:, :, k : k + 1] * W_s[:, None, k, :]
-    return out
+def _one_hot(bits: np.ndarray) -> np.ndarray:
+    """0/1 -> [1, 0] / [0, 1] on a new last axis (float32)."""
+    return np.stack([1.0 - bits, bits], axis=-1).astype(np.float32)
 
 
-def _outer_sum(a, b):
-    """sum over rows of a b^T per sample: [N, B, i] x [N, B, j] -> [N, i, j]."""
-    if a.shape[2] > SMALL_D:
-        return tf.einsum("nbi,nbj->nij", a, b)
-    return tf.reduce_sum(a[:, :, :, None] * b[:, :, None, :], axis=1)
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
-class _BatchProgram:
-    def __init__(self, N: int, B: int, K: int, n: int, d: int):
-        self.shape = (N, B, K, n, d)
-        self.fn = tf.function(self._run, jit_compile=True, reduce_retracing=False)
+def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
+    """Both gradients of every sample, and how far back the exact one's backward pass went (float32).
 
-    def _run(self, W, b_s, U, b_p, slab, begin, mask, S0):
-        # W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n],
-        # S0 [N, B, d]
-        N, B, K, n, d = self.shape
-        cols = tf.transpose(tf.cast(slab, tf.int32), [2, 0, 1])  # [K+n, N, B]
-        xf = tf.cast(tf.bitwise.bitwise_and(cols, 1), tf.float32)
-        W_s = W[:, :, 2:]  # [N, d, d]
-        base = W[:, :, 0] + b_s  # [N, d]
-        diff = W[:, :, 1] - W[:, :, 0]
-        live = lambda t: tf.cast(t >= begin, tf.float32)[:, None, None]  # noqa: E731  [N, 1, 1]
+    W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n],
+    S0 [N, B, d].
+    """
+    N, B, T = slab.shape
+    n = mask.shape[1]
+    K = T - n
+    cols = slab.astype(np.int32).transpose(2, 0, 1)  # [K+n, N, B]
+    xf = (cols & 1).astype(np.float32)
+    W_s = W[:, :, 2:]
+    base = (W[:, :, 0] + b_s)[:, None, :]  # [N, 1, d]
+    diff = (W[:, :, 1] - W[:, :, 0])[:, None, :]
+    live = (np.arange(T)[:, None] >= begin[None, :]).astype(np.float32)[:, :, None, None]  # [T, N, 1, 1]
 
-        def cell(S, t):
-            z = base[:, None] + xf[t][:, :, None] * diff[:, None] + _by_rows(S, W_s)
-            return tf.tanh(z)
+    def cell(S, t):
+        return np.tanh(base + xf[t][:, :, None] * diff + _matT(S, W_s))
 
-        def forward(t, S, states):
-            S = cell(S, t) * live(t)
-            return t + 1, S, states.write(t, S)
+    states = np.zeros((K, N, B, W.shape[1]), np.float32)
+    S = np.zeros_like(S0)
+    for t in range(K):
+        S = states[t] = cell(S, t) * live[t]
+    weight = (mask / mask.sum(axis=1, keepdims=True)).T  # [n, N]
 
-        _, S_hist, states = tf.while_loop(
-            lambda t, *_: t < K, forward, (tf.constant(0), tf.zeros([N, B, d]), tf.TensorArray(tf.float32, size=K)))
-        S_all = states.stack()  # [K, N, B, d]
-        weight = mask / tf.reduce_sum(mask, axis=1, keepdims=True)  # [N, n]
+    def window(S_first):
+        S_win, S = [], S_first
+        for j in range(n):
+            S = cell(S, K + j)
+            S_win.append(S)
+        S_win = np.stack(S_win)  # [n, N, B, d]
+        logits = np.einsum("tnbd,nkd->tnbk", S_win, U) + b_p[None, :, None]
+        dP = (_softmax(logits) - _one_hot(cols[K:] >> 1)) * (weight / B)[:, :, None, None]
+        dS_loc = np.einsum("tnbk,nkd->tnbd", dP, U)
+        dZ, nxt = np.empty_like(S_win), np.zeros_like(S_first)
+        for j in reversed(range(n)):
+            nxt = dZ[j] = (dS_loc[j] + np.matmul(nxt, W_s)) * (1.0 - S_win[j] * S_win[j])
+        prev = np.concatenate([S_first[None], S_win[:-1]], axis=0)
+        H = np.concatenate([_one_hot(cols[K:] & 1), prev], axis=3)  # [n, N, B, 2+d]
+        grads = [np.einsum("tnbi,tnbj->nij", dZ, H), dZ.sum(axis=(0, 2)),
+                 np.einsum("tnbk,tnbd->nkd", dP, S_win), dP.sum(axis=(0, 2))]
+        return grads, np.matmul(dZ[0], W_s)  # dL/dS_{K-1}
 
-        def window(S_first):
-            Ss, S = [], S_first
-            for j in range(n):
-                S = cell(S, K + j)
-                Ss.append(S)
-            S_win = tf.stack(Ss)  # [n, N, B, d]
-            Y = tf.one_hot(cols[K:] // 2, 2)  # [n, N, B, 2]
-            logits = tf.einsum("tnbd,nkd->tnbk", S_win, U) + b_p[None, :, None]
-            dP = (tf.nn.softmax(logits) - Y) * (tf.transpose(weight) / B)[:, :, None, None]
-            dS_loc = tf.einsum("tnbk,nkd->tnbd", dP, U)
-            dZ, nxt = [None] * n, tf.zeros_like(S_first)
-            for j in reversed(range(n)):
-                dZ[j] = (dS_loc[j] + _back(nxt, W_s)) * (1.0 - S_win[j] * S_win[j])
-                nxt = dZ[j]
-            dZ = tf.stack(dZ)  # [n, N, B, d]
-            prev = tf.concat([S_first[None], S_win[:-1]], axis=0)
-            X = tf.one_hot(cols[K:] % 2, 2)
-            H = tf.concat([X, prev], axis=3)  # [n, N, B, 2+d]
-            grads = [tf.einsum("tnbi,tnbj->nij", dZ, H), tf.reduce_sum(dZ, [0, 2]),
-                     tf.einsum("tnbk,tnbd->nkd", dP, S_win), tf.reduce_sum(dP, [0, 2])]
-            return grads, _back(dZ[0], W_s)  # dL/dS_{K-1}
-
-        truncated, _ = window(S0)
-        exact_win, carry = window(S_hist)
-        limit = 0.0
-
-        def backward(t, dS, gW, gb, depth):
-            S_t = S_all[t] * live(t)
-            S_prev = tf.gather(S_all, tf.maximum(t - 1, 0)) * tf.cast(t > 0, tf.float32) * live(t - 1)
-            dZ = dS * (1.0 - S_t * S_t) * live(t)
-            h = tf.concat([tf.one_hot(cols[t] % 2, 2), S_prev], axis=2)  # [N, B, 2+d]
-            active = tf.cast(tf.reduce_any(tf.not_equal(dZ, 0.0), axis=[1, 2]), tf.int32)
-            return (t - 1, _back(dZ, W_s), gW + _outer_sum(dZ, h),
-                    gb + tf.reduce_sum(dZ, 1), depth + active)
-
-        _, _, gW, gb, depth = tf.while_loop(
-            lambda t, dS, *_: tf.logical_and(t >= 0, tf.reduce_max(tf.abs(dS)) > limit), backward,
-            (tf.constant(K - 1), carry, tf.zeros_like(W), tf.zeros_like(b_s), tf.zeros([N], tf.int32)))
-        exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
-        return exact, truncated, depth
+    truncated, _ = window(S0)
+    exact_win, dS = window(S)
+    gW, gb = np.zeros_like(W), np.zeros_like(b_s)
+    depth = np.zeros(N, np.int64)
+    limit = REL_TOL * np.sqrt((dS * dS).sum(axis=(1, 2)))
+    t = K - 1
+    while t >= 0:  # until every sample's error is below float32 precision of where it started, or the history ends
+        going = np.sqrt((dS * dS).sum(axis=(1, 2))) > limit
+        if not going.any():
+            break
+        S_t = states[t]
+        S_prev = states[t - 1] * live[t - 1] if t > 0 else np.zeros_like(S_t)
+        dZ = dS * (1.0 - S_t * S_t) * live[t]
+        h = np.concatenate([_one_hot(cols[t] & 1), S_prev], axis=2)  # [N, B, 2+d]
+        depth += going & np.any(dZ != 0.0, axis=(1, 2))
+        gW += np.matmul(dZ.transpose(0, 2, 1), h)
+        gb += dZ.sum(axis=1)
+        dS = np.matmul(dZ, W_s)
+        t -= 1
+    exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
+    return exact, truncated, depth
 
 
-_PROGRAMS: dict[tuple[int, int, int, int, int], _BatchProgram] = {}
-_LOCK = threading.Lock()
-
-
-def _program(N: int, B: int, K: int, n: int, d: int) -> _BatchProgram:
-    with _LOCK:
-        key = (N, B, K, n, d)
-        if key not in _PROGRAMS:
-            _PROGRAMS[key] = _BatchProgram(*key)
-        return _PROGRAMS[key]
+def flow_norms(params, slab: np.ndarray, begin: int, n: int, extra: int) -> np.ndarray:
+    """||dL_p/dS_s|| [n losses, extra + n states] of one sample: its window's n per-position batch-mean
+    losses (the window is the slab's last n columns), backpropagated side by side from the window's last
+    state to `extra` states left of it; states are recomputed from zero at column `begin` (float32).
+    Columns before `begin` are meaningless (the caller drops them), as in `exact.gradient_flow`."""
+    W, b_s, U, b_p = (np.asarray(p, np.float32) for p in params)
+    B, T = slab.shape
+    K, d = T - n, W.shape[0]
+    cols = slab.astype(np.int32)
+    W_s, base, diff = W[:, 2:], W[:, 0] + b_s, W[:, 1] - W[:, 0]
+    S_all = np.zeros((T, B, d), np.float32)
+    S = np.zeros((B, d), np.float32)
+    for t in range(begin, T):
+        S = S_all[t] = np.tanh(base + (cols[:, t] & 1)[:, None] * diff + S @ W_s.T)
+    S_win = S_all[K:]  # [n, B, d]
+    err = _softmax(S_win @ U.T + b_p) - _one_hot((cols[:, K:] >> 1).T)
+    seeds = err @ U / B  # the local part of dL_p/dS_p
+    width = extra + n
+    norms = np.zeros((width, n), np.float32)
+    carry = np.zeros((n, B, d), np.float32)
+    for j in range(width):
+        s = K + n - 1 - j
+        if j < n:
+            carry[n - 1 - j] += seeds[n - 1 - j]
+        norms[width - 1 - j] = np.sqrt((carry * carry).sum(axis=(1, 2)))
+        S_s = S_all[max(s, 0)]
+        carry = np.matmul(carry * (1.0 - S_s * S_s)[None], W_s)  # dL_p/dS_{s-1}
+    return norms.T
 
 
 def _cos(u: np.ndarray, v: np.ndarray) -> float:
@@ -163,19 +163,15 @@ def _cos(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def _call(items: list[BatchItem]) -> list[BatchResult]:
-    N = len(items)
-    B, L = items[0].slab.shape
     n = len(items[0].mask)
-    d = items[0].params[0].shape[0]
-    program = _program(N, B, L - n, n, d)
-    stack = [tf.constant(np.stack([np.asarray(it.params[k], np.float32) for it in items])) for k in range(4)]
-    exact, truncated, depth = program.fn(
-        *stack, tf.constant(np.stack([it.slab for it in items])), tf.constant([it.begin for it in items], tf.int32),
-        tf.constant(np.stack([it.mask for it in items]).astype(np.float32)),
-        tf.constant(np.stack([np.asarray(it.first_state, np.float32) for it in items])))
-    exact = [g.numpy().astype(np.float64) for g in exact]
-    truncated = [g.numpy().astype(np.float64) for g in truncated]
-    depth = depth.numpy()
+    stack = [np.stack([np.asarray(it.params[k], np.float32) for it in items]) for k in range(4)]
+    exact, truncated, depth = _batched(
+        *stack, np.stack([it.slab for it in items]), np.array([it.begin for it in items]),
+        np.stack([it.mask for it in items]).astype(np.float32),
+        np.stack([np.asarray(it.first_state, np.float32) for it in items]))
+    N = len(items)
+    exact = [g.astype(np.float64) for g in exact]
+    truncated = [g.astype(np.float64) for g in truncated]
     out = []
     for i in range(N):
         e = np.concatenate([g[i].ravel() for g in exact])
@@ -188,11 +184,10 @@ def _call(items: list[BatchItem]) -> list[BatchResult]:
     return out
 
 
-def compare_many(items: list[BatchItem]) -> list[BatchResult]:
-    """Exact vs truncated gradient for every item, in as few calls as there are set bits in len(items).
+def compare_many(items: list[BatchItem], batch: int = BATCH) -> list[BatchResult]:
+    """Exact vs truncated gradient for every item, `batch` items a call.
 
-    Items must share B, K, n and d. Calls take 16, 8, 4, 2, 1 items, so at most five programs are
-    ever compiled per shape and no call computes padding.
+    Items must share B, K, n and d.
     """
     if not items:
         return []
@@ -200,9 +195,6 @@ def compare_many(items: list[BatchItem]) -> list[BatchResult]:
     if len(shapes) != 1:
         raise ValueError(f"compare_many: the items differ in shape ({sorted(map(str, shapes))})")
     out: list[BatchResult] = []
-    i = 0
-    for size in (16, 8, 4, 2, 1):
-        while len(items) - i >= size:
-            out += _call(items[i : i + size])
-            i += size
+    for i in range(0, len(items), batch):
+        out += _call(items[i : i + batch])
     return out

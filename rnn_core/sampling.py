@@ -12,16 +12,18 @@ what is done.
 
 The exact gradient backpropagates the window's trained losses through the history before the
 window since the epoch's zero state (`exact.py` for the definition), recomputed from a zero state
-HISTORY = 256 steps back: in float32 the backward pass underflows to exactly zero about 110-250
-steps back at R2RT's weights, and the recomputed states lose the wrong starting state as fast (the
-same Jacobian products), so that equals the gradient since the zero state to float32 precision
-(tests check it). A sample whose backward pass still ran at the history's start is recomputed with
-LONG_HISTORY = 1,000 steps. Samples use the first ROWS = 32 batch rows (their trained losses,
+HISTORY = 256 steps back. The backward pass stops once the error it sends left has fallen below
+float32 precision of what the window sent (`exact_batch.REL_TOL`; tens to a couple of hundred steps
+at R2RT's weights), and the recomputed states lose the wrong starting state as fast (the same
+Jacobian products), so that equals the gradient since the zero state to float32 precision (tests
+check it). A sample whose backward pass still ran at the history's start is recomputed with
+LONG_HISTORY = 1,000 steps. The arithmetic is NumPy (`exact_batch.py`): no compile, in the app or in
+a CLI process. Samples use the first ROWS = 32 batch rows (their trained losses,
 truncated and exact): the arithmetic of a sample grows with rows x history, and all 200 rows x
 1,000 steps for 20 samples is about four times a default epoch's training.
 
-The gradient-flow matrix of the latest sample (`exact.gradient_flow`, same rows and history, 2n
-states left of the window) comes with each flush.
+The gradient-flow matrix of the latest sample (`exact_batch.flow_norms`, the numbers of
+`exact.gradient_flow`; same rows and history, 2n states left of the window) comes with each flush.
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ class Pending:
     sample: Sample
     item: Any  # exact_batch.BatchItem
     flow_inputs: tuple
-    long: tuple | None  # (rows [R, <= LONG_HISTORY + n], window start in them) when the epoch is older than HISTORY
+    long: Any  # the same sample with LONG_HISTORY steps of history (a BatchItem), when the epoch is older than HISTORY
 
 
 @dataclass
@@ -122,32 +124,37 @@ class GradientSampler:
         sample = Sample(step=step, epoch=epoch, window=window)
         item = BatchItem(params=weights, slab=slab, begin=K - have, mask=mask,
                          first_state=np.array(state[:R], np.float32))
-        long = (rows[:R, max(0, ws - LONG_HISTORY) : ws + n], min(ws, LONG_HISTORY)) if ws > K else None
+        long = None
+        if ws > K:
+            have_long = min(ws, LONG_HISTORY)
+            long_slab = np.zeros((R, LONG_HISTORY + n), np.int8)
+            long_slab[:, LONG_HISTORY - have_long :] = rows[:R, ws - have_long : ws + n]
+            long = BatchItem(params=weights, slab=long_slab, begin=LONG_HISTORY - have_long, mask=mask,
+                             first_state=item.first_state)
         with self._lock:
             self.records.append(sample)
             self._pending.append(Pending(sample, item, (weights, slab, K, n, k1, window == 0, have), long))
         self.seconds += time.perf_counter() - t0
 
     def _compute(self, batch: list[Pending]) -> None:
-        from .exact import full_gradient_comparison, gradient_flow
-        from .exact_batch import compare_many
-        from .model import Params
+        from .exact import flow_result
+        from .exact_batch import compare_many, flow_norms
 
         t0 = time.perf_counter()
+        again = []
         for p, r in zip(batch, compare_many([p.item for p in batch])):
             p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = r.cosine_all, r.cosine_W_s, r.rel_error
-            p.sample.history_steps, p.sample.done = r.history_steps, True
+            p.sample.history_steps = r.history_steps
             if p.long is not None and r.history_steps >= self.history + len(p.item.mask):
-                # the error still travelled at the history's start: go back LONG_HISTORY steps
-                part, at = p.long
-                weights, _, _, n, k1, first, _ = p.flow_inputs
-                c = full_gradient_comparison(Params(*weights), part & 1, part >> 1, at, n, k1, first,
-                                             first_state=p.item.first_state)
-                p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = c.cosine_all, c.cosine_W_s, c.rel_error
-                p.sample.history_steps = c.history_steps
+                again.append(p)  # the error still travelled at the history's start: go back LONG_HISTORY steps
+        for p, r in zip(again, compare_many([p.long for p in again])):
+            p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = r.cosine_all, r.cosine_W_s, r.rel_error
+            p.sample.history_steps = r.history_steps
+        for p in batch:
+            p.sample.done = True
         weights, slab, K, n, k1, first, have = batch[-1].flow_inputs
-        x, y = slab & 1, slab >> 1
-        self.flow = gradient_flow(Params(*weights), x, y, K, n, k1, first, extra=2 * n, history=have)
+        norms = flow_norms(weights, slab, K - have, n, extra=2 * n)
+        self.flow = flow_result(norms.astype(np.float64), K, n, k1, first, 2 * n, have)
         self.flow_step = batch[-1].sample.step
         self.seconds += time.perf_counter() - t0
 

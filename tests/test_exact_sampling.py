@@ -162,7 +162,7 @@ def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whol
         mask = np.ones(n, np.float32)
         items.append(BatchItem([np.asarray(a, np.float32) for a in p], slab, K - have, mask, state))
         refs.append(full_gradient_comparison(p, xb[:16], yb[:16], ws, n, n, ws == 0, first_state=state))
-    got = compare_many(items)  # 5 = 4 + 1: two programs
+    got = compare_many(items)
     for g, r in zip(got, refs):
         assert g.cosine_all == pytest.approx(r.cosine_all, abs=1e-4)
         assert g.cosine_W_s == pytest.approx(r.cosine_W_s, abs=1e-4)
@@ -221,7 +221,7 @@ def test_flow_heatmap_data_is_exact_gradient_flow_of_the_latest_window():
     weights, slab = last.flow_inputs[0], last.flow_inputs[1]
     K, n, have = last.flow_inputs[2], cfg.truncation, last.flow_inputs[6]
     ref = gradient_flow(Params(*weights), slab & 1, slab >> 1, K, n, cfg.k1, False, extra=2 * n, history=have)
-    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-6)
+    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-5)  # NumPy float32 vs XLA float32
     from viz.gradient_charts import flow_frame, flow_heatmap
 
     frame = flow_frame(flow)
@@ -231,7 +231,7 @@ def test_flow_heatmap_data_is_exact_gradient_flow_of_the_latest_window():
     t_idx, s_idx = np.nonzero(positive)
     for i, j in zip(t_idx, s_idx):
         t, s = ref.loss_positions[i] - ref.window_start, ref.state_positions[j] - ref.window_start
-        assert rows[(int(t), int(s))] == pytest.approx(ref.matrix[i, j])
+        assert rows[(int(t), int(s))] == pytest.approx(ref.matrix[i, j], rel=1e-5)
     assert sorted(set(frame["loss"])) == [n - 2, n - 1]  # Williams-Peng k1 = 2: a band of two trained losses
     assert min(frame["state"]) == -2 * n and (frame["part"] == "cut by truncation").any()
     spec = flow_heatmap(flow).to_dict()
