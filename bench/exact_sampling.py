@@ -27,31 +27,38 @@ def _emit(**row) -> None:
 def overhead(rounds: int) -> None:
     """Default run: training seconds without a sampler and with it (the calls keep the 20 sampled steps'
     weights and state, then the batched samples are computed), interleaved round by round; medians and
-    the ratio. `in_calls_s` is what keeping the inputs added to training (sampled - flush - plain)."""
+    the ratio. `in_calls_s` is what keeping the inputs added to training (sampled - flush - plain).
+    Twice: samples in NumPy (a CLI process), then on compiled programs (a server, after
+    `sampling.use_compiled`; their compile is reported, not counted)."""
+    from rnn_core.sampling import use_compiled
+
     cfg = RunConfig()
     warm = make_trainer(cfg)
     warm_up(warm.key)
     warm.run_to_end()
-    RunRecord.from_trainer(warm)  # compiles the sampling programs
-    plain, sampled, flush, chunks = [], [], [], []
-    for _ in range(rounds):
-        t = make_trainer(cfg)
-        t.sampler = None
-        t0 = time.perf_counter()
-        t.run_to_end()
-        plain.append(time.perf_counter() - t0)
-        t = make_trainer(cfg)
-        t0 = time.perf_counter()
-        t.run_to_end()
-        t1 = time.perf_counter()
-        RunRecord.from_trainer(t)
-        t2 = time.perf_counter()
-        sampled.append(t2 - t0)
-        flush.append(t2 - t1)
-        chunks.append(len(t.history.loss))
-    p, s, f = (float(np.median(v)) for v in (plain, sampled, flush))
-    _emit(kind="overhead", plain_s=p, sampled_s=s, flush_s=f, in_calls_s=s - f - p, overhead=(s - p) / p,
-          chunks=int(np.median(chunks)), rounds=rounds, plain_all=plain, sampled_all=sampled)
+    RunRecord.from_trainer(warm)
+    for path in ("numpy", "compiled"):
+        compile_s = use_compiled(cfg) if path == "compiled" else 0.0
+        plain, sampled, flush, chunks = [], [], [], []
+        for _ in range(rounds):
+            t = make_trainer(cfg)
+            t.sampler = None
+            t0 = time.perf_counter()
+            t.run_to_end()
+            plain.append(time.perf_counter() - t0)
+            t = make_trainer(cfg)
+            t0 = time.perf_counter()
+            t.run_to_end()
+            t1 = time.perf_counter()
+            RunRecord.from_trainer(t)
+            t2 = time.perf_counter()
+            sampled.append(t2 - t0)
+            flush.append(t2 - t1)
+            chunks.append(len(t.history.loss))
+        p, s, f = (float(np.median(v)) for v in (plain, sampled, flush))
+        _emit(kind="overhead", path=path, plain_s=p, sampled_s=s, flush_s=f, in_calls_s=s - f - p,
+              overhead=(s - p) / p, compile_s=compile_s, chunks=int(np.median(chunks)), rounds=rounds,
+              plain_all=plain, sampled_all=sampled)
 
 
 def cosine(d: int) -> None:

@@ -46,11 +46,6 @@ class BatchResult:
 REL_TOL = float(np.finfo(np.float32).eps)  # the backward pass stops once the error it sends left is this small
 # relative to what the window sent: below it no float32 sum of the gradient changes (exact.py's `tolerance`)
 BATCH = 20  # samples stacked in one pass: a run's whole plan (sampling.SAMPLES)
-def _matT(S, W_s):
-    """S W_s^T per sample: [N, B, e] x [N, d, e] -> [N, B, d]."""
-    return np.matmul(S, W_s.transpose(0, 2, 1))
-
-
 def _one_hot(bits: np.ndarray) -> np.ndarray:
     """0/1 -> [1, 0] / [0, 1] on a new last axis (float32)."""
     return np.stack([1.0 - bits, bits], axis=-1).astype(np.float32)
@@ -59,6 +54,14 @@ def _one_hot(bits: np.ndarray) -> np.ndarray:
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sum_outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum over time and rows of a b^T per sample: [T, N, B, i] x [T, N, B, j] -> [N, i, j]."""
+    N = a.shape[1]
+    A = a.transpose(1, 0, 2, 3).reshape(N, -1, a.shape[3])
+    Bm = b.transpose(1, 0, 2, 3).reshape(N, -1, b.shape[3])
+    return np.matmul(A.transpose(0, 2, 1), Bm)
 
 
 def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
@@ -71,19 +74,27 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
     n = mask.shape[1]
     K = T - n
     cols = slab.astype(np.int32).transpose(2, 0, 1)  # [K+n, N, B]
-    xf = (cols & 1).astype(np.float32)
+    d = W.shape[1]
     W_s = W[:, :, 2:]
-    base = (W[:, :, 0] + b_s)[:, None, :]  # [N, 1, d]
-    diff = (W[:, :, 1] - W[:, :, 0])[:, None, :]
+    W_sT = np.ascontiguousarray(W_s.transpose(0, 2, 1))
+    base = (W[:, :, 0] + b_s)[None, :, None, :]  # [1, N, 1, d]
+    diff = (W[:, :, 1] - W[:, :, 0])[None, :, None, :]
+    drive = base + (cols & 1).astype(np.float32)[..., None] * diff  # [K+n, N, B, d]: W_x X_t + b_s
     live = (np.arange(T)[:, None] >= begin[None, :]).astype(np.float32)[:, :, None, None]  # [T, N, 1, 1]
+    last_dead = int(begin.max())  # before this column some sample's history has not begun (its state stays 0)
 
     def cell(S, t):
-        return np.tanh(base + xf[t][:, :, None] * diff + _matT(S, W_s))
+        z = np.matmul(S, W_sT)
+        z += drive[t]
+        return np.tanh(z, out=z)
 
-    states = np.zeros((K, N, B, W.shape[1]), np.float32)
+    states = np.zeros((K, N, B, d), np.float32)
     S = np.zeros_like(S0)
     for t in range(K):
-        S = states[t] = cell(S, t) * live[t]
+        S = cell(S, t)
+        if t < last_dead:
+            S *= live[t]
+        states[t] = S
     weight = (mask / mask.sum(axis=1, keepdims=True)).T  # [n, N]
 
     def window(S_first):
@@ -100,29 +111,28 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
             nxt = dZ[j] = (dS_loc[j] + np.matmul(nxt, W_s)) * (1.0 - S_win[j] * S_win[j])
         prev = np.concatenate([S_first[None], S_win[:-1]], axis=0)
         H = np.concatenate([_one_hot(cols[K:] & 1), prev], axis=3)  # [n, N, B, 2+d]
-        grads = [np.einsum("tnbi,tnbj->nij", dZ, H), dZ.sum(axis=(0, 2)),
-                 np.einsum("tnbk,tnbd->nkd", dP, S_win), dP.sum(axis=(0, 2))]
+        grads = [_sum_outer(dZ, H), dZ.sum(axis=(0, 2)), _sum_outer(dP, S_win), dP.sum(axis=(0, 2))]
         return grads, np.matmul(dZ[0], W_s)  # dL/dS_{K-1}
 
     truncated, _ = window(S0)
     exact_win, dS = window(S)
-    gW, gb = np.zeros_like(W), np.zeros_like(b_s)
+    slope = (1.0 - states * states) * live[:K]  # dS_t/dZ_t, zero before a sample's history begins
+    dZ_all = np.zeros_like(states)
     depth = np.zeros(N, np.int64)
-    limit = REL_TOL * np.sqrt((dS * dS).sum(axis=(1, 2)))
+    limit = REL_TOL**2 * np.einsum("nbd,nbd->n", dS, dS)
     t = K - 1
     while t >= 0:  # until every sample's error is below float32 precision of where it started, or the history ends
-        going = np.sqrt((dS * dS).sum(axis=(1, 2))) > limit
+        going = np.einsum("nbd,nbd->n", dS, dS) > limit
         if not going.any():
             break
-        S_t = states[t]
-        S_prev = states[t - 1] * live[t - 1] if t > 0 else np.zeros_like(S_t)
-        dZ = dS * (1.0 - S_t * S_t) * live[t]
-        h = np.concatenate([_one_hot(cols[t] & 1), S_prev], axis=2)  # [N, B, 2+d]
-        depth += going & np.any(dZ != 0.0, axis=(1, 2))
-        gW += np.matmul(dZ.transpose(0, 2, 1), h)
-        gb += dZ.sum(axis=1)
+        dZ = dZ_all[t] = dS * slope[t]
+        depth += going & (t >= begin)
         dS = np.matmul(dZ, W_s)
         t -= 1
+    low = t + 1  # the backward pass reached state `low`; the steps before it add nothing
+    prev = np.concatenate([np.zeros_like(states[:1]), states[:-1]], axis=0)[low:]  # S_{t-1}, zero before begin
+    H = np.concatenate([_one_hot(cols[low:K] & 1), prev], axis=3)  # [K - low, N, B, 2+d]
+    gW, gb = _sum_outer(dZ_all[low:], H), dZ_all[low:].sum(axis=(0, 2))
     exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
     return exact, truncated, depth
 
@@ -162,13 +172,26 @@ def _cos(u: np.ndarray, v: np.ndarray) -> float:
     return float(u @ v) / den if den > 0 else float("nan")
 
 
-def _call(items: list[BatchItem]) -> list[BatchResult]:
-    n = len(items[0].mask)
+def _arrays(items: list[BatchItem]) -> tuple[np.ndarray, ...]:
+    """The batch's inputs stacked on a leading axis: W, b_s, U, b_p, slab, begin, mask, S0."""
     stack = [np.stack([np.asarray(it.params[k], np.float32) for it in items]) for k in range(4)]
-    exact, truncated, depth = _batched(
-        *stack, np.stack([it.slab for it in items]), np.array([it.begin for it in items]),
-        np.stack([it.mask for it in items]).astype(np.float32),
-        np.stack([np.asarray(it.first_state, np.float32) for it in items]))
+    return (*stack, np.stack([it.slab for it in items]), np.array([it.begin for it in items]),
+            np.stack([it.mask for it in items]).astype(np.float32),
+            np.stack([np.asarray(it.first_state, np.float32) for it in items]))
+
+
+def _call(items: list[BatchItem]) -> list[BatchResult]:
+    from . import exact_batch_xla  # a server's compiled programs (padded to BATCH samples), else None
+
+    n = len(items[0].mask)
+    compiled = None
+    if exact_batch_xla.enabled():
+        compiled = exact_batch_xla.run(*_arrays(items + [items[-1]] * (BATCH - len(items))))
+    if compiled is not None:
+        exact, truncated = [[g[: len(items)] for g in part] for part in compiled[:2]]
+        depth = compiled[2][: len(items)]
+    else:
+        exact, truncated, depth = _batched(*_arrays(items))
     N = len(items)
     exact = [g.astype(np.float64) for g in exact]
     truncated = [g.astype(np.float64) for g in truncated]

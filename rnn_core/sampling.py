@@ -187,6 +187,20 @@ class GradientSampler:
         return sorted((s for s in self.records if s.done), key=lambda s: s.step)
 
 
+def use_compiled(cfg: RunConfig) -> float:
+    """From now on compute samples with compiled programs where they are built (a long-lived server), and
+    build those of `cfg`'s shapes now (both histories); the seconds that took. Other shapes compile in the
+    background the first time a run of them is sampled (exact_batch_xla.py)."""
+    from . import exact_batch_xla
+    from .exact_batch import BATCH
+
+    t0 = time.perf_counter()
+    exact_batch_xla.enable()
+    for K in (HISTORY, LONG_HISTORY):
+        exact_batch_xla.compile_now(BATCH, min(ROWS, cfg.batch_size), K, cfg.truncation, cfg.state_size)
+    return time.perf_counter() - t0
+
+
 def _settle(job: Future, grace: float) -> None:
     """Wait up to `grace` seconds for `job` (its errors surface where its samples are read)."""
     if grace > 0:
