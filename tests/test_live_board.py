@@ -59,3 +59,22 @@ def test_live_redraws_thin_out_as_more_boards_train(monkeypatch):
     assert not board.due()  # 30 boards x 0.02 s / LIVE_SHARE = 2.4 s between redraws
     board._last = time.perf_counter() - 0.02 * 30 / live.LIVE_SHARE - 0.01
     assert board.due()
+
+
+def test_the_first_live_tick_builds_three_charts_and_holds_the_others_places(finished, monkeypatch):
+    record, snapshot = finished
+    built = []
+    real = live.figures
+
+    def counting(rec, snap, names=live.NAMES):
+        built.append(tuple(names))
+        return real(rec, snap, names)
+
+    monkeypatch.setattr(live, "figures", counting)
+    board = live.Board(present=False)
+    board.draw_live(record, snapshot)
+    assert built == [("loss", "gradient-profile", "gradient-heatmap")]  # not all eight on a crowded server
+    board.draw_live(record, snapshot)
+    assert built[-1] == ("position-loss", "sigma-max")  # the loss chart's data did not change: not rebuilt
+    board.draw(record, snapshot)  # the run's end: the charts not drawn yet, in full
+    assert set(built[-1]) == set(live.NAMES[5:])

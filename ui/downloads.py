@@ -13,14 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui.live import Figure
+from ui.live import TITLES, Figure
 from viz.export import chart_to_png, chart_to_svg
-
-TITLES = {
-    "loss": "Loss", "gradient-profile": "Gradient per time step", "gradient-heatmap": "Gradient heatmap",
-    "position-loss": "Loss per position", "sigma-max": "σ_max(W_s)", "global-norm": "Global gradient norm",
-    "input-target-prediction": "Input, target, prediction", "hidden-state": "Hidden state",
-}
 
 
 def file_stem(record: RunRecord) -> str:

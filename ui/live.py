@@ -30,6 +30,11 @@ if TYPE_CHECKING:  # the trainer imports TensorFlow; the landing page draws with
 
 NAMES = ("loss", "gradient-profile", "gradient-heatmap", "position-loss", "sigma-max", "global-norm",
          "input-target-prediction", "hidden-state")
+TITLES = {
+    "loss": "Loss", "gradient-profile": "Gradient per time step", "gradient-heatmap": "Gradient heatmap",
+    "position-loss": "Loss per position", "sigma-max": "σ_max(W_s)", "global-norm": "Global gradient norm",
+    "input-target-prediction": "Input, target, prediction", "hidden-state": "Hidden state",
+}
 RECENT = 50  # kept profiles averaged for the loss per position
 SMOOTH = 100  # steps in the loss chart's trailing mean (the engine's final_loss uses 100 too)
 
@@ -218,6 +223,7 @@ def divergence_advice(record: RunRecord) -> str:
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
 
 
+PLACEHOLDER_PX = 330  # about a chart's height with its title and subtitle: a live placeholder keeps its place
 LIVE_SHARE = 0.25  # of one core: what all sessions' live redraws together may take while training
 
 
@@ -306,9 +312,14 @@ class Board:
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
         LIVE.touch(self)
-        if not self._drawn:
-            self.draw(record, snapshot)  # the first tick fills every slot, so the layout does not jump later
-            return
+        if not self._drawn:  # the charts not drawn this tick hold their place, so the layout does not jump later
+            for name in NAMES:
+                if name not in self._shown:
+                    chart_slot, caption_slot = self.slots[name]
+                    with chart_slot.container(height=PLACEHOLDER_PX, border=True):
+                        st.caption(f"{TITLES.get(name, name)}: drawn in turn while the run trains, in full at its end.")
+                    caption_slot.empty()
+            self._drawn = True
         rest = NAMES[1:]
         picked = tuple(rest[(self._turn + i) % len(rest)] for i in range(per_tick))
         self._turn = (self._turn + per_tick) % len(rest)
