@@ -147,10 +147,14 @@ def flow_norms(params, slab: np.ndarray, begin: int, n: int, extra: int) -> np.n
     K, d = T - n, W.shape[0]
     cols = slab.astype(np.int32)
     W_s, base, diff = W[:, 2:], W[:, 0] + b_s, W[:, 1] - W[:, 0]
+    drive = base + (cols.T & 1).astype(np.float32)[..., None] * diff  # [T, B, d]
+    W_sT = np.ascontiguousarray(W_s.T)
     S_all = np.zeros((T, B, d), np.float32)
     S = np.zeros((B, d), np.float32)
     for t in range(begin, T):
-        S = S_all[t] = np.tanh(base + (cols[:, t] & 1)[:, None] * diff + S @ W_s.T)
+        S = np.matmul(S, W_sT)
+        S += drive[t]
+        S_all[t] = S = np.tanh(S, out=S)
     S_win = S_all[K:]  # [n, B, d]
     err = _softmax(S_win @ U.T + b_p) - _one_hot((cols[:, K:] >> 1).T)
     seeds = err @ U / B  # the local part of dL_p/dS_p
