@@ -236,8 +236,12 @@ def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(b
         page.goto(f"{server.url}/?{SMALL}")
         page.wait_for_selector("text=Loaded run", timeout=120_000)
         wait_idle(page)
+        time.sleep(1.0)  # the browser id's rerun (a click during a rerun can be dropped)
+        wait_idle(page)
         page.locator("[data-testid='stSidebar'] [data-testid='stExpander']").filter(has_text="Your runs").click()
-        page.get_by_role("button", name="Forget my runs").click()
+        forget = page.get_by_role("button", name="Forget my runs")
+        forget.wait_for(state="visible", timeout=30_000)
+        forget.click()
         page.wait_for_function(f"() => localStorage.getItem('truncation-explorer.owner') !== '{owner}'",
                                timeout=30_000)
         wait_idle(page)
