@@ -1,6 +1,6 @@
 """The R2RT headline run in the app, as a user sees it: click Train to the final chart in a browser.
 
-    python -m bench.app_latency [--rounds 5] [--port 8598] [--cold]
+    python -m bench.app_latency [--rounds 5] [--port 8598] [--cold [--launcher streamlit,serve]]
 
 Starts `streamlit run app.py` (headless), opens the Train page in Debian's chromium with Playwright,
 waits until the server's start-up warm-up is done (its CPU goes quiet), then per round: Reset (the
@@ -13,7 +13,9 @@ series 1,000,000, n=5, d=4, 1 epoch), and time
 `--cold` times a cold start instead, `rounds` times: with chromium already open on a blank page, it
 launches `streamlit run app.py` (the README's command, headless), loads the page as soon as the
 server answers, and times from the launch to the Train button enabled, then clicks Train at once and
-times to the Done message and to the final chart, as above; then it stops the server.
+times to the Done message and to the final chart, as above; then it stops the server. `--launcher`
+picks the command: `streamlit run app.py`, or `python serve.py` (the same server with its warm-up
+started at launch), or both in alternating rounds.
 """
 from __future__ import annotations
 
@@ -82,25 +84,27 @@ def _rounds(server, url: str, rounds: int, out: dict) -> None:
         browser.close()
 
 
-def measure_cold(rounds: int = 5, port: int = 8598) -> dict:
-    """Seconds from launching the server to Train enabled, to Done and to the final chart, per cold start."""
+def measure_cold(rounds: int = 5, port: int = 8598, launchers: tuple[str, ...] = ("streamlit",)) -> dict:
+    """Seconds from launching the server to Train enabled, to Done and to the final chart, per cold start and
+    launcher (several launchers: one round each in turn, so they share the machine's state)."""
     from playwright.sync_api import sync_playwright
 
-    out: dict = {"train": [], "done": [], "final": [], "notes": []}
+    out: dict = {name: {"train": [], "done": [], "final": [], "notes": []} for name in launchers}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for _ in range(rounds):
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(120_000)
-                page.goto("about:blank")
-                t0 = time.perf_counter()
-                server, url = start_app(port, wait=False)
-                try:
-                    _cold_round(page, server, url, t0, out)
-                finally:
-                    stop_app(server)
-                    page.close()
+                for name in launchers:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.set_default_timeout(120_000)
+                    page.goto("about:blank")
+                    t0 = time.perf_counter()
+                    server, url = start_app(port, wait=False, launcher=name)
+                    try:
+                        _cold_round(page, server, url, t0, out[name])
+                    finally:
+                        stop_app(server)
+                        page.close()
             browser.close()
     except Exception as exc:  # a timeout or a browser that would not start: say so in the report
         return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
@@ -135,13 +139,16 @@ def _cold_round(page, server, url: str, t0: float, out: dict) -> None:
     out["notes"].append(done.inner_text().split(";")[-1].split(". Final")[0].strip())
 
 
-def markdown_cold(result: dict, rounds: int) -> str:
-    """A results.md line for the cold start."""
+COMMANDS = {"streamlit": "streamlit run app.py", "serve": "python serve.py"}
+
+
+def markdown_cold(result: dict, rounds: int, launcher: str = "streamlit") -> str:
+    """A results.md line for the cold start of one launcher."""
     if "error" in result:
         return f"- **Cold start** (browser): not measured ({result['error']})."
     train, done, final = (np.median(result[k]) for k in ("train", "done", "final"))
     ok = "met" if train <= COLD_TRAIN_S and final <= COLD_FINAL_S else "MISSED"
-    return (f"- **Cold start**, launching `streamlit run app.py` to the Train button enabled in chromium "
+    return (f"- **Cold start**, launching `{COMMANDS[launcher]}` to the Train button enabled in chromium "
             f"(Playwright, the browser already open): median **{train:.2f} s** over {rounds} (each: "
             f"{', '.join(f'{x:.2f}' for x in result['train'])}); clicking Train at once, to the first default "
             f"run's Done {done:.2f} s and its final chart **{final:.2f} s** (each: "
@@ -168,10 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=positive_int, default=8598, help="port for the Streamlit server (default 8598)")
     parser.add_argument("--cold", action="store_true", help="time cold starts: launch to Train enabled and to the "
                         "first run's final chart")
+    parser.add_argument("--launcher", default="streamlit", help="with --cold: streamlit, serve, or both "
+                        "(streamlit,serve: alternating rounds)")
     args = parser.parse_args(argv)
     if args.cold:
-        result = measure_cold(args.rounds, args.port)
-        print(markdown_cold(result, args.rounds))
+        names = tuple(x.strip() for x in args.launcher.split(",") if x.strip())
+        if not names or any(x not in COMMANDS for x in names):
+            parser.error(f"--launcher {args.launcher!r}: use streamlit, serve or streamlit,serve")
+        result = measure_cold(args.rounds, args.port, names)
+        for name in names:
+            print(markdown_cold(result if "error" in result else result[name], args.rounds, name))
     else:
         result = measure(args.rounds, args.port)
         print(markdown(result, args.rounds))

@@ -14,10 +14,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def start_app(port: int, wait: bool = True) -> tuple[subprocess.Popen, str]:
+LAUNCHERS = {  # how the server is started: Streamlit's own command, or serve.py (the warm-up starts at launch)
+    "streamlit": ["-m", "streamlit", "run", "app.py"],
+    "serve": ["serve.py"],
+}
+
+
+def start_app(port: int, wait: bool = True, launcher: str = "streamlit") -> tuple[subprocess.Popen, str]:
     """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
 
     `wait=False` returns at once after the launch (a cold-start benchmark polls the page itself).
+    `launcher` names a command of LAUNCHERS.
 
     Raises RuntimeError naming the problem if app.py or the browser (chromium) is missing, the server
     exits (port busy?) or it is not healthy within 120 s; the process is stopped in those cases.
@@ -28,7 +35,7 @@ def start_app(port: int, wait: bool = True) -> tuple[subprocess.Popen, str]:
         raise RuntimeError(f"{CHROMIUM} not found")
     with open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w") as log:  # the server keeps its own handle
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+            [sys.executable, *LAUNCHERS[launcher], "--server.headless", "true", "--server.port",
              str(port), "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -49,10 +49,12 @@ def _free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run app.py` on 127.0.0.1:`port` with `env` added; start() waits for health, stop() ends it."""
+    """`streamlit run app.py` (or `command`) on 127.0.0.1:`port` with `env` added; start() waits for health,
+    stop() ends it."""
 
-    def __init__(self, env: dict[str, str], log_name: str = "streamlit-server.log", port: int | None = None) -> None:
-        self.env, self.port = env, port or _free_port()
+    def __init__(self, env: dict[str, str], log_name: str = "streamlit-server.log", port: int | None = None,
+                 command: tuple[str, ...] = ("-m", "streamlit", "run", "app.py")) -> None:
+        self.env, self.port, self.command = env, port or _free_port(), command
         self.log_path = ARTIFACTS / log_name
         self.proc: subprocess.Popen | None = None
 
@@ -64,7 +66,7 @@ class AppServer:
         ARTIFACTS.mkdir(exist_ok=True)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                [sys.executable, *self.command, "--server.headless", "true",
                  "--server.port", str(self.port), "--server.address", "127.0.0.1",
                  "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},

@@ -1,0 +1,44 @@
+"""serve.py: the same server as `streamlit run app.py`, with TensorFlow's import and the default kernel's
+compile started at launch instead of at the first browser's visit."""
+from __future__ import annotations
+
+import time
+import urllib.request
+
+from conftest import AppServer
+
+
+def _loaded_tensorflow(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps") as maps:
+        return "tensorflow" in maps.read()
+
+
+def _wait_for_tensorflow(pid: int, seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if _loaded_tensorflow(pid):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_serve_warms_up_before_any_browser_comes_and_streamlit_run_does_not():
+    plain = AppServer({}, "streamlit-plain.log").start()
+    try:
+        assert not _wait_for_tensorflow(plain.proc.pid, 8.0)  # no visitor, no app code, no TensorFlow
+    finally:
+        plain.stop()
+    served = AppServer({}, "serve-py.log", command=("serve.py",)).start()
+    try:
+        assert _wait_for_tensorflow(served.proc.pid, 60.0)  # the warm-up thread started at launch
+        with urllib.request.urlopen(served.url + "/", timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+    finally:
+        served.stop()
+
+
+def test_the_warm_up_thread_is_one_per_process(monkeypatch):
+    from ui import warmup
+
+    monkeypatch.setattr(warmup, "_warm", lambda: None)  # the thread, not a compile in the test process
+    assert warmup.start() is warmup.start()  # serve.py's call and the app's share one thread
