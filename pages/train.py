@@ -39,6 +39,7 @@ if not present:
 state.drop_if_changed(cfg, sequence)  # the settings changed since this run was made
 state.save()  # a run stopped by the click that started this rerun goes into the run list now
 trainer = state.trainer()
+carry_on = state.resume_cut_run(trainer)  # the browser id's rerun interrupted this run: train on
 
 with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
@@ -46,14 +47,14 @@ with st.container(horizontal=True):
     step_click = st.button("Step", icon=":material/skip_next:", disabled=bool(problem),
                            help="Train exactly one step (one window) and show it; Continue goes on at full speed.")
     resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
-                       help="Resume from the current weights, optimizer state and RNN state.")
+                       help="Resume from the current weights, optimizer state and RNN state.") or carry_on
     st.button("One more epoch", icon=":material/add:", disabled=not more_epochs_possible(trainer),
                      on_click=add_epoch, args=(trainer,),
                      help="Train this finished run for another epoch of fresh data, from where it stopped.")
     more = epoch_added()
     # Stop only means something while this script trains: a click on it reruns and ends the loop below.
-    st.button("Stop", icon=":material/stop:", disabled=not (train or resume or more) or bool(problem),
-              help="Stop training at once and keep what was trained.")
+    stop = st.button("Stop", icon=":material/stop:", disabled=not (train or resume or more) or bool(problem),
+                     help="Stop training at once and keep what was trained.")
     reset = st.button("Reset", icon=":material/restart_alt:", disabled=trainer is None and state.loaded() is None,
                       help="Forget the current run here (it stays in the session's run list for Compare).")
 if problem:
@@ -66,6 +67,8 @@ from ui import (  # noqa: E402 - the charts' libraries (about 1 s to import) loa
     stepper,
 )
 
+if stop or reset or train or step_click:
+    state.mark_training(False)  # the user's own click ended any earlier loop
 if reset:
     state.reset()
     trainer = None
@@ -89,6 +92,7 @@ closeup = st.container()  # a stepped window is shown here, above the charts
 board = live.Board(present)
 
 if running:
+    state.mark_training(True)
     with state.training_lock():
         steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
         chunks = trainer.run(max_steps=budget)
@@ -101,6 +105,7 @@ if running:
                     board.draw_live(RunRecord.from_trainer(trainer), chunk.snapshot)
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
+    state.mark_training(False)  # not reached when a rerun cut the loop short
     st.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
 
 record = state.save() if trainer is not None else state.loaded()

@@ -255,3 +255,24 @@ def test_session_state_has_one_owner():
              *sorted((ROOT / "viz").glob("*.py"))]
     users = [f.relative_to(ROOT).as_posix() for f in files if "session_state" in f.read_text()]
     assert users == ["ui/state.py"]
+
+
+@pytest.mark.parametrize("cause", ["browser id", "a click of the user's"])
+def test_a_run_cut_short_by_the_browser_ids_rerun_trains_on(cause):
+    """A student who presses Train as the page loads: the browser id's arrival reruns the script, which cuts the
+    loop short. That rerun continues the run; a rerun of any other cause leaves it stopped."""
+    at = open_app(SMALL)
+    at.session_state[state.STEP_BUDGET] = 5
+    button(at, "Train").click().run()
+    assert at.session_state[state.TRAINER].state.steps_done == 5 and "Stopped at step 5" in texts(at.info)
+    del at.session_state[state.STEP_BUDGET]
+    at.session_state[state.CUT] = True  # as a loop cut short by a rerun leaves it
+    if cause == "browser id":
+        at.session_state[state.ID_ARRIVED] = True  # as state.use_browser marks the id's own rerun
+    at.run()
+    assert not at.exception
+    if cause == "browser id":
+        assert at.session_state[state.TRAINER].state.steps_done == 20 and "Done: 20 steps" in texts(at.success)
+        assert not at.session_state[state.CUT]  # the loop ended on its own
+    else:
+        assert at.session_state[state.TRAINER].state.steps_done == 5 and "Stopped at step 5" in texts(at.info)

@@ -50,6 +50,7 @@ STEP_BUDGET = "train_step_budget"  # caps the steps one click of Train trains (t
 SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
+ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
 TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
 STORE_ID = "store_id"  # RunRecord.extra key: the run's id in the store
 MAX_RUNS = 20
@@ -199,6 +200,7 @@ def use_browser(browser: str | None) -> tuple[bool, list[str]]:
     wait_idle()
     unsaved = [r for r in runs() if STORE_ID not in r.extra]
     st.session_state[OWNER] = browser
+    st.session_state[ID_ARRIVED] = True  # this rerun is the id's: it may have cut a run short (resume_cut_run)
     loaded = stored_runs.load(browser, MAX_RUNS)
     for run_id, record in loaded.runs:
         record.extra[STORE_ID] = run_id
@@ -249,6 +251,19 @@ def training_lock() -> Iterator[None]:
     finally:
         if acquired:
             lock.release()
+
+
+def mark_training(on: bool) -> None:
+    """Set while a script run trains and cleared when its loop ends or a button stops it: still set on the next
+    run when a rerun the user did not ask for cut the loop short."""
+    st.session_state[CUT] = on
+
+
+def resume_cut_run(live: Trainer | None) -> bool:
+    """True (once) when this script run is the one the browser id's arrival caused and it cut `live`'s training
+    short: a student who pressed Train as the page loaded sees the run go on, not "Stopped at step 1"."""
+    arrived = bool(st.session_state.pop(ID_ARRIVED, False))
+    return arrived and bool(st.session_state.get(CUT)) and live is not None and not live.finished
 
 
 def wait_idle() -> None:
