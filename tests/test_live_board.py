@@ -30,16 +30,22 @@ def test_specs_equal_streamlits_own_conversion(finished):
         assert ours["datasets"]  # the data travels as named Arrow datasets
 
 
-def test_a_chart_drawn_from_the_same_data_is_not_rebuilt(finished, monkeypatch):
-    record, snapshot = finished
-    built = []
+@pytest.fixture
+def built(monkeypatch) -> list[tuple[str, ...]]:
+    """The names of the charts each call of live.figures builds, in order."""
+    calls = []
     real = live.figures
 
     def counting(rec, snap, names=live.NAMES):
-        built.append(tuple(names))
+        calls.append(tuple(names))
         return real(rec, snap, names)
 
     monkeypatch.setattr(live, "figures", counting)
+    return calls
+
+
+def test_a_chart_drawn_from_the_same_data_is_not_rebuilt(finished, built):
+    record, snapshot = finished
     board = live.Board(present=False)
     first = board.draw(record, snapshot)
     again = board.draw(record, snapshot)
@@ -61,16 +67,8 @@ def test_live_redraws_thin_out_as_more_boards_train(monkeypatch):
     assert board.due()
 
 
-def test_the_first_live_tick_builds_three_charts_and_holds_the_others_places(finished, monkeypatch):
+def test_the_first_live_tick_builds_three_charts_and_holds_the_others_places(finished, built):
     record, snapshot = finished
-    built = []
-    real = live.figures
-
-    def counting(rec, snap, names=live.NAMES):
-        built.append(tuple(names))
-        return real(rec, snap, names)
-
-    monkeypatch.setattr(live, "figures", counting)
     board = live.Board(present=False)
     board.draw_live(record, snapshot)
     assert built == [("loss", "gradient-profile", "gradient-heatmap")]  # not all eight on a crowded server
