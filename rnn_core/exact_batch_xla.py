@@ -61,7 +61,10 @@ def _outer_sum(a, b):
 class _BatchProgram:
     def __init__(self, N: int, B: int, K: int, n: int, d: int):
         self.shape = (N, B, K, n, d)
-        self.fn = tf.function(self._run, jit_compile=True, reduce_retracing=False)
+        # autograph=False: its loops are explicit tf.while_loops, and autograph's ast.parse on this thread while
+        # Streamlit parses a page script on another hits CPython 3.11's "AST constructor recursion depth
+        # mismatch" SystemError (the page shows it); a server compiles these on a background thread at start.
+        self.fn = tf.function(self._run, jit_compile=True, reduce_retracing=False, autograph=False)
 
     def _run(self, W, b_s, U, b_p, slab, begin, mask, S0):
         # W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n],
