@@ -131,7 +131,9 @@ class Program:
         self.window_pass = window_pass_for(key.gradient, key.n)
         self.slots = sample_slots(key)
         self.sample_rows = min(sampling.ROWS, key.batch_size)
-        self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False)
+        # autograph=False: the loops are explicit tf.while_loop/tf.cond; autograph's ast.parse on the warm-up
+        # thread races Streamlit's page parsing (CPython 3.11 SystemError, see exact_batch_xla.py)
+        self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False, autograph=False)
         self._compile_lock = threading.Lock()
 
     def compile(self) -> None:
