@@ -9,7 +9,10 @@ once per process and shares it (the classes and their schemas are fixed once Alt
 schema on every draw (most of a Train click's chart CPU). The charts here are built by our own
 builders (viz/) and tested, so `spec` converts with `to_dict(validate=False)`, collecting each data
 frame as Arrow bytes under a content hash, as Streamlit's own conversion does, so the element the
-browser receives is the one `st.altair_chart` would send.
+browser receives is the one `st.altair_chart` would send. Altair's `to_dict` starts with a shallow copy of
+the chart, which for a layered chart reruns `LayerChart.__init__` and so deep-copies every layer again
+(a third of converting a Train page's charts); `spec` converts a layered chart through a subclass whose
+shallow copy only copies the top level, as a shallow copy of any other chart does.
 """
 from __future__ import annotations
 
@@ -84,8 +87,26 @@ _STREAMLIT_TRANSFORMER = "to_arrow_dataset"
 alt.data_transformers.register(_STREAMLIT_TRANSFORMER, vega_charts._to_arrow_dataset)
 
 
+def _top_level_copy(chart: schemapi.SchemaBase, cls: type) -> Any:
+    out = object.__new__(cls)
+    object.__setattr__(out, "_args", chart._args)
+    object.__setattr__(out, "_kwds", dict(chart._kwds))
+    return out
+
+
+class _LayerShallowCopy(alt.LayerChart):
+    """A LayerChart already built by `LayerChart.__init__`, whose shallow copy does not build it again."""
+
+    def copy(self, deep: Any = True, ignore: list[str] | None = None) -> Any:
+        if deep is False:
+            return _top_level_copy(self, type(self))
+        return super().copy(deep=deep, ignore=ignore)
+
+
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec with its data as named Arrow datasets, unvalidated."""
+    if type(chart) is alt.LayerChart:
+        chart = _top_level_copy(chart, _LayerShallowCopy)
     datasets: dict[str, Any] = {}
     with _LOCK:
         theme = alt.theme.enable("none") if alt.theme.active == "default" else None

@@ -13,6 +13,7 @@ import streamlit as st
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
+from ui import chart_spec
 from viz import gradient_charts
 from viz.common import fmt
 
@@ -90,11 +91,11 @@ def train_section(record: RunRecord | None) -> None:
         if not len(samples["step"]):
             st.info("No full-gradient samples yet: they are taken at 20 steps spread over the run.")
             return
-        st.altair_chart(gradient_charts.cosine_chart(samples["step"], samples["cosine_all"], samples["cosine_W_s"]),
-                        width="stretch")
+        st.vega_lite_chart(chart_spec.spec(gradient_charts.cosine_chart(samples["step"], samples["cosine_all"],
+                                                                         samples["cosine_W_s"])), width="stretch")
         st.caption(_samples_caption(record, samples))
         if flow is not None:
-            st.altair_chart(gradient_charts.flow_heatmap(flow), width="stretch")
+            st.vega_lite_chart(chart_spec.spec(gradient_charts.flow_heatmap(flow)), width="stretch")
             st.caption(_flow_caption(record, flow))
 
     draw()

@@ -21,7 +21,7 @@ from rnn_core.data import epoch_data
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from rnn_core.truncation import carried_position, window_start
-from ui import explain, state
+from ui import chart_spec, explain, state
 from viz import train_charts
 from viz.common import fmt, presentation
 from viz.graph import unrolled_dot
@@ -154,9 +154,10 @@ def pick_on_loss_chart(board, figs: list, present: bool, picked: int | None) -> 
         return
     slot = board.slots["loss"][0]
     if present:
-        slot.altair_chart(presentation(chart), width="stretch", theme=None, on_select="rerun", key=PICK_KEY)
+        slot.vega_lite_chart(chart_spec.spec(presentation(chart)), width="stretch", theme=None, on_select="rerun",
+                             key=PICK_KEY)
     else:
-        slot.altair_chart(chart, width="stretch", on_select="rerun", key=PICK_KEY)
+        slot.vega_lite_chart(chart_spec.spec(chart), width="stretch", on_select="rerun", key=PICK_KEY)
 
 
 def picked() -> int | None:

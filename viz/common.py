@@ -6,11 +6,13 @@ finite_rows       the rows of a frame a chart can draw (finite, and positive for
 reference_lines   dashed horizontal rules (the exact baselines, σ = 1, a clip threshold), labelled at the right
 presentation      the same chart taller, with fonts for a projector
 with_subtitle     the chart's title with a subtitle (a run's settings: a projected or saved chart names them)
+props             `chart.properties(...)` without Altair's per-property schema check (a hot path of the live board)
 fmt               a number for a caption or a label: 3 decimals (3 significant digits when tiny or huge)
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import altair as alt
 import numpy as np
@@ -41,10 +43,18 @@ def finite_rows(df: pd.DataFrame, column: str, positive: bool = False) -> pd.Dat
 
 
 def reference_lines(values: Sequence[float], labels: Sequence[str], color: str = RULE_COLOR) -> list[alt.Chart]:
-    """Dashed horizontal rules at `values` (columns `value`, `label`), each labelled at the right edge of the plot."""
+    """Dashed horizontal rules at `values` (columns `value`, `label`), each labelled at the right edge of the plot.
+
+    The layers are built once per set of values, labels and colour (a board redraws the same baselines on every
+    tick); Altair copies a layer into each chart it joins, so sharing them is safe."""
+    return list(_reference_layers(tuple(float(v) for v in values), tuple(str(lab) for lab in labels), color))
+
+
+@lru_cache(maxsize=256)
+def _reference_layers(values: tuple[float, ...], labels: tuple[str, ...], color: str) -> tuple[alt.Chart, ...]:
     if not len(values):
-        return []
-    ref = pd.DataFrame({"value": [float(v) for v in values], "label": list(labels)})
+        return ()
+    ref = pd.DataFrame({"value": list(values), "label": list(labels)})
     rules = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=color).encode(
         y="value:Q", tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=".6f")]
     )
@@ -64,14 +74,26 @@ def reference_lines(values: Sequence[float], labels: Sequence[str], color: str =
                 dy=2 if below else -2, color=color,
             ).encode(x=alt.value({"expr": "width"}) if side == "right" else alt.value(0), y="value:Q",
                      text=alt.Text("label:N")))
-    return layers
+    return tuple(layers)
 
 
 def with_subtitle(chart: alt.TopLevelMixin, subtitle: str | list[str]) -> alt.TopLevelMixin:
     """The chart with `subtitle` (one line, or a list of lines) under its title (kept, or empty), left-aligned."""
     title = chart.title if isinstance(getattr(chart, "title", None), str) else ""
-    return chart.properties(title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start",
-                                                  subtitleColor="#495057"))
+    return props(chart, title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start", subtitleColor="#495057"))
+
+
+def props(chart: alt.TopLevelMixin, **properties) -> alt.TopLevelMixin:
+    """`chart.properties(**properties)` without Altair's JSON-schema check of each value.
+
+    That check was a tenth of building a Train page's charts; the builders pass fixed, tested values, and the
+    whole spec is checked where it matters (tests compare it with Streamlit's own validated conversion). The
+    copy shares the chart's parts, as Altair's shallow copy does.
+    """
+    out = object.__new__(type(chart))  # chart.copy(deep=False) would rerun a LayerChart's __init__, which deep-copies
+    object.__setattr__(out, "_args", chart._args)  # every layer (a third of building a layered chart)
+    object.__setattr__(out, "_kwds", {**chart._kwds, **properties})
+    return out
 
 
 def presentation(chart: alt.TopLevelMixin, font_size: int = 18, height: int = 380) -> alt.TopLevelMixin:

@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .common import RULE_COLOR, finite_rows
+from .common import RULE_COLOR, finite_rows, props
 
 HEIGHT = 260
 COSINE_SCALE = alt.Scale(domain=[-1, 1])
@@ -35,7 +35,7 @@ def cosine_chart(steps: np.ndarray, cosine_all: np.ndarray, cosine_W_s: np.ndarr
         tooltip=["step:Q", "weights:N", alt.Tooltip("cosine:Q", format=".3f")],
     )
     one = alt.Chart(pd.DataFrame({"cosine": [1.0]})).mark_rule(strokeDash=[5, 4], color=RULE_COLOR).encode(y="cosine:Q")
-    return alt.layer(lines, one).properties(title=title, height=HEIGHT)
+    return props(alt.layer(lines, one), title=title, height=HEIGHT)
 
 
 def cosine_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -51,7 +51,7 @@ def cosine_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
         tooltip=["run:N", "step:Q", alt.Tooltip("cosine:Q", format=".3f")],
     )
     one = alt.Chart(pd.DataFrame({"cosine": [1.0]})).mark_rule(strokeDash=[5, 4], color=RULE_COLOR).encode(y="cosine:Q")
-    return alt.layer(lines, one).properties(title=title, height=HEIGHT)
+    return props(alt.layer(lines, one), title=title, height=HEIGHT)
 
 
 def flow_frame(flow: Mapping) -> pd.DataFrame:
@@ -88,4 +88,4 @@ def flow_heatmap(flow: Mapping, title: str = "Gradient flow: ‖∂L_t/∂S_s‖
         x="state:O")
     label = alt.Chart(pd.DataFrame({"state": [0], "text": ["window start"]})).mark_text(
         align="left", baseline="top", dx=2, dy=2, color="#e8590c").encode(x="state:O", y=alt.value(0), text="text:N")
-    return alt.layer(rect, boundary, label).properties(title=title, height=HEIGHT)
+    return props(alt.layer(rect, boundary, label), title=title, height=HEIGHT)

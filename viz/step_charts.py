@@ -12,7 +12,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from viz.common import fmt
+from viz.common import fmt, props
 
 PICK = "pick"
 PICKED = "#c92a2a"
@@ -37,7 +37,7 @@ def pickable(chart: alt.LayerChart, picked: int | None = None) -> alt.LayerChart
         mark = pd.DataFrame({"step": [int(picked)], "label": [f"picked step {int(picked):,}"]})
         layers.append(alt.Chart(mark).mark_rule(color=PICKED, strokeWidth=2).encode(
             x="step:Q", tooltip=[alt.Tooltip("label:N", title="")]))
-    return alt.layer(*layers).properties(title=chart.title, height=chart.height)
+    return props(alt.layer(*layers), title=chart.title, height=chart.height)
 
 
 def picked_step(event: Any) -> int | None:

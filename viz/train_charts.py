@@ -11,7 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from viz.common import finite_rows, reference_lines, smooth, thin_indices
+from viz.common import finite_rows, props, reference_lines, smooth, thin_indices
 
 MAX_POINTS = 1000
 MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
@@ -46,11 +46,11 @@ def loss_chart(
     idx = thin_indices(len(loss), MAX_POINTS)
     smoothed = smooth(loss, window)
     raw_label, smooth_label = "loss per step", f"mean of last {window} steps"
-    df = pd.concat([
-        pd.DataFrame({"step": steps[idx], "loss": loss[idx], "series": raw_label}),
-        pd.DataFrame({"step": steps[idx], "loss": smoothed[idx], "series": smooth_label}),
-    ])
-    df = finite_rows(df, "loss")
+    df = finite_rows(pd.DataFrame({
+        "step": np.concatenate([steps[idx], steps[idx]]),
+        "loss": np.concatenate([loss[idx], smoothed[idx]]),
+        "series": np.repeat(np.array([raw_label, smooth_label], dtype=object), len(idx)),
+    }), "loss")
     lines = alt.Chart(df).mark_line(clip=True).encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(zero=False)),
@@ -58,7 +58,7 @@ def loss_chart(
                         legend=_legend()),
         tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4f"), "series:N"],
     )
-    return alt.layer(lines, *reference_lines(baselines, labels)).properties(
+    return props(alt.layer(lines, *reference_lines(baselines, labels)),
         title="Loss", height=HEIGHT
     )
 
@@ -73,14 +73,14 @@ def grad_profile_chart(grad_norms: np.ndarray, temporal: np.ndarray) -> alt.Char
         pd.DataFrame({"position": positions, "norm": temporal, "gradient": last}),
     ])
     df = finite_rows(df, "norm", positive=True)
-    return alt.Chart(df).mark_line(point=True).encode(
+    return props(alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("position:Q", title="position in window (0 = oldest)", axis=alt.Axis(tickMinStep=1),
                 scale=alt.Scale(domain=[0, max(1, len(positions) - 1)])),
         y=alt.Y("norm:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
         color=alt.Color("gradient:N", title=None, scale=alt.Scale(domain=[full, last], range=[GRAD, TEMPORAL]),
                         legend=alt.Legend(orient="top", labelLimit=0, columns=1)),  # one line would clip at 1280 px
         tooltip=["position:Q", alt.Tooltip("norm:Q", format=".3e"), "gradient:N"],
-    ).properties(title="Gradient norm per time step (latest step)", height=HEIGHT)
+    ), title="Gradient norm per time step (latest step)", height=HEIGHT)
 
 
 def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖∂L/∂S_t‖ over training") -> alt.Chart:
@@ -98,14 +98,14 @@ def grad_heatmap_chart(steps: np.ndarray, norms: np.ndarray, title: str = "‖�
         "norm": norms[idx].reshape(-1) if rows else np.zeros(0),
     })
     df = finite_rows(df, "norm", positive=True)
-    return alt.Chart(df).mark_rect().encode(
+    return props(alt.Chart(df).mark_rect().encode(
         x=alt.X("step:Q", title="training step", axis=STEP_AXIS),
         x2="step_end:Q",
         y=alt.Y("position:O", title="position (0 = oldest)", sort="descending"),
         color=alt.Color("norm:Q", title="norm", scale=alt.Scale(type="log", scheme="viridis"),
                         legend=alt.Legend(format=".1e")),
         tooltip=["step:Q", "position:O", alt.Tooltip("norm:Q", format=".3e")],
-    ).properties(title=title, height=HEIGHT)
+    ), title=title, height=HEIGHT)
 
 
 def position_loss_domain(values: np.ndarray, baselines: Sequence[float] = ()) -> list[float]:
@@ -141,7 +141,7 @@ def position_loss_chart(position_loss: np.ndarray, baselines: Sequence[float] = 
                                   legend=_legend() if not trained.all() else None),
         tooltip=tooltip,
     )
-    return alt.layer(stems, points, *reference_lines(baselines, labels)).properties(
+    return props(alt.layer(stems, points, *reference_lines(baselines, labels)),
         title="Loss per window position", height=HEIGHT
     )
 
@@ -167,7 +167,7 @@ def sigma_chart(sigma: np.ndarray, steps: np.ndarray | None = None) -> alt.Layer
         y=alt.Y("sigma:Q", title="σ_max(W_s)", scale=alt.Scale(zero=False)),
         tooltip=["step:Q", alt.Tooltip("sigma:Q", format=".4f")],
     )
-    return alt.layer(line, *reference_lines([1.0], ["σ = 1"], color="#c00")).properties(
+    return props(alt.layer(line, *reference_lines([1.0], ["σ = 1"], color="#c00")),
         title="Largest singular value of W_s", height=HEIGHT)
 
 
@@ -183,7 +183,7 @@ def global_norm_chart(norms: np.ndarray, clip: float = 0.0, steps: np.ndarray | 
         tooltip=["step:Q", alt.Tooltip("norm:Q", format=".4g")],
     )
     rules = reference_lines([clip], [f"clip threshold {clip:g}"], color="#c00") if clip > 0 else []
-    return alt.layer(line, *rules).properties(title="Global gradient norm", height=HEIGHT)
+    return props(alt.layer(line, *rules), title="Global gradient norm", height=HEIGHT)
 
 
 STRIP_ROWS = ("predicted P(Y_t = 1)", "target Y_t", "input X_t")  # the model's prediction, not the true probability
@@ -215,7 +215,7 @@ def strip_chart(x: np.ndarray, y: np.ndarray, prob: np.ndarray) -> alt.LayerChar
     if len(x) <= 20:  # a number over every bar; wider windows would smear them into each other
         layers.append(alt.Chart(df[df["row"] == STRIP_ROWS[0]]).mark_text(baseline="bottom", dy=-2).encode(
             x="position:O", y="high:Q", text=alt.Text("value:Q", format=".2f")))
-    return alt.layer(*layers).properties(title="Input, target and the model's prediction (row 0)", height=HEIGHT)
+    return props(alt.layer(*layers), title="Input, target and the model's prediction (row 0)", height=HEIGHT)
 
 
 def state_heatmap(states: np.ndarray) -> alt.Chart:
@@ -227,10 +227,10 @@ def state_heatmap(states: np.ndarray) -> alt.Chart:
         "unit": np.tile(np.arange(d), n),
         "value": states.reshape(-1) if n else np.zeros(0),
     })
-    return alt.Chart(df).mark_rect().encode(
+    return props(alt.Chart(df).mark_rect().encode(
         x=alt.X("position:O", title="position in window (0 = oldest)",
                 axis=alt.Axis(labelAngle=0, values=_position_ticks(n))),
         y=alt.Y("unit:O", title="state unit", axis=alt.Axis(values=_position_ticks(d, 16))),
         color=alt.Color("value:Q", title="S_t", scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)),
         tooltip=["position:O", "unit:O", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(title="Hidden state S_t (row 0)", height=HEIGHT)
+    ), title="Hidden state S_t (row 0)", height=HEIGHT)
