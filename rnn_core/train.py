@@ -17,10 +17,15 @@ would compete with that chunk for the GIL and delay the first metrics); the run 
 as it is ready. After the first eager chunk it waits up to `eager_pause` seconds for the compile
 before each further eager chunk: an eager step is worth hundreds of compiled ones, and an eager
 loop that never pauses takes CPU from the compile it waits for.
+
+While more runs train in this process than it has cores, a chunk's wall time is stretched by the others'
+(`contention`); the chunk is then sized to the steps it would fit alone, so a class of runs makes as many
+calls, progress messages and redraws as each run alone, not N times as many smaller ones.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import wait
@@ -43,6 +48,7 @@ from .kernels import (
     program_name,
     sample_slots,
     slab_width,
+    training_runs,
 )
 from .model import Params, init_params
 from .outcome import classify, reference_loss
@@ -163,6 +169,11 @@ def final_loss(loss: np.ndarray, last: int = 100) -> float:
     return float(np.mean(loss[-last:])) if len(loss) else float("nan")
 
 
+def contention() -> float:
+    """How many times longer a call takes now than alone: the runs training in this process per core (at least 1)."""
+    return max(1.0, training_runs() / (os.cpu_count() or 1))
+
+
 class Trainer:
     """Trains one `RunConfig`; `run()` yields `Chunk`s and can be called again to continue."""
 
@@ -273,9 +284,10 @@ class Trainer:
                     sample_at=planned,
                 )
                 elapsed = time.perf_counter() - t0
-                pause = fair_pause(elapsed, self.chunk_seconds)
+                stretch = contention()
+                pause = fair_pause(elapsed, self.chunk_seconds * stretch)
                 eager_chunks += 0 if compiled else 1
-                per_step = elapsed / count
+                per_step = elapsed / count / stretch  # what a step costs alone: sizes the next chunk
                 if compiled and count > 1:
                     kernel.seconds_per_step = per_step
                 st.seconds += elapsed

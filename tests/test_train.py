@@ -93,6 +93,25 @@ def test_divergence_in_an_eager_chunk_ends_the_run(fresh_pool):
     check_diverged(trainer, chunks)
 
 
+# ---------------------------------------------------------------- chunk sizing under contention
+
+
+def test_contention_is_the_runs_training_per_core(monkeypatch):
+    monkeypatch.setattr(train.os, "cpu_count", lambda: 2)
+    for runs, expected in ((0, 1.0), (1, 1.0), (2, 1.0), (8, 4.0), (30, 15.0)):
+        monkeypatch.setattr(train, "training_runs", lambda runs=runs: runs)
+        assert train.contention() == expected
+
+
+def test_a_contended_chunk_is_sized_to_the_steps_it_fits_alone(monkeypatch):
+    cfg = make_cfg(epochs=1)
+    alone = [len(c.loss) for c in compiled_trainer(cfg, max_profiles=None, chunk_seconds=1e-5).run()]
+    assert alone == [1] * 12  # a budget of 10 µs, below any call's cost: one step per call
+    monkeypatch.setattr(train, "contention", lambda: 1e12)  # as if every call waited behind countless others
+    crowded = [len(c.loss) for c in compiled_trainer(cfg, max_profiles=None, chunk_seconds=1e-5).run()]
+    assert sum(crowded) == 12 and len(crowded) <= 2  # the probe step, then the rest in one call
+
+
 # ---------------------------------------------------------------- stop and continue
 
 
