@@ -89,7 +89,7 @@ running = trainer is not None and (train or resume or more) and not trainer.fini
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
 closeup = st.container()  # a stepped window is shown here, above the charts
-board = live.Board(present)
+board = live.Board(present, memory=state.board_memory())
 
 if running:
     state.mark_training(True)

@@ -83,6 +83,34 @@ def test_a_chart_drawn_from_the_same_data_is_not_rebuilt(finished, built):
     assert built[-1] == ("hidden-state",)
 
 
+def test_a_later_script_runs_board_sends_the_kept_charts_without_building_them(finished, built, monkeypatch):
+    record, snapshot = finished
+    memory: dict = {}
+    first = live.Board(present=False, memory=memory).draw(record, snapshot)
+    sent = []
+    emit = live.Board._emit
+    monkeypatch.setattr(live.Board, "_emit", lambda self, drawn: (sent.append(drawn.figure.name), emit(self, drawn)))
+    again = live.Board(present=False, memory=memory).draw(record, snapshot)  # e.g. the rerun after a click
+    assert built == [live.NAMES, ()] and sent == list(live.NAMES)  # every chart sent, none built
+    assert [f.caption for f in again] == [f.caption for f in first]
+    live.Board(present=True, memory=memory).draw(record, snapshot)  # presentation mode: other specs
+    assert built[-1] == live.NAMES
+    later = RunRecord(record.config, record.baselines, record.scalars, record.profiles,
+                      {**record.summary, "seconds": float(record.summary["seconds"]) + 1.0}, label=record.label)
+    live.Board(present=True, memory=memory).draw(later, snapshot)  # another run of the same settings and label
+    assert built[-1] == live.NAMES
+
+
+def test_a_remembered_spec_is_built_once_per_key():
+    board = live.Board(present=False)
+    calls = []
+    build = lambda: calls.append(1) or {"mark": "point"}  # noqa: E731
+    assert board.remembered("pick", ("a", 1), build) == {"mark": "point"}
+    assert board.remembered("pick", ("a", 1), build) == {"mark": "point"} and len(calls) == 1
+    board.remembered("pick", ("a", 2), build)
+    assert len(calls) == 2
+
+
 def test_live_redraws_thin_out_as_more_boards_train(monkeypatch):
     board = live.Board(present=False)
     board._drawn, board._cost = True, 0.02

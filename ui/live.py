@@ -223,6 +223,17 @@ def divergence_advice(record: RunRecord) -> str:
             f"or use a smaller learning rate (e.g. {cfg.learning_rate / 10:g} instead of {cfg.learning_rate:g}).")
 
 
+@dataclass
+class Drawn:
+    """A chart as drawn: what it was drawn from, its figure, its Vega-Lite spec (None: not drawable), and the
+    snapshot it shows, kept alive so that no later snapshot can take its id (a part of `key`)."""
+
+    key: tuple
+    figure: Figure | None
+    spec: dict | None
+    snapshot: object = None
+
+
 PLACEHOLDER_PX = 330  # about a chart's height with its title and subtitle: a live placeholder keeps its place
 LIVE_SHARE = 0.25  # of one core: what all sessions' live redraws together may take while training
 
@@ -253,15 +264,18 @@ class Board:
     """One placeholder per chart (two per row, one in presentation mode), redrawn in place.
 
     A chart goes to the browser as a Vega-Lite dict built without Altair's schema check
-    (ui/chart_spec.py), and a chart whose data did not change since it was last drawn on this board is
-    neither rebuilt nor sent again. Live redraws share one budget across the server: all boards
-    training at once may spend `LIVE_SHARE` of a core on them, so a busy server redraws each board
-    less often instead of spending more on redraws.
+    (ui/chart_spec.py). What a chart was drawn from, its figure and its spec are kept in `memory`
+    (by default the board's own; the Train page passes one dict per session), so a chart whose data
+    did not change is neither rebuilt nor converted again: on the same board it is not sent again, on
+    a later script run's board (a rerun after the run ends, a click, a pick) its kept spec is sent.
+    Live redraws share one budget across the server: all boards training at once may spend
+    `LIVE_SHARE` of a core on them, so a busy server redraws each board less often instead of
+    spending more on redraws.
     """
 
     typical_cost = 0.05  # CPU seconds of a full draw, last measured on any board (a first tick's estimate)
 
-    def __init__(self, present: bool, min_interval: float = 0.3):
+    def __init__(self, present: bool, min_interval: float = 0.3, memory: dict | None = None):
         self.present = present
         self.min_interval = min_interval
         self.slots: dict[str, tuple] = {}
@@ -275,46 +289,75 @@ class Board:
         self._drawn = False
         self._cost = 0.0  # CPU seconds of this board's last draw
         self._turn = 0
-        self._shown: dict[str, tuple] = {}  # name -> (what the chart was drawn from, its Figure)
+        self._memory = memory if memory is not None else {}  # name -> Drawn
+        self._on_board: set[str] = set()  # the names this board has drawn (from their Drawn)
 
     def draw(self, record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
         """Redraw the named charts (all by default) and their captions now; returns the figures drawn.
 
-        A chart drawn from the same data before on this board is left as it is (its figure is returned).
+        A chart drawn from the same data before is not rebuilt: on this board it is left as it is, on a new
+        board its kept spec is sent.
         """
         t0 = time.thread_time()
-        stamps = {name: _stamp(name, record, snapshot) for name in names}
-        stale = tuple(name for name in names if self._shown.get(name, (None,))[0] != stamps[name])
+        keys = {name: self._key(name, record, snapshot) for name in names}
+        stale = tuple(name for name in names if self.drawn_key(name) != keys[name])
         for fig in figures(record, snapshot, stale):
-            self.show(fig)
-            self._shown[fig.name] = (stamps[fig.name], fig)
+            self._memory[fig.name] = Drawn(keys[fig.name], fig, self._spec(fig), snapshot)
+            self._on_board.discard(fig.name)
+        for name in names:
+            if name not in self._on_board:
+                self._emit(self._memory[name])
         self._last = time.perf_counter()
         self._cost = time.thread_time() - t0
         if len(stale) == len(NAMES):
             Board.typical_cost = self._cost
         self._drawn = True
-        return [self._shown[name][1] for name in names]
+        return [self._memory[name].figure for name in names]
 
-    def show(self, fig: Figure) -> None:
-        """Draw one figure and its caption into its slot, or say why it cannot be drawn."""
-        chart_slot, caption_slot = self.slots[fig.name]
-        self._shown.pop(fig.name, None)  # drawn from elsewhere (e.g. the targets figure): not a run's chart
+    def _key(self, name: str, record: RunRecord, snapshot: Snapshot | None) -> tuple:
+        return _stamp(name, record, snapshot), self.present, explain.line(name)
+
+    def drawn_key(self, name: str) -> tuple | None:
+        """What the kept chart `name` was drawn from (None if none is kept)."""
+        kept = self._memory.get(name)
+        return kept.key if kept is not None else None
+
+    def remembered(self, name: str, key: tuple, build) -> dict | None:
+        """A spec kept under `name` for `key`, or `build()`'s (a spec or None), kept for the next script run."""
+        kept = self._memory.get(name)
+        if kept is None or kept.key != key:
+            kept = self._memory[name] = Drawn(key, None, build(), None)
+        return kept.spec
+
+    def _spec(self, fig: Figure) -> dict | None:
         if fig.chart is None:
+            return None
+        # Streamlit's theme would override presentation mode's larger fonts (drawn with theme=None)
+        return chart_spec.spec(presentation(fig.chart) if self.present else fig.chart)
+
+    def _emit(self, drawn: Drawn) -> None:
+        fig = drawn.figure
+        chart_slot, caption_slot = self.slots[fig.name]
+        if drawn.spec is None:
             chart_slot.info(fig.missing)
             caption_slot.empty()
-        elif self.present:  # Streamlit's theme would override the larger fonts
-            chart_slot.vega_lite_chart(chart_spec.spec(presentation(fig.chart)), width="stretch", theme=None)
-            caption_slot.caption(fig.caption)
         else:
-            chart_slot.vega_lite_chart(chart_spec.spec(fig.chart), width="stretch")
+            chart_slot.vega_lite_chart(drawn.spec, width="stretch", theme=None if self.present else "streamlit")
             caption_slot.caption(fig.caption)
+        self._on_board.add(fig.name)
+
+    def show(self, fig: Figure) -> None:
+        """Draw one figure and its caption into its slot, or say why it cannot be drawn (not kept: not a run's chart,
+        e.g. the targets figure before any run)."""
+        self._emit(Drawn((), fig, self._spec(fig), None))
+        self._on_board.discard(fig.name)
 
     def draw_live(self, record: RunRecord, snapshot: Snapshot | None, per_tick: int = 2) -> None:
         """One live tick: the loss chart and, in turn, `per_tick` of the others, so each tick stays cheap."""
         LIVE.touch(self)
         if not self._drawn:  # the charts not drawn this tick hold their place, so the layout does not jump later
             for name in NAMES:
-                if name not in self._shown:
+                if name not in self._on_board:
                     chart_slot, caption_slot = self.slots[name]
                     with chart_slot.container(height=PLACEHOLDER_PX, border=True):
                         st.caption(f"{TITLES.get(name, name)}: drawn in turn while the run trains, in full at its end.")
@@ -340,4 +383,5 @@ def _stamp(name: str, record: RunRecord, snapshot: Snapshot | None) -> tuple:
     steps, profiles = len(record.scalars["step"]), len(record.profiles["step"])
     last_profile = int(record.profiles["step"][-1]) if profiles else -1
     shot = id(snapshot) if name in ("input-target-prediction", "hidden-state") else None
-    return record.config, record.label, steps, profiles, last_profile, shot
+    seconds = record.summary.get("seconds")  # two runs of the same settings and label differ in their training time
+    return record.config, record.label, seconds, steps, profiles, last_profile, shot

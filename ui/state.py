@@ -51,6 +51,7 @@ SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
+BOARD_MEMORY = "_board_memory"  # the Train page's charts as last drawn (ui/live.Board), kept across script runs
 TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
 STORE_ID = "store_id"  # RunRecord.extra key: the run's id in the store
 MAX_RUNS = 20
@@ -91,6 +92,12 @@ def present() -> bool:
 
 def set_present(on: bool) -> None:
     st.session_state[PRESENT] = on
+
+
+def board_memory() -> dict:
+    """This session's memory of the Train page's charts as drawn (what from, their figures and specs): a rerun's
+    board sends a chart whose data did not change without building it again."""
+    return st.session_state.setdefault(BOARD_MEMORY, {})
 
 
 def step_budget() -> int | None:

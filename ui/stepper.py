@@ -149,15 +149,21 @@ def pick_on_loss_chart(board, figs: list, present: bool, picked: int | None) -> 
     fig = next((f for f in figs if f.name == "loss" and f.chart is not None), None)
     if fig is None:
         return
-    chart = pickable(fig.chart, picked)
-    if chart is None:
+
+    def build() -> dict | None:
+        chart = pickable(fig.chart, picked)
+        if chart is None:
+            return None
+        return chart_spec.spec(presentation(chart) if present else chart)
+
+    spec = board.remembered("loss-pickable", (board.drawn_key("loss"), picked, present), build)
+    if spec is None:
         return
     slot = board.slots["loss"][0]
     if present:
-        slot.vega_lite_chart(chart_spec.spec(presentation(chart)), width="stretch", theme=None, on_select="rerun",
-                             key=PICK_KEY)
+        slot.vega_lite_chart(spec, width="stretch", theme=None, on_select="rerun", key=PICK_KEY)
     else:
-        slot.vega_lite_chart(chart_spec.spec(chart), width="stretch", on_select="rerun", key=PICK_KEY)
+        slot.vega_lite_chart(spec, width="stretch", on_select="rerun", key=PICK_KEY)
 
 
 def picked() -> int | None:
