@@ -15,7 +15,9 @@ from ui import warmup  # noqa: E402
 
 warmup.start()  # TensorFlow loads and the default kernel compiles while the first page draws
 
-from ui import run_list, server_tuning, settings  # noqa: E402
+from ui import run_list, server_tuning, settings, state  # noqa: E402
+
+state.new_script_run()
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 

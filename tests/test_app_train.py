@@ -257,10 +257,12 @@ def test_session_state_has_one_owner():
     assert users == ["ui/state.py"]
 
 
-@pytest.mark.parametrize("cause", ["browser id", "a click of the user's"])
-def test_a_run_cut_short_by_the_browser_ids_rerun_trains_on(cause):
+@pytest.mark.parametrize("cause", ["browser id", "a click of the user's", "an id's mark left by an earlier run"])
+def test_a_run_cut_short_by_the_browser_ids_rerun_trains_on(cause, monkeypatch, tmp_path):
     """A student who presses Train as the page loads: the browser id's arrival reruns the script, which cuts the
     loop short. That rerun continues the run; a rerun of any other cause leaves it stopped."""
+    monkeypatch.setenv("TRUNCATION_EXPLORER_DATA_DIR", str(tmp_path))  # the id's arrival loads its stored runs
+    monkeypatch.delenv("TRUNCATION_EXPLORER_DB", raising=False)
     at = open_app(SMALL)
     at.session_state[state.STEP_BUDGET] = 5
     button(at, "Train").click().run()
@@ -268,7 +270,9 @@ def test_a_run_cut_short_by_the_browser_ids_rerun_trains_on(cause):
     del at.session_state[state.STEP_BUDGET]
     at.session_state[state.CUT] = True  # as a loop cut short by a rerun leaves it
     if cause == "browser id":
-        at.session_state[state.ID_ARRIVED] = True  # as state.use_browser marks the id's own rerun
+        at.session_state[state.TEST_OWNER] = "a-browser"  # its id arrives: state.use_browser marks this rerun
+    elif cause.startswith("an id's mark"):
+        at.session_state[state.ID_ARRIVED] = True  # as if an id had arrived on another page: not this rerun's
     at.run()
     assert not at.exception
     if cause == "browser id":

@@ -193,6 +193,27 @@ def test_a_lesson_step_applies_its_settings_trains_and_reads_the_run_against_the
     assert len(at.get("vega_lite_chart")) == 1
 
 
+@pytest.mark.parametrize("id_arrives", [True, False])
+def test_a_lesson_run_cut_short_by_the_browser_ids_rerun_trains_again(id_arrives, monkeypatch, tmp_path):
+    """A step's button pressed as the page loads: the browser id's rerun cut its training short (the loop left
+    its marks); that rerun trains the step to its result, and a rerun of any other cause does not."""
+    monkeypatch.setenv("TRUNCATION_EXPLORER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TRUNCATION_EXPLORER_DB", raising=False)
+    at = open_lessons({"lesson": "r2rt", "step": "2"}, budget=30)
+    at.session_state[lessons.TRAINING] = ("r2rt", "n-wide")  # as a loop cut short by a rerun leaves them
+    at.session_state[state.CUT] = True
+    if id_arrives:
+        at.session_state[state.TEST_OWNER] = "a-browser"
+    at.run()
+    assert not at.exception
+    res = at.session_state[lessons.RESULTS].get(("r2rt", "n-wide")) if lessons.RESULTS in at.session_state else None
+    if id_arrives:
+        assert res is not None and res.record.summary["steps"] == 30
+        assert lessons.TRAINING not in at.session_state and not at.session_state[state.CUT]
+    else:
+        assert res is None
+
+
 def test_the_cost_step_times_model_step_for_each_n():
     at = open_lessons({"lesson": "r2rt", "step": "6"})
     radio = at.radio(key="lesson_r2rt_cost_choice")

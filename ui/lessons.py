@@ -27,6 +27,7 @@ LESSON, STEP = "lesson", "step"
 DEFAULT_LESSON = "r2rt"
 POSITION, POSITION_WARNINGS, RESULTS, PENDING = "lesson_position", "lesson_position_warnings", "lesson_results", \
     "lesson_pending"
+TRAINING = "lesson_training"  # the (lesson, step) whose run is training, until its loop ends
 COST_WARMUP, COST_STEPS = 2, 5  # eager training steps run before timing, and timed, per n
 
 
@@ -131,11 +132,12 @@ def apply(lesson: Lesson, step: LessonStep) -> None:
 
 
 def pending(lesson: Lesson, step: LessonStep) -> bool:
-    """Whether this step's button was just pressed (consumed by the call)."""
+    """Whether this step's button was just pressed (consumed by the call), or its training was cut short by the
+    rerun the browser id's arrival causes (a student who pressed it as the page loaded): it trains again."""
     if state.memo(PENDING) == (lesson.key, step.key):
         state.forget(PENDING)
         return True
-    return False
+    return state.memo(TRAINING) == (lesson.key, step.key) and state.id_rerun_cut_training()
 
 
 def train(lesson: Lesson, step: LessonStep, progress) -> Result:
@@ -147,6 +149,8 @@ def train(lesson: Lesson, step: LessonStep, progress) -> Result:
     trainer = state.start(cfg, None)
     budget = state.step_budget()
     t0 = time.perf_counter()
+    state.set_memo(TRAINING, (lesson.key, step.key))
+    state.mark_training(True)  # cleared below; still set if a rerun cuts the loop short
     with state.training_lock():
         chunks = trainer.run(max_steps=budget)
         try:
@@ -156,6 +160,8 @@ def train(lesson: Lesson, step: LessonStep, progress) -> Result:
                                        f"{chunk.steps_done:,} of {chunk.total_steps:,}")
         finally:
             chunks.close()
+    state.mark_training(False)
+    state.forget(TRAINING)
     record = state.save()
     res = Result(step.kind, record=record, budget_cut=not trainer.finished, seconds=time.perf_counter() - t0)
     _keep(lesson, step, res)

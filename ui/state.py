@@ -266,11 +266,22 @@ def mark_training(on: bool) -> None:
     st.session_state[CUT] = on
 
 
+def new_script_run() -> None:
+    """Called first in every script run (app.py): the browser id's mark is only ever about the run that set it."""
+    st.session_state.pop(ID_ARRIVED, None)
+
+
+def id_rerun_cut_training() -> bool:
+    """True (once) when this script run is the one the browser id's arrival caused, and it cut a training loop
+    short (marked by `mark_training`): the loop should go on, as if nothing had happened."""
+    arrived = bool(st.session_state.pop(ID_ARRIVED, False))
+    return arrived and bool(st.session_state.get(CUT))
+
+
 def resume_cut_run(live: Trainer | None) -> bool:
     """True (once) when this script run is the one the browser id's arrival caused and it cut `live`'s training
     short: a student who pressed Train as the page loaded sees the run go on, not "Stopped at step 1"."""
-    arrived = bool(st.session_state.pop(ID_ARRIVED, False))
-    return arrived and bool(st.session_state.get(CUT)) and live is not None and not live.finished
+    return id_rerun_cut_training() and live is not None and not live.finished
 
 
 def wait_idle() -> None:
