@@ -27,7 +27,9 @@ def _emit(**row) -> None:
 def overhead(rounds: int) -> None:
     """Default run: training seconds without a sampler and with it (the calls keep the 20 sampled steps'
     weights and state, then the batched samples are computed), interleaved round by round; medians and
-    the ratio. `in_calls_s` is what keeping the inputs added to training (sampled - flush - plain).
+    the ratio. Both include building the run's RunRecord, which every run pays (`flush_s` is that build
+    with the samples computed in it). `in_calls_s` is what keeping the inputs added to training
+    (sampled - flush - plain, so the record's own build counts against it, not for it).
     Twice: samples in NumPy (a CLI process), then on compiled programs (a server, after
     `sampling.use_compiled`; their compile is reported, not counted)."""
     from rnn_core.sampling import use_compiled
@@ -45,6 +47,7 @@ def overhead(rounds: int) -> None:
             t.sampler = None
             t0 = time.perf_counter()
             t.run_to_end()
+            RunRecord.from_trainer(t)  # every run's record is built, sampled or not
             plain.append(time.perf_counter() - t0)
             t = make_trainer(cfg)
             t0 = time.perf_counter()

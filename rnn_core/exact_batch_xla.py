@@ -65,6 +65,7 @@ class _BatchProgram:
         # Streamlit parses a page script on another hits CPython 3.11's "AST constructor recursion depth
         # mismatch" SystemError (the page shows it); a server compiles these on a background thread at start.
         self.fn = tf.function(self._run, jit_compile=True, reduce_retracing=False, autograph=False)
+        self.call = self.fn  # its concrete function once compiled
 
     def _run(self, W, b_s, U, b_p, slab, begin, mask, S0):
         # W [N, d, 2+d], b_s [N, d], U [N, 2, d], b_p [N, 2], slab int8 [N, B, K+n], begin [N], mask [N, n],
@@ -148,8 +149,10 @@ def _compile(key: tuple[int, int, int, int, int]) -> None:
     N, B, K, n, d = key
     program = _BatchProgram(*key)
     try:
-        program.fn(tf.zeros([N, d, 2 + d]), tf.zeros([N, d]), tf.zeros([N, 2, d]), tf.zeros([N, 2]),
-                   tf.zeros([N, B, K + n], tf.int8), tf.zeros([N], tf.int32), tf.ones([N, n]), tf.zeros([N, B, d]))
+        args = (tf.zeros([N, d, 2 + d]), tf.zeros([N, d]), tf.zeros([N, 2, d]), tf.zeros([N, 2]),
+                tf.zeros([N, B, K + n], tf.int8), tf.zeros([N], tf.int32), tf.ones([N, n]), tf.zeros([N, B, d]))
+        program.fn(*args)
+        program.call = program.fn.get_concrete_function(*args)  # skips tf.function's per-call signature lookup
     except Exception:  # noqa: BLE001 - that shape stays on NumPy
         log.exception("compiling the sampling program of %s failed", key)
         return
@@ -182,7 +185,7 @@ def run(W, b_s, U, b_p, slab, begin, mask, S0):
             _COMPILER.submit(_compile, key)
     if program is None:
         return None
-    exact, truncated, depth = program.fn(*(tf.constant(a) for a in (W, b_s, U, b_p, slab)),
+    exact, truncated, depth = program.call(*(tf.constant(a) for a in (W, b_s, U, b_p, slab)),
                                          tf.constant(begin, tf.int32), tf.constant(mask, tf.float32),
                                          tf.constant(S0, tf.float32))
     return [g.numpy() for g in exact], [g.numpy() for g in truncated], depth.numpy().astype(np.int64)
