@@ -444,7 +444,7 @@ def warm_eager(key: KernelKey) -> float:
 
 
 MAX_PAUSE = 5.0  # longest a heavy run's chunk is made to wait, s (bounds the delay of its Stop)
-_TRAINING = [0, 0]  # runs inside Trainer.run now, and runs that have left it, in this process
+_TRAINING = [0]  # runs inside Trainer.run now, in this process
 _TRAINING_LOCK = threading.Lock()
 
 
@@ -458,19 +458,12 @@ def end_training() -> None:
     """Count one run fewer as training."""
     with _TRAINING_LOCK:
         _TRAINING[0] -= 1
-        _TRAINING[1] += 1
 
 
 def training_runs() -> int:
     """How many runs are training in this process now."""
     with _TRAINING_LOCK:
         return _TRAINING[0]
-
-
-def trainings_ended() -> int:
-    """How many times a run has left Trainer.run in this process (finished, stopped or paused)."""
-    with _TRAINING_LOCK:
-        return _TRAINING[1]
 
 
 def fair_pause(elapsed: float, budget: float) -> float:

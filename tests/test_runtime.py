@@ -68,33 +68,3 @@ def test_apply_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
     runtime.apply()
     assert runtime.os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=2"  # a user's own level wins
-
-
-def test_sampling_compiles_wait_for_a_quiet_moment_after_a_run():
-    """ui/warmup.quiet_moment: not while a run trains, not before one has ended (unless idle long), then at once."""
-    import threading
-    import time
-
-    from rnn_core import kernels
-    from ui import warmup
-
-    done = threading.Event()
-
-    def waiter(**kw):
-        warmup.quiet_moment(poll=0.01, **kw)
-        done.set()
-
-    kernels.begin_training()  # a run is training
-    try:
-        threading.Thread(target=waiter, kwargs=dict(quiet=0.2, idle=0.3), daemon=True).start()
-        assert not done.wait(0.8)  # past `idle`, but a run trains
-    finally:
-        kernels.end_training()
-    ended = time.monotonic()
-    assert done.wait(5.0) and time.monotonic() - ended >= 0.2  # `quiet` seconds after it ended
-
-    done.clear()
-    start = time.monotonic()
-    threading.Thread(target=waiter, kwargs=dict(quiet=0.05, idle=0.4), daemon=True).start()
-    assert not done.wait(0.25)  # no run ended since it began: waits for `idle`
-    assert done.wait(5.0) and time.monotonic() - start >= 0.4
