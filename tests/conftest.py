@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -185,3 +186,10 @@ def run_page(name: str, timeout: float, **state):
     at.run()
     assert not at.exception
     return at
+
+
+def ctrl_c_reaches_python() -> None:
+    """A Popen preexec_fn: SIGINT back to its default in the child, so Python installs its KeyboardInterrupt
+    handler. A test suite started in the background (`cmd &` in a non-interactive shell) inherits SIGINT
+    ignored, and Python then leaves it ignored: a test of what Ctrl-C does would see nothing happen."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ctrl_c_reaches_python
+
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ["--n", "2,4", "--seeds", "0,1", "--d", "3", "--batch-size", "20", "--series-length", "4000", "--history"]
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -186,6 +188,7 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_runs(head, tmp_path
         [sys.executable, "-m", "rnn_core", "sweep", "--n", "5", "--d", "4", "--seeds", ",".join(map(str, range(8))),
          "--epochs", "20", "--json", str(out), "--ray-address", head["address"], "--ray-node-ip", "127.0.0.1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_reaches_python,
     )
     try:
         deadline = time.monotonic() + 300

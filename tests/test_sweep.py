@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ctrl_c_reaches_python
 from rnn_core.__main__ import build_parser, config_from_args
 from rnn_core.config import RunConfig
 from rnn_core.sweep import REPLACED, SweepError, SweepFile, add_sweep_parser, expand
@@ -281,6 +282,7 @@ def test_ctrl_c_keeps_finished_runs_and_exits_130(tmp_path):
         [sys.executable, "-m", "rnn_core", "sweep", "--n", "5", "--d", "4", "--seeds", ",".join(map(str, range(12))),
          "--epochs", "4", "--json", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_reaches_python,
     )
     try:
         deadline = time.monotonic() + 300
