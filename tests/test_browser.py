@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import main_button, open_page, shot, wait_idle
 
@@ -241,9 +242,16 @@ def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(b
         page.locator("[data-testid='stSidebar'] [data-testid='stExpander']").filter(has_text="Your runs").click()
         forget = page.get_by_role("button", name="Forget my runs")
         forget.wait_for(state="visible", timeout=30_000)
-        forget.click()
-        page.wait_for_function(f"() => localStorage.getItem('truncation-explorer.owner') !== '{owner}'",
-                               timeout=30_000)
+        renewed = f"() => localStorage.getItem('truncation-explorer.owner') !== '{owner}'"
+        for attempt in range(2):  # Streamlit drops a click that lands in another rerun's request (seen once in ~10
+            forget.click()       # full suites): a user clicks again, and so does this test, once
+            try:
+                page.wait_for_function(renewed, timeout=15_000)
+                break
+            except PlaywrightTimeoutError:
+                if attempt:
+                    raise
+                wait_idle(page)
         wait_idle(page)
         page.reload()
         wait_idle(page)
