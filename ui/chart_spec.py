@@ -30,6 +30,8 @@ import pyarrow as pa
 from altair.utils import schemapi
 from streamlit.elements import vega_charts
 
+from viz.common import top_level_copy
+
 _LOCK = getattr(vega_charts, "_altair_globals_lock", threading.Lock())  # Altair's transformers are global
 _TRANSFORMER = "truncation_arrow"
 _BUILD_TABLE = schemapi._FromDict.__init__  # Altair's own
@@ -115,26 +117,19 @@ _STREAMLIT_TRANSFORMER = "to_arrow_dataset"
 alt.data_transformers.register(_STREAMLIT_TRANSFORMER, vega_charts._to_arrow_dataset)
 
 
-def _top_level_copy(chart: schemapi.SchemaBase, cls: type) -> Any:
-    out = object.__new__(cls)
-    object.__setattr__(out, "_args", chart._args)
-    object.__setattr__(out, "_kwds", dict(chart._kwds))
-    return out
-
-
 class _LayerShallowCopy(alt.LayerChart):
     """A LayerChart already built by `LayerChart.__init__`, whose shallow copy does not build it again."""
 
     def copy(self, deep: Any = True, ignore: list[str] | None = None) -> Any:
         if deep is False:
-            return _top_level_copy(self, type(self))
+            return top_level_copy(self)
         return super().copy(deep=deep, ignore=ignore)
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec with its data as named Arrow datasets, unvalidated."""
     if type(chart) is alt.LayerChart:
-        chart = _top_level_copy(chart, _LayerShallowCopy)
+        chart = top_level_copy(chart, _LayerShallowCopy)
     datasets: dict[str, Any] = {}
     with _LOCK:
         theme = alt.theme.enable("none") if alt.theme.active == "default" else None

@@ -90,9 +90,19 @@ def props(chart: alt.TopLevelMixin, **properties) -> alt.TopLevelMixin:
     whole spec is checked where it matters (tests compare it with Streamlit's own validated conversion). The
     copy shares the chart's parts, as Altair's shallow copy does.
     """
-    out = object.__new__(type(chart))  # chart.copy(deep=False) would rerun a LayerChart's __init__, which deep-copies
-    object.__setattr__(out, "_args", chart._args)  # every layer (a third of building a layered chart)
-    object.__setattr__(out, "_kwds", {**chart._kwds, **properties})
+    out = top_level_copy(chart)
+    out._kwds.update(properties)
+    return out
+
+
+def top_level_copy(chart: alt.TopLevelMixin, cls: type | None = None) -> alt.TopLevelMixin:
+    """A copy of the chart's top level only (as `cls`, by default its own class), sharing its parts.
+
+    `chart.copy(deep=False)` would rerun a LayerChart's `__init__`, which deep-copies every layer (a third of
+    building a layered chart)."""
+    out = object.__new__(cls or type(chart))
+    object.__setattr__(out, "_args", chart._args)
+    object.__setattr__(out, "_kwds", dict(chart._kwds))
     return out
 
 
