@@ -15,7 +15,9 @@ launches `streamlit run app.py` (the README's command, headless), loads the page
 server answers, and times from the launch to the Train button enabled, then clicks Train at once and
 times to the Done message and to the final chart, as above; then it stops the server. `--launcher`
 picks the command: `streamlit run app.py`, or `python serve.py` (the same server with its warm-up
-started at launch), or both in alternating rounds.
+started at launch), or `bare` (`streamlit run bench/bare_app.py`, a page with only a Train button,
+launch to the button enabled: the floor Streamlit itself sets on this machine), several in alternating
+rounds.
 """
 from __future__ import annotations
 
@@ -101,7 +103,7 @@ def measure_cold(rounds: int = 5, port: int = 8598, launchers: tuple[str, ...] =
                     t0 = time.perf_counter()
                     server, url = start_app(port, wait=False, launcher=name)
                     try:
-                        _cold_round(page, server, url, t0, out[name])
+                        _cold_round(page, server, url, t0, out[name], bare=name == "bare")
                     finally:
                         stop_app(server)
                         page.close()
@@ -111,8 +113,9 @@ def measure_cold(rounds: int = 5, port: int = 8598, launchers: tuple[str, ...] =
     return out
 
 
-def _cold_round(page, server, url: str, t0: float, out: dict) -> None:
-    """Load the page as soon as the server listens, then time Train enabled, Done and the final chart."""
+def _cold_round(page, server, url: str, t0: float, out: dict, bare: bool = False) -> None:
+    """Load the page as soon as the server listens, then time Train enabled, Done and the final chart
+    (`bare`: Train enabled only)."""
     deadline = t0 + 120
     while True:
         if server.poll() is not None:
@@ -128,6 +131,8 @@ def _cold_round(page, server, url: str, t0: float, out: dict) -> None:
     train.wait_for()
     page.wait_for_function("b => !b.disabled", arg=train.element_handle())
     out["train"].append(time.perf_counter() - t0)
+    if bare:
+        return  # the floor page trains nothing
     train.click()
     done = page.get_by_text(re.compile(r"^Done:"))
     done.wait_for()
@@ -139,13 +144,20 @@ def _cold_round(page, server, url: str, t0: float, out: dict) -> None:
     out["notes"].append(done.inner_text().split(";")[-1].split(". Final")[0].strip())
 
 
-COMMANDS = {"streamlit": "streamlit run app.py", "serve": "python serve.py"}
+COMMANDS = {"streamlit": "streamlit run app.py", "serve": "python serve.py", "bare": "streamlit run bench/bare_app.py"}
 
 
 def markdown_cold(result: dict, rounds: int, launcher: str = "streamlit") -> str:
     """A results.md line for the cold start of one launcher."""
     if "error" in result:
         return f"- **Cold start** (browser): not measured ({result['error']})."
+    if launcher == "bare":
+        floor = np.median(result["train"])
+        verdict = "more than" if floor < COLD_TRAIN_S else "less than"
+        return (f"- **Floor**: launching `{COMMANDS[launcher]}` (a page with only a Train button, same serving "
+                f"settings) to the button enabled: median **{floor:.2f} s** over {rounds} (each: "
+                f"{', '.join(f'{x:.2f}' for x in result['train'])}); the {COLD_TRAIN_S:g} s target is {verdict} "
+                f"what Streamlit alone takes here.")
     train, done, final = (np.median(result[k]) for k in ("train", "done", "final"))
     ok = "met" if train <= COLD_TRAIN_S and final <= COLD_FINAL_S else "MISSED"
     return (f"- **Cold start**, launching `{COMMANDS[launcher]}` to the Train button enabled in chromium "
@@ -175,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=positive_int, default=8598, help="port for the Streamlit server (default 8598)")
     parser.add_argument("--cold", action="store_true", help="time cold starts: launch to Train enabled and to the "
                         "first run's final chart")
-    parser.add_argument("--launcher", default="streamlit", help="with --cold: streamlit, serve, or both "
-                        "(streamlit,serve: alternating rounds)")
+    parser.add_argument("--launcher", default="streamlit", help="with --cold: streamlit, serve, bare (a one-button "
+                        "page: the floor), or several (bare,streamlit: alternating rounds)")
     args = parser.parse_args(argv)
     if args.cold:
         names = tuple(x.strip() for x in args.launcher.split(",") if x.strip())
         if not names or any(x not in COMMANDS for x in names):
-            parser.error(f"--launcher {args.launcher!r}: use streamlit, serve or streamlit,serve")
+            parser.error(f"--launcher {args.launcher!r}: use streamlit, serve, bare or a comma-separated list of them")
         result = measure_cold(args.rounds, args.port, names)
         for name in names:
             print(markdown_cold(result if "error" in result else result[name], args.rounds, name))

@@ -14,9 +14,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-LAUNCHERS = {  # how the server is started: Streamlit's own command, or serve.py (the warm-up starts at launch)
+LAUNCHERS = {  # how the server is started: Streamlit's own command, serve.py (the warm-up starts at launch),
+    # or a bare one-button page as the floor
     "streamlit": ["-m", "streamlit", "run", "app.py"],
     "serve": ["serve.py"],
+    "bare": ["-m", "streamlit", "run", "bench/bare_app.py"],  # the floor: Streamlit with one button (bench/bare_app.py)
 }
 
 

@@ -4,9 +4,11 @@ The full-gradient sampler's arithmetic (rnn_core/sampling.py). `exact.full_gradi
 the definition, one window per XLA-compiled call; this computes the same numbers for N samples
 stacked on a leading axis, so each of the ~K sequential time steps does N samples' work in a few
 NumPy calls. In NumPy because a compiled program's compile costs seconds of CPU for every new shape
-(and every new process: each CLI run), while a run's 20 samples here cost tens of milliseconds at
-the defaults (bench/exact_sampling.py); float32 like the trainer, so the backward pass underflows
-where the trainer's would.
+(and every new process: each CLI run), while a run's 20 samples here cost about 7 ms at the defaults
+(bench/exact_sampling.py; an XLA program of the same pass, kept until session 6, took 6 ms after a
+4 s compile per shape and history); float32 like the trainer, so the backward pass underflows where
+the trainer's would. Products are `matmul`s and the softmax goes column by column: NumPy's einsum and
+its reductions over an axis of length 2 are ten times slower on arrays this small.
 
 Per sample i (weights theta_i, window start w_i, carried state S0_i): the history is the K time
 steps before the window (fewer when the epoch began later: the state is zero before its first
@@ -52,8 +54,13 @@ def _one_hot(bits: np.ndarray) -> np.ndarray:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    """Softmax over a last axis of two (the model's two classes), column by column: the floats of the
+    textbook form (max, exp, sum, divide), without NumPy's slow reductions over an axis of length 2."""
+    z0, z1 = z[..., 0], z[..., 1]
+    top = np.maximum(z0, z1)
+    e0, e1 = np.exp(z0 - top), np.exp(z1 - top)
+    total = e0 + e1
+    return np.stack([e0 / total, e1 / total], axis=-1)
 
 
 def _sum_outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -77,24 +84,23 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
     d = W.shape[1]
     W_s = W[:, :, 2:]
     W_sT = np.ascontiguousarray(W_s.transpose(0, 2, 1))
-    base = (W[:, :, 0] + b_s)[None, :, None, :]  # [1, N, 1, d]
-    diff = (W[:, :, 1] - W[:, :, 0])[None, :, None, :]
-    drive = base + (cols & 1).astype(np.float32)[..., None] * diff  # [K+n, N, B, d]: W_x X_t + b_s
+    U_T = np.ascontiguousarray(U.transpose(0, 2, 1))  # [N, d, 2]
+    base = W[:, :, 0] + b_s  # [N, d]: W_x X_t + b_s for X_t = 0, and for X_t = 1 below
+    drive = np.stack([base, base + (W[:, :, 1] - W[:, :, 0])], axis=1)[np.arange(N)[None, :, None], cols & 1]
     live = (np.arange(T)[:, None] >= begin[None, :]).astype(np.float32)[:, :, None, None]  # [T, N, 1, 1]
     last_dead = int(begin.max())  # before this column some sample's history has not begun (its state stays 0)
 
-    def cell(S, t):
-        z = np.matmul(S, W_sT)
+    def cell(S, t, out=None):
+        z = np.matmul(S, W_sT, out=out)
         z += drive[t]
         return np.tanh(z, out=z)
 
-    states = np.zeros((K, N, B, d), np.float32)
+    states = np.empty((K, N, B, d), np.float32)  # S_t of the history, each written once below
     S = np.zeros_like(S0)
-    for t in range(K):
-        S = cell(S, t)
+    for t in range(K):  # each state straight into its slot: no copies in the loop
+        S = cell(S, t, out=states[t])
         if t < last_dead:
             S *= live[t]
-        states[t] = S
     weight = (mask / mask.sum(axis=1, keepdims=True)).T  # [n, N]
 
     def window(S_first):
@@ -103,9 +109,9 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
             S = cell(S, K + j)
             S_win.append(S)
         S_win = np.stack(S_win)  # [n, N, B, d]
-        logits = np.einsum("tnbd,nkd->tnbk", S_win, U) + b_p[None, :, None]
+        logits = np.matmul(S_win, U_T) + b_p[None, :, None]  # [n, N, B, 2] (matmul: einsum is 10x slower here)
         dP = (_softmax(logits) - _one_hot(cols[K:] >> 1)) * (weight / B)[:, :, None, None]
-        dS_loc = np.einsum("tnbk,nkd->tnbd", dP, U)
+        dS_loc = np.matmul(dP, U)  # [n, N, B, d]
         dZ, nxt = np.empty_like(S_win), np.zeros_like(S_first)
         for j in reversed(range(n)):
             nxt = dZ[j] = (dS_loc[j] + np.matmul(nxt, W_s)) * (1.0 - S_win[j] * S_win[j])
@@ -116,23 +122,37 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
 
     truncated, _ = window(S0)
     exact_win, dS = window(S)
-    slope = (1.0 - states * states) * live[:K]  # dS_t/dZ_t, zero before a sample's history begins
-    dZ_all = np.zeros_like(states)
     depth = np.zeros(N, np.int64)
     limit = REL_TOL**2 * np.einsum("nbd,nbd->n", dS, dS)
+    dZs = []  # dL/dZ_t for t = K-1, K-2, ... as far as the backward pass goes
     t = K - 1
     while t >= 0:  # until every sample's error is below float32 precision of where it started, or the history ends
         going = np.einsum("nbd,nbd->n", dS, dS) > limit
         if not going.any():
             break
-        dZ = dZ_all[t] = dS * slope[t]
+        slope = 1.0 - states[t] * states[t]  # dS_t/dZ_t
+        if t < last_dead:
+            slope *= live[t]  # zero before a sample's history begins
+        dZ = dS * slope
+        dZs.append(dZ)
         depth += going & (t >= begin)
         dS = np.matmul(dZ, W_s)
         t -= 1
     low = t + 1  # the backward pass reached state `low`; the steps before it add nothing
-    prev = np.concatenate([np.zeros_like(states[:1]), states[:-1]], axis=0)[low:]  # S_{t-1}, zero before begin
-    H = np.concatenate([_one_hot(cols[low:K] & 1), prev], axis=3)  # [K - low, N, B, 2+d]
-    gW, gb = _sum_outer(dZ_all[low:], H), dZ_all[low:].sum(axis=(0, 2))
+    if dZs:  # sample-major [N, K - low, B, .], so the sums over time and rows are one matmul without copies
+        dZ_all = np.stack(dZs[::-1], axis=1)  # [N, K - low, B, d]
+        H = np.empty((N, K - low, B, 2 + d), np.float32)  # X_t one-hot, then S_{t-1} (zero before the history)
+        x = (cols[low:K] & 1).transpose(1, 0, 2)
+        H[..., 0], H[..., 1] = 1 - x, x
+        if low > 0:
+            H[..., 2:] = states[low - 1 : K - 1].transpose(1, 0, 2, 3)
+        else:
+            H[:, 0, :, 2:] = 0.0
+            H[:, 1:, :, 2:] = states[: K - 1].transpose(1, 0, 2, 3)
+        rows = dZ_all.reshape(N, -1, d)
+        gW, gb = np.matmul(rows.transpose(0, 2, 1), H.reshape(N, -1, 2 + d)), rows.sum(axis=1)
+    else:
+        gW, gb = np.zeros_like(exact_win[0]), np.zeros_like(exact_win[1])
     exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
     return exact, truncated, depth
 
@@ -171,9 +191,11 @@ def flow_norms(params, slab: np.ndarray, begin: int, n: int, extra: int) -> np.n
     return norms.T
 
 
-def _cos(u: np.ndarray, v: np.ndarray) -> float:
-    den = float(np.linalg.norm(u) * np.linalg.norm(v))
-    return float(u @ v) / den if den > 0 else float("nan")
+def _cosines(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of [N, P] arrays (NaN where a row is zero)."""
+    den = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, np.einsum("np,np->n", u, v) / den, np.nan)
 
 
 def _arrays(items: list[BatchItem]) -> tuple[np.ndarray, ...]:
@@ -185,30 +207,19 @@ def _arrays(items: list[BatchItem]) -> tuple[np.ndarray, ...]:
 
 
 def _call(items: list[BatchItem]) -> list[BatchResult]:
-    from . import exact_batch_xla  # a server's compiled programs (padded to BATCH samples), else None
-
     n = len(items[0].mask)
-    compiled = None
-    if exact_batch_xla.enabled():
-        compiled = exact_batch_xla.run(*_arrays(items + [items[-1]] * (BATCH - len(items))))
-    if compiled is not None:
-        exact, truncated = [[g[: len(items)] for g in part] for part in compiled[:2]]
-        depth = compiled[2][: len(items)]
-    else:
-        exact, truncated, depth = _batched(*_arrays(items))
+    exact, truncated, depth = _batched(*_arrays(items))
     N = len(items)
-    exact = [g.astype(np.float64) for g in exact]
-    truncated = [g.astype(np.float64) for g in truncated]
-    out = []
-    for i in range(N):
-        e = np.concatenate([g[i].ravel() for g in exact])
-        t = np.concatenate([g[i].ravel() for g in truncated])
-        norm = float(np.linalg.norm(e))
-        out.append(BatchResult(
-            cosine_all=_cos(t, e), cosine_W_s=_cos(truncated[0][i][:, 2:].ravel(), exact[0][i][:, 2:].ravel()),
-            rel_error=float(np.linalg.norm(t - e)) / norm if norm > 0 else float("nan"),
-            history_steps=int(depth[i]) + n))
-    return out
+    e = np.concatenate([g.reshape(N, -1) for g in exact], axis=1).astype(np.float64)  # [N, all weights]
+    t = np.concatenate([g.reshape(N, -1) for g in truncated], axis=1).astype(np.float64)
+    e_s = exact[0][:, :, 2:].reshape(N, -1).astype(np.float64)  # W_s alone
+    t_s = truncated[0][:, :, 2:].reshape(N, -1).astype(np.float64)
+    cos_all, cos_s = _cosines(t, e), _cosines(t_s, e_s)
+    norm = np.linalg.norm(e, axis=1)
+    err = np.linalg.norm(t - e, axis=1)
+    return [BatchResult(cosine_all=float(cos_all[i]), cosine_W_s=float(cos_s[i]),
+                        rel_error=float(err[i] / norm[i]) if norm[i] > 0 else float("nan"),
+                        history_steps=int(depth[i]) + n) for i in range(N)]
 
 
 def compare_many(items: list[BatchItem], batch: int = BATCH) -> list[BatchResult]:

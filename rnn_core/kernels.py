@@ -132,7 +132,8 @@ class Program:
         self.slots = sample_slots(key)
         self.sample_rows = min(sampling.ROWS, key.batch_size)
         # autograph=False: the loops are explicit tf.while_loop/tf.cond; autograph's ast.parse on the warm-up
-        # thread races Streamlit's page parsing (CPython 3.11 SystemError, see exact_batch_xla.py)
+        # thread races Streamlit's page parsing (CPython 3.11's "AST constructor recursion depth mismatch"
+        # SystemError, shown on the page)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False, autograph=False)
         self._compile_lock = threading.Lock()
 

@@ -101,7 +101,8 @@ class OnlineKernel:
         self._initial_optimizer_state = [(v.name, np.array(v.numpy())) for v in self.optimizer.variables]
         self.compiled = False
         # autograph=False: the loops are explicit tf.while_loop/tf.cond; autograph's ast.parse on the warm-up
-        # thread races Streamlit's page parsing (CPython 3.11 SystemError, see exact_batch_xla.py)
+        # thread races Streamlit's page parsing (CPython 3.11's "AST constructor recursion depth mismatch"
+        # SystemError, shown on the page)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False, autograph=False)
 
     def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:

@@ -5,25 +5,32 @@ its window is the latest trained window). The trainer asks which planned steps a
 will run (`planned_in`); the call keeps the weights and the carried state each of them trains with
 (`kernels.Program.call`'s `sample_at`, no extra call), and the trainer hands them with the epoch's
 rows to the sampler (`observe`): exactly what the step trained with. The
-comparison itself is deferred and batched (`exact_batch.compare_many`, all pending samples in one
-compiled call), run when a record of the run is made (`flush`): the CLI pays the fixed cost once,
+comparison itself is deferred and batched (`exact_batch.compare_many`, all pending samples in a
+few NumPy calls), run when a record of the run is made (`flush`): the CLI pays the fixed cost once,
 the page once per redraw. `flush(wait=False)` hands the work to a background thread and returns
 what is done.
 
 The exact gradient backpropagates the window's trained losses through the history before the
 window since the epoch's zero state (`exact.py` for the definition), recomputed from a zero state
-HISTORY = 256 steps back. The backward pass stops once the error it sends left has fallen below
-float32 precision of what the window sent (`exact_batch.REL_TOL`; tens to a couple of hundred steps
-at R2RT's weights), and the recomputed states lose the wrong starting state as fast (the same
-Jacobian products), so that equals the gradient since the zero state to float32 precision (tests
-check it). A sample whose backward pass still ran at the history's start is recomputed with
-LONG_HISTORY = 1,000 steps. The arithmetic is NumPy (`exact_batch.py`): no compile, in the app or in
-a CLI process. Samples use the first ROWS = 32 batch rows (their trained losses,
-truncated and exact): the arithmetic of a sample grows with rows x history, and all 200 rows x
-1,000 steps for 20 samples is about four times a default epoch's training.
+HISTORIES[0] = 64 steps back. The backward pass stops once the error it sends left has fallen below
+float32 precision of what the window sent (`exact_batch.REL_TOL`; 30 to 50 steps at the defaults'
+weights, up to a couple of hundred at others), and the recomputed states lose the wrong starting
+state as fast (the same Jacobian products), so that equals the gradient since the zero state to
+float32 precision (tests check it). A sample whose backward pass still ran in the last eighth of its
+history (MARGIN: its first states are still forgetting the zero start) is recomputed from further
+back, HISTORIES[1] = 256 and then HISTORIES[2] = 1,000 steps: each sample pays for the history its
+own gradient reaches (the forward recompute, linear in the history, is most of a sample's cost);
+`first_history` guesses from the weights where to start. The arithmetic is NumPy (`exact_batch.py`),
+with nothing to compile, in the app and in a CLI process; `Trainer.run_to_end` computes the samples
+observed so far behind the next chunk (`flush_behind`).
+Samples use the first ROWS = 32 batch rows (their trained losses, truncated and exact): the
+arithmetic of a sample grows with rows x history, and all 200 rows x 1,000 steps for 20 samples is
+about four times a default epoch's training.
 
 The gradient-flow matrix of the latest sample (`exact_batch.flow_norms`, the numbers of
-`exact.gradient_flow`; same rows and history, 2n states left of the window) comes with each flush.
+`exact.gradient_flow`; same rows, 2n states left of the window) comes with each flush. It is
+recomputed over the shortest of the sample's histories whose first eighth its backward pass did not
+reach even 2n states further left (`flow_level`), so the states it reads have forgotten the zero start.
 """
 from __future__ import annotations
 
@@ -40,8 +47,8 @@ from .config import RunConfig
 from .truncation import loss_mask, window_start
 
 SAMPLES = 20
-HISTORY = 256
-LONG_HISTORY = 1000
+HISTORIES = (64, 256, 1000)  # recompute windows, shortest first: a sample goes further back only if it must
+MARGIN = 8  # a backward pass that went within K / MARGIN steps of its history's start goes further back
 ROWS = 32
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="full-gradient")
 
@@ -70,9 +77,11 @@ class Sample:
 @dataclass
 class Pending:
     sample: Sample
-    item: Any  # exact_batch.BatchItem
-    flow_inputs: tuple
-    long: Any  # the same sample with LONG_HISTORY steps of history (a BatchItem), when the epoch is older than HISTORY
+    items: list  # exact_batch.BatchItem per history of HISTORIES, up to the first that reaches the epoch's start
+    k1: int
+    first_window: bool  # the epoch's first window (its loss mask)
+    first: int  # the history to try first (`first_history`)
+    level: int = 0  # the history its numbers came from
 
 
 @dataclass
@@ -82,7 +91,7 @@ class GradientSampler:
     cfg: RunConfig
     total_steps: int
     samples: int = SAMPLES
-    history: int = HISTORY
+    histories: tuple[int, ...] = HISTORIES
     rows: int = ROWS
     plan: list[int] = field(default_factory=list)
     records: list[Sample] = field(default_factory=list)
@@ -114,26 +123,29 @@ class GradientSampler:
         cfg = self.cfg
         n, k1 = cfg.truncation, cfg.effective_k1
         ws = window_start(window, k1)
-        K = self.history
-        have = min(K, ws)
         R = min(self.rows, rows.shape[0])
-        slab = np.zeros((R, K + n), np.int8)
-        slab[:, K - have :] = rows[:R, ws - have : ws + n]
         weights = [np.array(p, np.float32) for p in weights]
         mask = loss_mask(n, k1, window == 0).astype(np.float32)
+        first_state = np.array(state[:R], np.float32)
         sample = Sample(step=step, epoch=epoch, window=window)
-        item = BatchItem(params=weights, slab=slab, begin=K - have, mask=mask,
-                         first_state=np.array(state[:R], np.float32))
-        long = None
-        if ws > K:
-            have_long = min(ws, LONG_HISTORY)
-            long_slab = np.zeros((R, LONG_HISTORY + n), np.int8)
-            long_slab[:, LONG_HISTORY - have_long :] = rows[:R, ws - have_long : ws + n]
-            long = BatchItem(params=weights, slab=long_slab, begin=LONG_HISTORY - have_long, mask=mask,
-                             first_state=item.first_state)
+
+        def history_of(K: int) -> tuple[np.ndarray, int]:
+            """The slab of K history columns (zero-padded where the epoch began later) and the window; begin."""
+            have = min(K, ws)
+            slab = np.zeros((R, K + n), np.int8)
+            slab[:, K - have :] = rows[:R, ws - have : ws + n]
+            return slab, K - have
+
+        items = []
+        for K in self.histories:
+            slab, begin = history_of(K)
+            items.append(BatchItem(params=weights, slab=slab, begin=begin, mask=mask, first_state=first_state))
+            if ws <= K:  # this history reaches back to the epoch's zero state: nothing further back
+                break
         with self._lock:
             self.records.append(sample)
-            self._pending.append(Pending(sample, item, (weights, slab, K, n, k1, window == 0, have), long))
+            self._pending.append(Pending(sample, items, k1, window == 0,
+                                         first_history(weights[0], first_state, self.histories, len(items))))
         self.seconds += time.perf_counter() - t0
 
     def _compute(self, batch: list[Pending]) -> None:
@@ -141,22 +153,32 @@ class GradientSampler:
         from .exact_batch import compare_many, flow_norms
 
         t0 = time.perf_counter()
-        again = []
-        for p, r in zip(batch, compare_many([p.item for p in batch])):
-            p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = r.cosine_all, r.cosine_W_s, r.rel_error
-            p.sample.history_steps = r.history_steps
-            if p.long is not None and r.history_steps >= self.history + len(p.item.mask):
-                again.append(p)  # the error still travelled at the history's start: go back LONG_HISTORY steps
-        for p, r in zip(again, compare_many([p.long for p in again])):
-            p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = r.cosine_all, r.cosine_W_s, r.rel_error
-            p.sample.history_steps = r.history_steps
+        again: list[Pending] = []
+        for level, K in enumerate(self.histories):  # shortest first; a sample whose backward pass ran at its
+            todo = again + [p for p in batch if p.first == level]  # history's start goes on to the next one
+            again = []
+            for p, r in zip(todo, compare_many([p.items[level] for p in todo])):
+                p.sample.cosine_all, p.sample.cosine_W_s, p.sample.rel_error = r.cosine_all, r.cosine_W_s, r.rel_error
+                p.sample.history_steps, p.level = r.history_steps, level
+                if level + 1 < len(p.items) and r.history_steps - len(p.items[level].mask) > K - K // MARGIN:
+                    again.append(p)
         for p in batch:
             p.sample.done = True
-        weights, slab, K, n, k1, first, have = batch[-1].flow_inputs
-        norms = flow_norms(weights, slab, K - have, n, extra=2 * n)
-        self.flow = flow_result(norms.astype(np.float64), K, n, k1, first, 2 * n, have)
-        self.flow_step = batch[-1].sample.step
+        last = batch[-1]
+        item, n = last.items[self.flow_level(last)], len(last.items[0].mask)
+        K = item.slab.shape[1] - n
+        norms = flow_norms(item.params, item.slab, item.begin, n, extra=2 * n)
+        self.flow = flow_result(norms.astype(np.float64), K, n, last.k1, last.first_window, 2 * n, K - item.begin)
+        self.flow_step = last.sample.step
         self.seconds += time.perf_counter() - t0
+
+    def flow_level(self, p: Pending) -> int:
+        """The history a computed sample's flow matrix is recomputed over: from the one its gradient came from,
+        the first in whose last seven eighths its backward pass plus 2n more states fit (else the longest)."""
+        n = len(p.items[0].mask)
+        reach = p.sample.history_steps - n + 2 * n
+        return next((level for level in range(p.level, len(p.items))
+                     if reach <= self.histories[level] - self.histories[level] // MARGIN), len(p.items) - 1)
 
     def flush(self, wait: bool = True, grace: float = 0.0) -> None:
         """Compute the pending samples: now (`wait`), or on the background thread, returning once they are
@@ -177,6 +199,13 @@ class GradientSampler:
             self._job = _WORKER.submit(self._compute, batch)
             _settle(self._job, grace)
 
+    def flush_behind(self) -> None:
+        """Start computing the pending samples on the background thread while the caller trains on, unless
+        some are being computed already (they wait for the next call, or for `flush`). A run has at most
+        SAMPLES samples, so at most that many such batches."""
+        if self._pending and (self._job is None or self._job.done()):
+            self.flush(wait=False)
+
     @property
     def busy(self) -> bool:
         """Whether samples are waiting or being computed."""
@@ -187,18 +216,23 @@ class GradientSampler:
         return sorted((s for s in self.records if s.done), key=lambda s: s.step)
 
 
-def use_compiled(cfg: RunConfig) -> float:
-    """From now on compute samples with compiled programs where they are built (a long-lived server), and
-    build those of `cfg`'s shapes now (both histories); the seconds that took. Other shapes compile in the
-    background the first time a run of them is sampled (exact_batch_xla.py)."""
-    from . import exact_batch_xla
-    from .exact_batch import BATCH
+def first_history(W: np.ndarray, state: np.ndarray, histories: tuple[int, ...], available: int) -> int:
+    """Which of `histories` (index) to recompute a sample with first, from its weights W [d, 2 + d] and the
+    state it carried in [rows, d]: a guess, the retry in `_compute` makes any choice exact.
 
-    t0 = time.perf_counter()
-    exact_batch_xla.enable()
-    for K in (HISTORY, LONG_HISTORY):
-        exact_batch_xla.compile_now(BATCH, min(ROWS, cfg.batch_size), K, cfg.truncation, cfg.state_size)
-    return time.perf_counter() - t0
+    The error the backward pass sends left shrinks about by rho(W_s) x mean(1 - S^2) a step (the recurrent
+    matrix's spectral radius times tanh's mean slope), so it reaches float32 precision (REL_TOL) after about
+    ln(REL_TOL) / ln(that) steps. Measured against the real depth at d = 4, 16 and 32, the guess is within
+    1.5x but for one sample in thirty; with a quarter more for luck, the first history that long, but never
+    past the second (a sample that needs the longest is rare and pays a retry). At most `available` - 1
+    (the history that already reaches the epoch's start)."""
+    from .exact_batch import REL_TOL
+
+    rate = float(np.max(np.abs(np.linalg.eigvals(np.asarray(W, np.float64)[:, 2:])))
+                 * np.mean(1.0 - np.square(np.asarray(state, np.float64))))
+    reach = 1.25 * np.log(REL_TOL) / np.log(rate) if 0 < rate < 1 else np.inf
+    first = 0 if reach <= histories[0] else min(1, len(histories) - 1)
+    return min(first, available - 1)
 
 
 def _settle(job: Future, grace: float) -> None:

@@ -375,8 +375,14 @@ class Trainer:
         return chunk
 
     def run_to_end(self, on_chunk=None) -> Trainer:
-        """Train to the end, calling `on_chunk(chunk)` after each chunk if given."""
+        """Train to the end, calling `on_chunk(chunk)` after each chunk if given.
+
+        Full-gradient samples observed so far are computed behind the next chunk (`sampler.flush_behind`),
+        so a CLI run or a sweep waits at its end only for the last chunk's samples.
+        """
         for chunk in self.run():
+            if self.sampler is not None and not self.finished:
+                self.sampler.flush_behind()
             if on_chunk is not None:
                 on_chunk(chunk)
         return self

@@ -174,6 +174,47 @@ def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whol
     assert depths[0] == n and depths[1] <= 100 + n and all(n <= h <= K + n for h in depths), depths
 
 
+@pytest.mark.parametrize("d, seed", [(4, 1), (16, 0)])
+def test_each_sample_goes_back_as_far_as_its_gradient_reaches_and_equals_the_longest_history(d, seed):
+    """The sampler tries the 64-step history first where its guess says it is enough, and goes back 256 and
+    1,000 steps for the samples whose backward pass ran at the start: every sample equals the same sample
+    recomputed over 1,000 steps, and at these settings some samples took each branch (so the check has teeth)."""
+
+    trainer = Trainer(RunConfig(state_size=d, seed=seed, series_length=300_000))
+    trainer.run_to_end()
+    sampler = trainer.sampler
+    pending = list(sampler._pending)
+    assert [len(p.items) for p in pending[-3:]] == [3, 3, 3]  # late in the epoch: all three histories exist
+    sampler.flush()
+    longest = compare_many([p.items[-1] for p in pending if len(p.items) == 3])
+    got = [p.sample for p in pending if len(p.items) == 3]
+    for s, ref in zip(got, longest):
+        assert s.cosine_all == pytest.approx(ref.cosine_all, abs=2e-6)
+        assert s.cosine_W_s == pytest.approx(ref.cosine_W_s, abs=2e-6)
+        assert s.rel_error == pytest.approx(ref.rel_error, rel=1e-4, abs=1e-6)
+        assert abs(s.history_steps - ref.history_steps) <= 4  # where it stops hangs on the recomputed states' last bits
+    firsts = [p.first for p in pending]
+    went_further = [s.history_steps > 64 + 5 for s in got]
+    if d == 4:
+        assert 0 in firsts and any(went_further)  # some started short and some of those (or others) went on
+    else:
+        assert all(f == 1 for f in firsts)  # the guess starts d = 16's slower-fading gradients at 256 steps
+
+
+def test_first_history_guess_starts_short_only_for_a_fast_fading_gradient():
+    from rnn_core.sampling import HISTORIES, first_history
+
+    W = np.zeros((4, 6))
+    W[:, 2:] = 0.5 * np.eye(4)  # spectral radius 0.5: the error halves (or faster) each step: ~23 steps
+    assert first_history(W, np.zeros((8, 4)), HISTORIES, 3) == 0
+    W[:, 2:] = 0.99 * np.eye(4)  # ~1,600 steps at tanh' = 1: start at 256 (a retry takes it to 1,000)
+    assert first_history(W, np.zeros((8, 4)), HISTORIES, 3) == 1
+    assert first_history(W, np.full((8, 4), 0.9), HISTORIES, 3) == 0  # saturated states fade it fast
+    W[:, 2:] = 1.5 * np.eye(4)  # no bound at all
+    assert first_history(W, np.zeros((8, 4)), HISTORIES, 3) == 1
+    assert first_history(W, np.zeros((8, 4)), HISTORIES, 1) == 0  # only one history reaches the epoch's start
+
+
 def test_cli_json_has_full_gradient_cosine_on_every_record_null_where_not_sampled(tmp_path):
     out = tmp_path / "run.json"
     subprocess.run([sys.executable, "-m", "rnn_core", "train", "--series-length", "500000", "--quiet",
@@ -218,10 +259,12 @@ def test_flow_heatmap_data_is_exact_gradient_flow_of_the_latest_window():
     record = RunRecord.from_trainer(trainer)
     flow = record.gradient_flow()
     assert flow["step"] == trainer.total_steps - 1
-    weights, slab = last.flow_inputs[0], last.flow_inputs[1]
-    K, n, have = last.flow_inputs[2], cfg.truncation, last.flow_inputs[6]
-    ref = gradient_flow(Params(*weights), slab & 1, slab >> 1, K, n, cfg.k1, False, extra=2 * n, history=have)
-    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-5)  # NumPy float32 vs XLA float32
+    longest = last.items[-1]  # the reference goes back as far as the sampler could, whichever history it used
+    n = cfg.truncation
+    K = longest.slab.shape[1] - n
+    ref = gradient_flow(Params(*longest.params), longest.slab & 1, longest.slab >> 1, K, n, cfg.k1, False,
+                        extra=2 * n, history=K - longest.begin)
+    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-5)  # float32 over a shorter history vs float64
     from viz.gradient_charts import flow_frame, flow_heatmap
 
     frame = flow_frame(flow)
@@ -236,6 +279,23 @@ def test_flow_heatmap_data_is_exact_gradient_flow_of_the_latest_window():
     assert min(frame["state"]) == -2 * n and (frame["part"] == "cut by truncation").any()
     spec = flow_heatmap(flow).to_dict()
     assert spec["layer"][0]["encoding"]["color"]["scale"]["type"] == "log"
+
+
+def test_flow_over_the_short_history_equals_the_flow_over_a_thousand_steps():
+    """Late in an epoch at the defaults the flow matrix comes from the 64-step recompute: it equals the one
+    recomputed over 1,000 steps (float64 reference)."""
+    cfg = RunConfig(series_length=300_000)  # 1,500 steps: the last window starts 7,495 steps into its row
+    trainer = Trainer(cfg)
+    trainer.run_to_end()
+    sampler = trainer.sampler
+    last = sampler._pending[-1]
+    flow = RunRecord.from_trainer(trainer).gradient_flow()
+    assert len(last.items) == 3 and sampler.flow_level(last) == 0  # the short history was enough
+    longest, n = last.items[-1], cfg.truncation
+    ref = gradient_flow(Params(*longest.params), longest.slab & 1, longest.slab >> 1, 1000, n, n, False,
+                        extra=2 * n, history=1000)
+    np.testing.assert_allclose(flow["matrix"], ref.matrix, rtol=1e-5)
+    assert flow["kept_share"] == pytest.approx(ref.kept_share, rel=1e-5)
 
 
 def test_style_configs_add_online_learners_and_seeds():
@@ -330,34 +390,3 @@ def test_a_grace_period_lets_a_finished_runs_samples_finish_without_blocking_for
     again.sampler.flush(wait=True)
     first = [s.cosine_all for s in sampler.done()]
     assert [s.cosine_all for s in again.sampler.done()] == pytest.approx(first, abs=1e-5)
-
-
-def test_a_servers_compiled_sampling_programs_give_the_numpy_numbers(monkeypatch):
-    """The XLA path a server switches to (exact_batch_xla) against the NumPy pass, on a real run's samples."""
-    from rnn_core import exact_batch_xla
-
-    cfg = RunConfig(series_length=100_000, seed=5)
-    trainer = Trainer(cfg)
-    trainer.run_to_end()
-    items = [p.item for p in trainer.sampler._pending]
-    numpy_results = compare_many(items)
-    monkeypatch.setattr(exact_batch_xla, "_ENABLED", True)
-    monkeypatch.setattr(exact_batch_xla, "_READY", {})
-    monkeypatch.setattr(exact_batch_xla, "_QUEUED", set())
-    from rnn_core.exact_batch import BATCH
-
-    exact_batch_xla.compile_now(BATCH, 32, items[0].slab.shape[1] - cfg.truncation, cfg.truncation, cfg.state_size)
-    from rnn_core import exact_batch
-
-    def no_numpy(*_):
-        raise AssertionError("the NumPy pass ran although the shape's program is compiled")
-
-    monkeypatch.setattr(exact_batch, "_batched", no_numpy)
-    xla_results = compare_many(items[:7])  # a short batch: padded to the program's 20
-    assert len(xla_results) == 7 and exact_batch_xla._READY
-    for got, ref in zip(xla_results, numpy_results):
-        assert got.cosine_all == pytest.approx(ref.cosine_all, abs=1e-5)
-        assert got.cosine_W_s == pytest.approx(ref.cosine_W_s, abs=1e-5)
-        assert got.rel_error == pytest.approx(ref.rel_error, rel=1e-4, abs=1e-6)
-        assert abs(got.history_steps - ref.history_steps) <= 2
-    assert len({round(r.cosine_all, 4) for r in xla_results}) > 3  # distinct samples, so the check has teeth
