@@ -2,7 +2,11 @@
 
 Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
 (ui/settings.py), keeps Streamlit from clearing Keras after each run (ui/server_tuning.py)
-and starts compiling the default run's kernel in the background.
+and, from a session's second script run on, loads TensorFlow and compiles the default run's kernel
+in the background (ui/warmup.py). The first run's page reaches the browser only as fast as the server
+hands out the frontend's code for each new kind of element; TensorFlow's import, started alongside,
+held the GIL against that for seconds. The second run is the browser id's answer (ui/browser_id.py),
+or the user's first click, whichever comes first: the page is in the browser by then.
 Run with `streamlit run app.py`; the serving settings are in .streamlit/config.toml.
 """
 import os
@@ -11,13 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import streamlit as st  # noqa: E402
 
-from ui import warmup  # noqa: E402
+from ui import run_list, server_tuning, settings, state, warmup  # noqa: E402
 
-warmup.start()  # TensorFlow loads and the default kernel compiles while the first page draws
-
-from ui import run_list, server_tuning, settings, state  # noqa: E402
-
-state.new_script_run()
+first_run = state.new_script_run()
 
 server_tuning.keep_keras_session()  # Streamlit would clear Keras after every run of every session
 
@@ -32,4 +32,6 @@ page = st.navigation([
 ])
 settings.sidebar()
 run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
+if not first_run:
+    warmup.start()  # once per process; a Train click before it finds the trainer compiling on its own
 page.run()

@@ -15,7 +15,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import exact_view, explain, lesson_link, run_cap, state
+from ui import explain, lesson_link, run_cap, state
 from ui.entry import require_app
 from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
 
@@ -63,6 +63,7 @@ if problem:
 
 from ui import (  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
     downloads,
+    exact_view,
     live,
     stepper,
 )

@@ -193,3 +193,17 @@ def ctrl_c_reaches_python() -> None:
     handler. A test suite started in the background (`cmd &` in a non-interactive shell) inherits SIGINT
     ignored, and Python then leaves it ignored: a test of what Ctrl-C does would see nothing happen."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def navigation_pages(monkeypatch) -> None:
+    """AppTest re-detects the pages/ folder before every run and then runs a page without app.py;
+    a real server stops doing that once app.py has called st.navigation. Make AppTest do the same."""
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.runtime.pages_manager import PagesManager
+
+    class NavigationPages(PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationPages)

@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit.testing.v1.app_test as app_test
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, navigation_pages
 from ui import settings, state
 
 TIMEOUT = 120
@@ -20,15 +18,7 @@ SMALL = {"series_length": "20000"}  # 20 training steps of the default shapes
 
 @pytest.fixture(autouse=True)
 def navigation_like_the_server(monkeypatch):
-    """AppTest re-detects the pages/ folder before every run and then runs a page without app.py;
-    a real server stops doing that once app.py has called st.navigation. Make AppTest do the same."""
-
-    class NavigationPages(PagesManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", NavigationPages)
+    navigation_pages(monkeypatch)
 
 
 def open_app(params: dict[str, str] | None = None) -> AppTest:

@@ -12,7 +12,8 @@ from rnn_core import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 LANDING = ["ui.settings", "ui.state", "ui.live", "ui.progress", "ui.downloads", "ui.entry", "ui.warmup",
-           "rnn_core.config", "rnn_core.data", "rnn_core.report"]
+           "ui.stepper", "ui.exact_view", "ui.explain", "ui.lesson_link", "ui.run_cap", "ui.run_list",
+           "rnn_core.config", "rnn_core.data", "rnn_core.report"]  # every module the Train page imports
 
 
 def imported_after(modules: list[str]) -> set[str]:
@@ -37,7 +38,26 @@ def test_train_page_imports_only_landing_modules():
     imports = [line.split()[1] for line in text.splitlines() if line.startswith(("from ", "import "))]
     assert all(m.split(".")[0] in ("time", "streamlit", "ui", "rnn_core") for m in imports)
     assert not any(m in ("rnn_core.train", "rnn_core.kernels") for m in imports)
-    assert (ROOT / "app.py").read_text().index("warmup.start()") < (ROOT / "app.py").read_text().index("sidebar()")
+    assert "exact_view" not in text[: text.index('st.button("Train"')]  # its charts' libraries load after the buttons
+
+
+def test_the_warm_up_starts_in_a_sessions_second_script_run_not_its_first(monkeypatch):
+    """TensorFlow's import holds the GIL against the server handing the first page to the browser, so the
+    warm-up starts once the page is there: in the session's next script run (the browser id's, or a click)."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import navigation_pages  # AppTest with app.py's st.navigation
+    from ui import warmup
+
+    navigation_pages(monkeypatch)
+    calls = []
+    monkeypatch.setattr(warmup, "start", lambda: calls.append(1))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception and calls == []
+    at.run()
+    assert calls == [1]
+    at.run()
+    assert calls == [1, 1]  # every later run asks again: warmup.start runs its thread once per process
 
 
 @pytest.mark.parametrize(("raw", "want"), [("1", 1), ("3", 3), ("0", 1), (" 2 ", 2)])

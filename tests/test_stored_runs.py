@@ -12,14 +12,12 @@ import json
 import sqlite3
 
 import pytest
-import streamlit.testing.v1.app_test as app_test
 from sqlalchemy import event, text
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 import runstore
 from runstore import RunStore, new_owner_id
-from tests.conftest import ROOT
+from tests.conftest import ROOT, navigation_pages
 from ui import state
 
 TIMEOUT = 120
@@ -29,13 +27,7 @@ SMALL = {"series_length": "20000"}  # 20 training steps of the default shapes
 @pytest.fixture(autouse=True)
 def navigation_like_the_server(monkeypatch):
     """As in test_app_train: AppTest runs app.py's navigation like a server that has started."""
-
-    class NavigationPages(PagesManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", NavigationPages)
+    navigation_pages(monkeypatch)
 
 
 @pytest.fixture()

@@ -51,6 +51,7 @@ SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
+SCRIPT_RUNS = "_script_runs"  # how many script runs this session has had
 BOARD_MEMORY = "_board_memory"  # the Train page's charts as last drawn (ui/live.Board), kept across script runs
 TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
 STORE_ID = "store_id"  # RunRecord.extra key: the run's id in the store
@@ -266,9 +267,13 @@ def mark_training(on: bool) -> None:
     st.session_state[CUT] = on
 
 
-def new_script_run() -> None:
-    """Called first in every script run (app.py): the browser id's mark is only ever about the run that set it."""
+def new_script_run() -> bool:
+    """Called first in every script run (app.py): the browser id's mark is only ever about the run that set it.
+    Returns whether this is the session's first script run (the page has not reached the browser yet)."""
     st.session_state.pop(ID_ARRIVED, None)
+    first = SCRIPT_RUNS not in st.session_state
+    st.session_state[SCRIPT_RUNS] = st.session_state.get(SCRIPT_RUNS, 0) + 1
+    return first
 
 
 def id_rerun_cut_training() -> bool:

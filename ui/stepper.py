@@ -11,6 +11,7 @@ gradient profile (the History thins profiles as a run grows).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,15 @@ import streamlit as st
 from rnn_core.config import RunConfig
 from rnn_core.data import epoch_data
 from rnn_core.report import RunRecord
-from rnn_core.train import Trainer
 from rnn_core.truncation import carried_position, window_start
 from ui import chart_spec, explain, state
 from viz import train_charts
 from viz.common import fmt, presentation
 from viz.graph import unrolled_dot
 from viz.step_charts import pickable, picked_step, row_loss, window_notes
+
+if TYPE_CHECKING:  # the Train page imports this module: TensorFlow must not load with it (ui/warmup.py)
+    from rnn_core.train import Trainer
 
 STEP_VIEW, PICK_KEY = "step_window", "loss_pick"
 
