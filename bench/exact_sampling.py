@@ -32,38 +32,44 @@ def overhead(rounds: int) -> None:
     the inputs and the samples computed behind the chunks added to training (sampled - flush - plain).
     `overhead` is the median over rounds of sampled / plain - 1 in wall time (each pair back to back, so
     the machine's drift cancels); `overhead_of_medians` compares the two medians instead; `cpu_overhead`
-    is the paired median in the process's CPU time (all threads: what the samples cost a busy server)."""
+    is the paired median in the process's CPU time (all threads: what the samples cost a busy server).
+    Twice: samples in NumPy (a CLI process), then on compiled programs (a server, after
+    `sampling.use_compiled`; their compile is reported, not counted)."""
+    from rnn_core.sampling import use_compiled
+
     cfg = RunConfig()
     warm = make_trainer(cfg)
     warm_up(warm.key)
     warm.run_to_end()
     RunRecord.from_trainer(warm)
-    plain, sampled, flush, chunks, cpu_plain, cpu_sampled = [], [], [], [], [], []
-    for _ in range(rounds):
-        t = make_trainer(cfg)
-        t.sampler = None
-        c0, t0 = time.process_time(), time.perf_counter()
-        t.run_to_end()
-        RunRecord.from_trainer(t)  # every run's record is built, sampled or not
-        plain.append(time.perf_counter() - t0)
-        cpu_plain.append(time.process_time() - c0)
-        t = make_trainer(cfg)
-        c0, t0 = time.process_time(), time.perf_counter()
-        t.run_to_end()
-        t1 = time.perf_counter()
-        RunRecord.from_trainer(t)
-        t2 = time.perf_counter()
-        cpu_sampled.append(time.process_time() - c0)
-        sampled.append(t2 - t0)
-        flush.append(t2 - t1)
-        chunks.append(len(t.history.loss))
-    p, s, f = (float(np.median(v)) for v in (plain, sampled, flush))
-    paired = float(np.median(np.array(sampled) / np.array(plain))) - 1  # each round's pair ran back to back
-    cpu = float(np.median(np.array(cpu_sampled) / np.array(cpu_plain))) - 1
-    _emit(kind="overhead", path="numpy", plain_s=p, sampled_s=s, flush_s=f, in_calls_s=s - f - p,
-          overhead=paired, overhead_of_medians=(s - p) / p, cpu_overhead=cpu,
-          cpu_plain_s=float(np.median(cpu_plain)), cpu_sampled_s=float(np.median(cpu_sampled)),
-          chunks=int(np.median(chunks)), rounds=rounds, plain_all=plain, sampled_all=sampled)
+    for path in ("numpy", "compiled"):
+        compile_s = use_compiled(cfg) if path == "compiled" else 0.0
+        plain, sampled, flush, chunks, cpu_plain, cpu_sampled = [], [], [], [], [], []
+        for _ in range(rounds):
+            t = make_trainer(cfg)
+            t.sampler = None
+            c0, t0 = time.process_time(), time.perf_counter()
+            t.run_to_end()
+            RunRecord.from_trainer(t)  # every run's record is built, sampled or not
+            plain.append(time.perf_counter() - t0)
+            cpu_plain.append(time.process_time() - c0)
+            t = make_trainer(cfg)
+            c0, t0 = time.process_time(), time.perf_counter()
+            t.run_to_end()
+            t1 = time.perf_counter()
+            RunRecord.from_trainer(t)
+            t2 = time.perf_counter()
+            cpu_sampled.append(time.process_time() - c0)
+            sampled.append(t2 - t0)
+            flush.append(t2 - t1)
+            chunks.append(len(t.history.loss))
+        p, s, f = (float(np.median(v)) for v in (plain, sampled, flush))
+        paired = float(np.median(np.array(sampled) / np.array(plain))) - 1  # each round's pair ran back to back
+        cpu = float(np.median(np.array(cpu_sampled) / np.array(cpu_plain))) - 1
+        _emit(kind="overhead", path=path, plain_s=p, sampled_s=s, flush_s=f, in_calls_s=s - f - p,
+              overhead=paired, overhead_of_medians=(s - p) / p, cpu_overhead=cpu, compile_s=compile_s,
+              cpu_plain_s=float(np.median(cpu_plain)), cpu_sampled_s=float(np.median(cpu_sampled)),
+              chunks=int(np.median(chunks)), rounds=rounds, plain_all=plain, sampled_all=sampled)
 
 
 def cosine(d: int) -> None:

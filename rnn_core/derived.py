@@ -16,8 +16,7 @@ reference by the tests.
 """
 from __future__ import annotations
 
-import tensorflow as tf
-
+from .backend import tf  # TensorFlow from one thread at a time
 from .truncation import carried_position
 from .window import WindowResult
 

@@ -24,8 +24,8 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
+from .backend import tf  # TensorFlow from one thread at a time
 from .model import Params
 
 MIN_CAPACITY = 1024  # capacities are powers of two from this: fewer compiles (5-10 s each), some work on padding

@@ -5,10 +5,12 @@ the definition, one window per XLA-compiled call; this computes the same numbers
 stacked on a leading axis, so each of the ~K sequential time steps does N samples' work in a few
 NumPy calls. In NumPy because a compiled program's compile costs seconds of CPU for every new shape
 (and every new process: each CLI run), while a run's 20 samples here cost about 7 ms at the defaults
-(bench/exact_sampling.py; an XLA program of the same pass, kept until session 6, took 6 ms after a
-4 s compile per shape and history); float32 like the trainer, so the backward pass underflows where
-the trainer's would. Products are `matmul`s and the softmax goes column by column: NumPy's einsum and
-its reductions over an axis of length 2 are ten times slower on arrays this small.
+(bench/exact_sampling.py); float32 like the trainer, so the backward pass underflows where the
+trainer's would. A long-lived server computes the same pass as XLA programs (exact_batch_xla.py):
+about as fast alone (6 ms), but they run without the GIL, and with thirty sessions training NumPy's
+many small calls cost 0.14 s of server CPU per Train where the compiled calls cost next to nothing.
+Products are `matmul`s and the softmax goes column by column: NumPy's einsum and its reductions over
+an axis of length 2 are ten times slower on arrays this small.
 
 Per sample i (weights theta_i, window start w_i, carried state S0_i): the history is the K time
 steps before the window (fewer when the epoch began later: the state is zero before its first
@@ -207,8 +209,17 @@ def _arrays(items: list[BatchItem]) -> tuple[np.ndarray, ...]:
 
 
 def _call(items: list[BatchItem]) -> list[BatchResult]:
+    from . import exact_batch_xla  # a server's compiled programs (padded to BATCH samples), else None
+
     n = len(items[0].mask)
-    exact, truncated, depth = _batched(*_arrays(items))
+    compiled = None
+    if exact_batch_xla.enabled():
+        compiled = exact_batch_xla.run(*_arrays(items + [items[-1]] * (BATCH - len(items))))
+    if compiled is not None:
+        exact, truncated = [[g[: len(items)] for g in part] for part in compiled[:2]]
+        depth = compiled[2][: len(items)]
+    else:
+        exact, truncated, depth = _batched(*_arrays(items))
     N = len(items)
     e = np.concatenate([g.reshape(N, -1) for g in exact], axis=1).astype(np.float64)  # [N, all weights]
     t = np.concatenate([g.reshape(N, -1) for g in truncated], axis=1).astype(np.float64)

@@ -26,11 +26,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from . import derived, optimizers, runtime, sampling, window
+from .backend import keras, tf  # TensorFlow from one thread at a time
 from .config import RunConfig
 from .spectral import spectral_norms
 from .truncation import loss_mask, window_start

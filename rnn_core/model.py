@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
+from .backend import tf  # TensorFlow from one thread at a time
 from .truncation import carried_position, loss_mask
 
 

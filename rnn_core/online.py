@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from .backend import keras, tf  # TensorFlow from one thread at a time
 from .kernels import _make_optimizer
 from .online_cost import METHODS, RTRL_MAX_D, check_affordable, recurrent_size  # noqa: F401 (re-exported)
 from .spectral import spectral_norms

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
+
+from .backend import tf  # TensorFlow from one thread at a time
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 ADAGRAD_INITIAL, ADAGRAD_EPSILON = 0.1, 1e-7  # keras.optimizers.Adagrad's defaults

@@ -21,8 +21,9 @@ history (MARGIN: its first states are still forgetting the zero start) is recomp
 back, HISTORIES[1] = 256 and then HISTORIES[2] = 1,000 steps: each sample pays for the history its
 own gradient reaches (the forward recompute, linear in the history, is most of a sample's cost);
 `first_history` guesses from the weights where to start. The arithmetic is NumPy (`exact_batch.py`),
-with nothing to compile, in the app and in a CLI process; `Trainer.run_to_end` computes the samples
-observed so far behind the next chunk (`flush_behind`).
+nothing to compile in a CLI process; a long-lived server switches to compiled programs
+(`use_compiled`), which run without the GIL. `Trainer.run_to_end` computes the samples observed so
+far behind the next chunk (`flush_behind`).
 Samples use the first ROWS = 32 batch rows (their trained losses, truncated and exact): the
 arithmetic of a sample grows with rows x history, and all 200 rows x 1,000 steps for 20 samples is
 about four times a default epoch's training.
@@ -233,6 +234,20 @@ def first_history(W: np.ndarray, state: np.ndarray, histories: tuple[int, ...], 
     reach = 1.25 * np.log(REL_TOL) / np.log(rate) if 0 < rate < 1 else np.inf
     first = 0 if reach <= histories[0] else min(1, len(histories) - 1)
     return min(first, available - 1)
+
+
+def use_compiled(cfg: RunConfig) -> float:
+    """From now on compute samples with compiled programs where they are built (a long-lived server), and
+    build those of `cfg`'s shapes now (the two shorter histories; the 1,000-step one, and other shapes,
+    compile in the background the first time a run needs them: exact_batch_xla.py); the seconds that took."""
+    from . import exact_batch_xla
+    from .exact_batch import BATCH
+
+    t0 = time.perf_counter()
+    exact_batch_xla.enable()
+    for K in HISTORIES[:2]:
+        exact_batch_xla.compile_now(BATCH, min(ROWS, cfg.batch_size), K, cfg.truncation, cfg.state_size)
+    return time.perf_counter() - t0
 
 
 def _settle(job: Future, grace: float) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import tensorflow as tf
-
+from .backend import tf  # TensorFlow from one thread at a time
 from .model import cell, step
 from .truncation import carried_position
 

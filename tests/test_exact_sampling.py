@@ -390,3 +390,34 @@ def test_a_grace_period_lets_a_finished_runs_samples_finish_without_blocking_for
     again.sampler.flush(wait=True)
     first = [s.cosine_all for s in sampler.done()]
     assert [s.cosine_all for s in again.sampler.done()] == pytest.approx(first, abs=1e-5)
+
+
+def test_a_servers_compiled_sampling_programs_give_the_numpy_numbers(monkeypatch):
+    """The XLA path a server switches to (exact_batch_xla) against the NumPy pass, on a real run's samples."""
+    from rnn_core import exact_batch_xla
+
+    cfg = RunConfig(series_length=100_000, seed=5)
+    trainer = Trainer(cfg)
+    trainer.run_to_end()
+    items = [p.items[0] for p in trainer.sampler._pending]  # the first history each sample tries
+    numpy_results = compare_many(items)
+    monkeypatch.setattr(exact_batch_xla, "_ENABLED", True)
+    monkeypatch.setattr(exact_batch_xla, "_READY", {})
+    monkeypatch.setattr(exact_batch_xla, "_QUEUED", set())
+    from rnn_core.exact_batch import BATCH
+
+    exact_batch_xla.compile_now(BATCH, 32, items[0].slab.shape[1] - cfg.truncation, cfg.truncation, cfg.state_size)
+    from rnn_core import exact_batch
+
+    def no_numpy(*_):
+        raise AssertionError("the NumPy pass ran although the shape's program is compiled")
+
+    monkeypatch.setattr(exact_batch, "_batched", no_numpy)
+    xla_results = compare_many(items[:7])  # a short batch: padded to the program's 20
+    assert len(xla_results) == 7 and exact_batch_xla._READY
+    for got, ref in zip(xla_results, numpy_results):
+        assert got.cosine_all == pytest.approx(ref.cosine_all, abs=1e-5)
+        assert got.cosine_W_s == pytest.approx(ref.cosine_W_s, abs=1e-5)
+        assert got.rel_error == pytest.approx(ref.rel_error, rel=1e-4, abs=1e-6)
+        assert abs(got.history_steps - ref.history_steps) <= 2
+    assert len({round(r.cosine_all, 4) for r in xla_results}) > 3  # distinct samples, so the check has teeth

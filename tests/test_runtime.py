@@ -29,6 +29,42 @@ def test_landing_modules_import_no_tensorflow():
     assert imported_after(LANDING) == set()
 
 
+def test_sixteen_threads_importing_the_engine_at_once_all_get_it():
+    """A server's warm-up and students' first clicks import the engine (TensorFlow) on several threads at once.
+    Importing TensorFlow on each of them at once ran Python's module locks into a cycle: some threads got
+    "cannot import name 'make_trainer'" (seen in bench.classroom). rnn_core.backend imports it once, the
+    others wait; before it, this failed in three runs out of three."""
+    code = """
+import importlib, threading
+entries = ["rnn_core.online_train", "rnn_core.train", "rnn_core.exact", "rnn_core.online", "rnn_core.kernels",
+           "rnn_core.model", "rnn_core.window", "rnn_core.derived"] * 2
+barrier, errors = threading.Barrier(len(entries)), []
+def go(name):
+    barrier.wait()
+    try:
+        importlib.import_module(name)
+        from rnn_core.online_train import make_trainer  # noqa: F401
+    except BaseException as exc:
+        errors.append(f"{name}: {type(exc).__name__}: {exc}")
+threads = [threading.Thread(target=go, args=(n,)) for n in entries]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout[-2000:], out.stderr[-2000:])
+
+
+def test_engine_modules_take_tensorflow_from_the_backend_module_only():
+    for path in sorted((ROOT / "rnn_core").glob("*.py")):
+        if path.name == "backend.py":
+            continue
+        lines = path.read_text().splitlines()
+        direct = [x for x in lines if x.strip().startswith(("import tensorflow", "import keras", "from tensorflow",
+                                                            "from keras"))]
+        assert not direct, f"{path.name} imports TensorFlow or Keras itself: {direct}"
+
+
 def test_the_trainer_does_import_tensorflow():  # the check above can fail: importing the trainer is seen
     assert "tensorflow" in imported_after(["rnn_core.train"])
 
