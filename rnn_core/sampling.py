@@ -238,14 +238,16 @@ def first_history(W: np.ndarray, state: np.ndarray, histories: tuple[int, ...], 
 
 def use_compiled(cfg: RunConfig) -> float:
     """From now on compute samples with compiled programs where they are built (a long-lived server), and
-    build those of `cfg`'s shapes now (the two shorter histories; the 1,000-step one, and other shapes,
-    compile in the background the first time a run needs them: exact_batch_xla.py); the seconds that took."""
+    build those of `cfg`'s shapes now, all three histories: a class's 600 samples include a few that go
+    back 1,000 steps, and that program's compile in the middle of the class cost 0.25 s of CPU per Train
+    at 30 students. Other shapes compile in the background the first time a run of them is sampled
+    (exact_batch_xla.py). Returns the seconds that took."""
     from . import exact_batch_xla
     from .exact_batch import BATCH
 
     t0 = time.perf_counter()
     exact_batch_xla.enable()
-    for K in HISTORIES[:2]:
+    for K in HISTORIES:
         exact_batch_xla.compile_now(BATCH, min(ROWS, cfg.batch_size), K, cfg.truncation, cfg.state_size)
     return time.perf_counter() - t0
 
