@@ -50,6 +50,7 @@ from .truncation import loss_mask, window_start
 SAMPLES = 20
 HISTORIES = (64, 256, 1000)  # recompute windows, shortest first: a sample goes further back only if it must
 MARGIN = 8  # a backward pass that went within K / MARGIN steps of its history's start goes further back
+GROUP = 5  # planned samples computed together: the same batches however a run's chunks and flushes fall
 ROWS = 32
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="full-gradient")
 
@@ -106,6 +107,7 @@ class GradientSampler:
     def __post_init__(self) -> None:
         self.plan = plan_steps(self.total_steps, self.samples)
         self._planned = set(self.plan)
+        self._group = {step: i // GROUP for i, step in enumerate(self.plan)}
 
     def planned_in(self, step: int, count: int) -> list[int]:
         """Offsets from `step` of the planned steps not yet observed among steps `step` .. `step + count - 1`."""
@@ -181,9 +183,15 @@ class GradientSampler:
         return next((level for level in range(p.level, len(p.items))
                      if reach <= self.histories[level] - self.histories[level] // MARGIN), len(p.items) - 1)
 
-    def flush(self, wait: bool = True, grace: float = 0.0) -> None:
+    def flush(self, wait: bool = True, grace: float = 0.0, partial: bool = True) -> None:
         """Compute the pending samples: now (`wait`), or on the background thread, returning once they are
-        done or after `grace` seconds, whichever is first (a page waits a moment rather than redraw later)."""
+        done or after `grace` seconds, whichever is first (a page waits a moment rather than redraw later).
+
+        Samples are computed in fixed groups of GROUP planned steps, each group in its own batch: a batch's
+        numbers hang in their last bits on which samples share it (its backward pass runs until all of them
+        have stopped), so a run's samples come out the same however its chunks fell. `partial=False` (a run
+        still training) leaves a group whose steps are not all trained yet for a later flush.
+        """
         job = self._job
         if job is not None and not job.done():
             if not wait:
@@ -191,21 +199,30 @@ class GradientSampler:
                 return
             job.result()
         with self._lock:
-            batch, self._pending = self._pending, []
+            if partial:
+                batch, self._pending = self._pending, []
+            else:
+                seen = [self._group[r.step] for r in self.records]
+                complete = {g for g in set(seen) if seen.count(g) == sum(v == g for v in self._group.values())}
+                batch = [p for p in self._pending if self._group[p.sample.step] in complete]
+                self._pending = [p for p in self._pending if self._group[p.sample.step] not in complete]
         if not batch:
             return
         if wait:
-            self._compute(batch)
+            self._compute_groups(batch)
         else:
-            self._job = _WORKER.submit(self._compute, batch)
+            self._job = _WORKER.submit(self._compute_groups, batch)
             _settle(self._job, grace)
 
+    def _compute_groups(self, batch: list[Pending]) -> None:
+        for g in sorted({self._group[p.sample.step] for p in batch}):
+            self._compute([p for p in batch if self._group[p.sample.step] == g])
+
     def flush_behind(self) -> None:
-        """Start computing the pending samples on the background thread while the caller trains on, unless
-        some are being computed already (they wait for the next call, or for `flush`). A run has at most
-        SAMPLES samples, so at most that many such batches."""
+        """Start computing the samples of the groups trained so far on the background thread while the caller
+        trains on, unless some are being computed already (they wait for the next call, or for `flush`)."""
         if self._pending and (self._job is None or self._job.done()):
-            self.flush(wait=False)
+            self.flush(wait=False, partial=False)
 
     @property
     def busy(self) -> bool:

@@ -201,6 +201,27 @@ def test_each_sample_goes_back_as_far_as_its_gradient_reaches_and_equals_the_lon
         assert all(f == 1 for f in firsts)  # the guess starts d = 16's slower-fading gradients at 256 steps
 
 
+def test_samples_are_the_same_floats_however_the_run_was_cut_and_flushed():
+    """A batch's numbers hang in their last bits on which samples share it, so the sampler computes fixed groups
+    of planned steps: a run cut into other chunks, its samples computed behind other chunks, gives the same
+    floats (the CLI's sweep and a Ray sweep of the same grid compare bit for bit)."""
+    cfg = RunConfig(series_length=300_000, seed=3)
+    whole = Trainer(cfg).run_to_end()  # samples computed behind its chunks
+    RunRecord.from_trainer(whole)
+    pieces = Trainer(cfg)
+    while not pieces.finished:
+        for _ in pieces.run(max_steps=97):
+            pass
+        pieces.sampler.flush_behind()  # groups trained so far, behind the next piece
+        RunRecord.from_trainer(pieces, wait_samples=False)  # a page's redraw between pieces
+    RunRecord.from_trainer(pieces)
+    a, b = whole.sampler.done(), pieces.sampler.done()
+    assert len(a) == len(b) == SAMPLES
+    assert [(s.step, s.cosine_all, s.cosine_W_s, s.rel_error, s.history_steps) for s in a] == \
+        [(s.step, s.cosine_all, s.cosine_W_s, s.rel_error, s.history_steps) for s in b]
+    np.testing.assert_array_equal(whole.sampler.flow.matrix, pieces.sampler.flow.matrix)
+
+
 def test_first_history_guess_starts_short_only_for_a_fast_fading_gradient():
     from rnn_core.sampling import HISTORIES, first_history
 
