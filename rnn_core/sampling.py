@@ -5,10 +5,10 @@ its window is the latest trained window). The trainer asks which planned steps a
 will run (`planned_in`); the call keeps the weights and the carried state each of them trains with
 (`kernels.Program.call`'s `sample_at`, no extra call), and the trainer hands them with the epoch's
 rows to the sampler (`observe`): exactly what the step trained with. The
-comparison itself is deferred and batched (`exact_batch.compare_many`, all pending samples in a
-few NumPy calls), run when a record of the run is made (`flush`): the CLI pays the fixed cost once,
-the page once per redraw. `flush(wait=False)` hands the work to a background thread and returns
-what is done.
+comparison itself is deferred and batched (`exact_batch.compare_many`, one batch per fixed group of
+GROUP planned steps), run when a record of the run is made (`flush`): a run pays a batch's fixed
+cost once per group, however its chunks and redraws fall. `flush(wait=False)` hands the work to a
+background thread and returns what is done.
 
 The exact gradient backpropagates the window's trained losses through the history before the
 window since the epoch's zero state (`exact.py` for the definition), recomputed from a zero state
