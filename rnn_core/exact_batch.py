@@ -49,6 +49,7 @@ class BatchResult:
 
 REL_TOL = float(np.finfo(np.float32).eps)  # the backward pass stops once the error it sends left is this small
 # relative to what the window sent: below it no float32 sum of the gradient changes (exact.py's `tolerance`)
+CHUNK = 16  # time steps a product of the backward pass's sums covers
 BATCH = 20  # samples stacked in one pass: a run's whole plan (sampling.SAMPLES)
 def _one_hot(bits: np.ndarray) -> np.ndarray:
     """0/1 -> [1, 0] / [0, 1] on a new last axis (float32)."""
@@ -126,33 +127,45 @@ def _batched(W, b_s, U, b_p, slab, begin, mask, S0):
     exact_win, dS = window(S)
     depth = np.zeros(N, np.int64)
     limit = REL_TOL**2 * np.einsum("nbd,nbd->n", dS, dS)
+    alive = np.ones(N, bool)  # a sample stops for good at its first step below the limit
     dZs = []  # dL/dZ_t for t = K-1, K-2, ... as far as the backward pass goes
     t = K - 1
     while t >= 0:  # until every sample's error is below float32 precision of where it started, or the history ends
-        going = np.einsum("nbd,nbd->n", dS, dS) > limit
-        if not going.any():
+        alive &= np.einsum("nbd,nbd->n", dS, dS) > limit
+        if not alive.any():
             break
         slope = 1.0 - states[t] * states[t]  # dS_t/dZ_t
         if t < last_dead:
             slope *= live[t]  # zero before a sample's history begins
+        if not alive.all():
+            slope *= alive[:, None, None]  # a stopped sample adds exact zeros from here: its numbers are the
+            # floats it gets alone, whichever samples share its batch (and however long they go on)
         dZ = dS * slope
         dZs.append(dZ)
-        depth += going & (t >= begin)
+        depth += alive & (t >= begin)
         dS = np.matmul(dZ, W_s)
         t -= 1
     low = t + 1  # the backward pass reached state `low`; the steps before it add nothing
-    if dZs:  # sample-major [N, K - low, B, .], so the sums over time and rows are one matmul without copies
-        dZ_all = np.stack(dZs[::-1], axis=1)  # [N, K - low, B, d]
-        H = np.empty((N, K - low, B, 2 + d), np.float32)  # X_t one-hot, then S_{t-1} (zero before the history)
-        x = (cols[low:K] & 1).transpose(1, 0, 2)
-        H[..., 0], H[..., 1] = 1 - x, x
+    if dZs:  # the sums over time and rows, as matmuls over CHUNK steps at a time (time running backwards from
+        # the window, zero-padded): each chunk's product has the same shape and a stopped sample's chunks after its
+        # numbers are zeros, so its sums are the floats it gets alone (a BLAS product's rounding hangs on its length)
+        L = K - low
+        C = -(-L // CHUNK)
+        dZ_all = np.zeros((N, C * CHUNK, B, d), np.float32)  # t = K-1 down to low, then zeros
+        dZ_all[:, :L] = np.stack(dZs, axis=1)
+        H = np.zeros((N, C * CHUNK, B, 3 + d), np.float32)  # 1, X_t one-hot, then S_{t-1} (zero before the history)
+        x = (cols[K - 1 : low - 1 if low > 0 else None : -1] & 1).transpose(1, 0, 2)
+        H[:, :L, :, 0], H[:, :L, :, 1], H[:, :L, :, 2] = 1, 1 - x, x
         if low > 0:
-            H[..., 2:] = states[low - 1 : K - 1].transpose(1, 0, 2, 3)
+            H[:, :L, :, 3:] = states[K - 2 : low - 2 if low > 1 else None : -1].transpose(1, 0, 2, 3)
         else:
-            H[:, 0, :, 2:] = 0.0
-            H[:, 1:, :, 2:] = states[: K - 1].transpose(1, 0, 2, 3)
-        rows = dZ_all.reshape(N, -1, d)
-        gW, gb = np.matmul(rows.transpose(0, 2, 1), H.reshape(N, -1, 2 + d)), rows.sum(axis=1)
+            H[:, : L - 1, :, 3:] = states[K - 2 :: -1].transpose(1, 0, 2, 3)
+        rows = dZ_all.reshape(N, C, CHUNK * B, d).transpose(0, 1, 3, 2)
+        parts = np.matmul(rows, H.reshape(N, C, CHUNK * B, 3 + d))  # [N, C, d, 3 + d]
+        total = parts[:, 0]
+        for c in range(1, C):  # in order: the zeros a stopped sample's later chunks add change nothing
+            total = total + parts[:, c]
+        gb, gW = total[:, :, 0], total[:, :, 1:]
     else:
         gW, gb = np.zeros_like(exact_win[0]), np.zeros_like(exact_win[1])
     exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]

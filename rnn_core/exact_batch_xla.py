@@ -119,19 +119,22 @@ class _BatchProgram:
         exact_win, carry = window(S_hist)
         limit = REL_TOL * tf.norm(carry, axis=[1, 2])  # [N]
 
-        def backward(t, dS, gW, gb, depth):
+        def backward(t, dS, gW, gb, depth, alive):
+            alive = tf.logical_and(alive, tf.norm(dS, axis=[1, 2]) > limit)  # a sample stops for good: from then
+            # on it adds exact zeros, so its numbers do not hang on which samples share the batch
             S_t = S_all[t] * live(t)
             S_prev = tf.gather(S_all, tf.maximum(t - 1, 0)) * tf.cast(t > 0, tf.float32) * live(t - 1)
-            dZ = dS * (1.0 - S_t * S_t) * live(t)
+            dZ = dS * (1.0 - S_t * S_t) * live(t) * tf.cast(alive, tf.float32)[:, None, None]
             h = tf.concat([tf.one_hot(cols[t] % 2, 2), S_prev], axis=2)  # [N, B, 2+d]
-            going = tf.logical_and(tf.norm(dS, axis=[1, 2]) > limit, t >= begin)
-            active = tf.cast(going, tf.int32)
+            active = tf.cast(tf.logical_and(alive, t >= begin), tf.int32)
             return (t - 1, _back(dZ, W_s), gW + _outer_sum(dZ, h),
-                    gb + tf.reduce_sum(dZ, 1), depth + active)
+                    gb + tf.reduce_sum(dZ, 1), depth + active, alive)
 
-        _, _, gW, gb, depth = tf.while_loop(
-            lambda t, dS, *_: tf.logical_and(t >= 0, tf.reduce_any(tf.norm(dS, axis=[1, 2]) > limit)), backward,
-            (tf.constant(K - 1), carry, tf.zeros_like(W), tf.zeros_like(b_s), tf.zeros([N], tf.int32)))
+        _, _, gW, gb, depth, _ = tf.while_loop(
+            lambda t, dS, gW, gb, depth, alive: tf.logical_and(
+                t >= 0, tf.reduce_any(tf.logical_and(alive, tf.norm(dS, axis=[1, 2]) > limit))), backward,
+            (tf.constant(K - 1), carry, tf.zeros_like(W), tf.zeros_like(b_s), tf.zeros([N], tf.int32),
+             tf.ones([N], tf.bool)))
         exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
         return exact, truncated, depth
 

@@ -4,11 +4,11 @@ The sampler plans `SAMPLES` steps spread evenly over the run (the last is the ru
 its window is the latest trained window). The trainer asks which planned steps a compiled call
 will run (`planned_in`); the call keeps the weights and the carried state each of them trains with
 (`kernels.Program.call`'s `sample_at`, no extra call), and the trainer hands them with the epoch's
-rows to the sampler (`observe`): exactly what the step trained with. The
-comparison itself is deferred and batched (`exact_batch.compare_many`, one batch per fixed group of
-GROUP planned steps), run when a record of the run is made (`flush`): a run pays a batch's fixed
-cost once per group, however its chunks and redraws fall. `flush(wait=False)` hands the work to a
-background thread and returns what is done.
+rows to the sampler (`observe`): exactly what the step trained with. The comparison itself is
+deferred and batched (`exact_batch.compare_many`), run when a record of the run is made (`flush`)
+or behind the next chunk (`flush_behind`). A sample's numbers do not hang on which samples share
+its batch: the backward pass adds exact zeros for a sample once it has stopped (`exact_batch`).
+`flush(wait=False)` hands the work to a background thread and returns what is done.
 
 The exact gradient backpropagates the window's trained losses through the history before the
 window since the epoch's zero state (`exact.py` for the definition), recomputed from a zero state
@@ -50,7 +50,6 @@ from .truncation import loss_mask, window_start
 SAMPLES = 20
 HISTORIES = (64, 256, 1000)  # recompute windows, shortest first: a sample goes further back only if it must
 MARGIN = 8  # a backward pass that went within K / MARGIN steps of its history's start goes further back
-GROUP = 5  # planned samples computed together: the same batches however a run's chunks and flushes fall
 ROWS = 32
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="full-gradient")
 
@@ -107,7 +106,6 @@ class GradientSampler:
     def __post_init__(self) -> None:
         self.plan = plan_steps(self.total_steps, self.samples)
         self._planned = set(self.plan)
-        self._group = {step: i // GROUP for i, step in enumerate(self.plan)}
 
     def planned_in(self, step: int, count: int) -> list[int]:
         """Offsets from `step` of the planned steps not yet observed among steps `step` .. `step + count - 1`."""
@@ -183,14 +181,13 @@ class GradientSampler:
         return next((level for level in range(p.level, len(p.items))
                      if reach <= self.histories[level] - self.histories[level] // MARGIN), len(p.items) - 1)
 
-    def flush(self, wait: bool = True, grace: float = 0.0, partial: bool = True) -> None:
+    def flush(self, wait: bool = True, grace: float = 0.0) -> None:
         """Compute the pending samples: now (`wait`), or on the background thread, returning once they are
         done or after `grace` seconds, whichever is first (a page waits a moment rather than redraw later).
 
-        Samples are computed in fixed groups of GROUP planned steps, each group in its own batch: a batch's
-        numbers hang in their last bits on which samples share it (its backward pass runs until all of them
-        have stopped), so a run's samples come out the same however its chunks fell. `partial=False` (a run
-        still training) leaves a group whose steps are not all trained yet for a later flush.
+        However the pending samples fall into batches, each comes out the same floats: a batch's backward
+        pass adds exact zeros for a sample once it has stopped (`exact_batch`), so a run's samples do not
+        hang on its chunks, its redraws or the machine's timing.
         """
         job = self._job
         if job is not None and not job.done():
@@ -199,30 +196,20 @@ class GradientSampler:
                 return
             job.result()
         with self._lock:
-            if partial:
-                batch, self._pending = self._pending, []
-            else:
-                seen = [self._group[r.step] for r in self.records]
-                complete = {g for g in set(seen) if seen.count(g) == sum(v == g for v in self._group.values())}
-                batch = [p for p in self._pending if self._group[p.sample.step] in complete]
-                self._pending = [p for p in self._pending if self._group[p.sample.step] not in complete]
+            batch, self._pending = self._pending, []
         if not batch:
             return
         if wait:
-            self._compute_groups(batch)
+            self._compute(batch)
         else:
-            self._job = _WORKER.submit(self._compute_groups, batch)
+            self._job = _WORKER.submit(self._compute, batch)
             _settle(self._job, grace)
 
-    def _compute_groups(self, batch: list[Pending]) -> None:
-        for g in sorted({self._group[p.sample.step] for p in batch}):
-            self._compute([p for p in batch if self._group[p.sample.step] == g])
-
     def flush_behind(self) -> None:
-        """Start computing the samples of the groups trained so far on the background thread while the caller
-        trains on, unless some are being computed already (they wait for the next call, or for `flush`)."""
+        """Start computing the samples observed so far on the background thread while the caller trains on,
+        unless some are being computed already (they wait for the next call, or for `flush`)."""
         if self._pending and (self._job is None or self._job.done()):
-            self.flush(wait=False, partial=False)
+            self.flush(wait=False)
 
     @property
     def busy(self) -> bool:

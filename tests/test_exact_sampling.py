@@ -174,6 +174,24 @@ def test_batched_samples_equal_one_at_a_time_and_a_short_history_equals_the_whol
     assert depths[0] == n and depths[1] <= 100 + n and all(n <= h <= K + n for h in depths), depths
 
 
+def test_a_samples_floats_do_not_hang_on_which_samples_share_its_batch(monkeypatch):
+    """A batch's backward pass runs until its last sample has stopped; the ones that stopped earlier add exact
+    zeros from then on, so each sample is the same floats alone, in any batch, at any batch size."""
+    from rnn_core import sampling
+
+    monkeypatch.setattr(sampling.GradientSampler, "flush_behind", lambda self: None)
+    trainer = Trainer(RunConfig(state_size=4, seed=1, series_length=300_000))
+    trainer.run_to_end()
+    items = [p.items[1] for p in trainer.sampler._pending if len(p.items) > 1]  # 256 steps: depths 44-150
+    key = lambda r: (r.cosine_all, r.cosine_W_s, r.rel_error, r.history_steps)  # noqa: E731
+    together = [key(r) for r in compare_many(items)]
+    alone = [key(compare_many([it])[0]) for it in items]
+    threes = [key(r) for i in range(0, len(items), 3) for r in compare_many(items[i : i + 3])]
+    backwards = [key(r) for r in compare_many(items[::-1])][::-1]
+    assert together == alone == threes == backwards
+    assert len({r[3] for r in together}) > 5  # the samples stop at many different depths, so the check has teeth
+
+
 @pytest.mark.parametrize("d, seed, start", [(4, 1, None), (4, 1, 0), (16, 0, 0)])
 def test_each_sample_goes_back_as_far_as_its_gradient_reaches_and_equals_the_longest_history(
         d, seed, start, monkeypatch):
@@ -209,9 +227,8 @@ def test_each_sample_goes_back_as_far_as_its_gradient_reaches_and_equals_the_lon
 
 
 def test_samples_are_the_same_floats_however_the_run_was_cut_and_flushed():
-    """A batch's numbers hang in their last bits on which samples share it, so the sampler computes fixed groups
-    of planned steps: a run cut into other chunks, its samples computed behind other chunks, gives the same
-    floats (the CLI's sweep and a Ray sweep of the same grid compare bit for bit)."""
+    """A run cut into other chunks, its samples computed behind other chunks and by redraws in between, gives
+    the same floats (the CLI's sweep and a Ray sweep of the same grid compare bit for bit)."""
     cfg = RunConfig(series_length=300_000, seed=3)
     whole = Trainer(cfg).run_to_end()  # samples computed behind its chunks
     RunRecord.from_trainer(whole)
@@ -422,12 +439,14 @@ def test_a_grace_period_lets_a_finished_runs_samples_finish_without_blocking_for
 
 def test_a_servers_compiled_sampling_programs_give_the_numpy_numbers(monkeypatch):
     """The XLA path a server switches to (exact_batch_xla) against the NumPy pass, on a real run's samples."""
-    from rnn_core import exact_batch_xla
+    from rnn_core import exact_batch_xla, sampling
 
+    monkeypatch.setattr(sampling.GradientSampler, "flush_behind", lambda self: None)  # all samples kept pending
     cfg = RunConfig(series_length=100_000, seed=5)
     trainer = Trainer(cfg)
     trainer.run_to_end()
     items = [p.items[0] for p in trainer.sampler._pending]  # the first history each sample tries
+    assert len(items) == SAMPLES
     numpy_results = compare_many(items)
     monkeypatch.setattr(exact_batch_xla, "_ENABLED", True)
     monkeypatch.setattr(exact_batch_xla, "_READY", {})
@@ -449,3 +468,7 @@ def test_a_servers_compiled_sampling_programs_give_the_numpy_numbers(monkeypatch
         assert got.rel_error == pytest.approx(ref.rel_error, rel=1e-4, abs=1e-6)
         assert abs(got.history_steps - ref.history_steps) <= 2
     assert len({round(r.cosine_all, 4) for r in xla_results}) > 3  # distinct samples, so the check has teeth
+    # and, as in NumPy, a sample's floats do not hang on which samples share its batch
+    alone = [compare_many([it])[0] for it in items[:7]]
+    assert [(r.cosine_all, r.rel_error, r.history_steps) for r in alone] == \
+        [(r.cosine_all, r.rel_error, r.history_steps) for r in xla_results]
