@@ -398,9 +398,16 @@ def _py_spy_exe() -> str:
     return str(beside) if beside.exists() else "py-spy"
 
 
+PROFILE_GIL = os.environ.get("BENCH_PROFILE_GIL") == "1"  # py-spy --gil: only the thread holding the GIL
+
+
 def _py_spy(pid: int, path: Path) -> subprocess.Popen:
+    """py-spy on the server. With BENCH_PROFILE_GIL=1 it samples only the thread holding the GIL: in a GIL-bound
+    server that is where the CPU goes, while the default also counts threads waiting for the GIL (they show at
+    the call that gave it up, e.g. a lock's acquire in Streamlit's `get_option`)."""
     spy = subprocess.Popen([_py_spy_exe(), "record", "--pid", str(pid), "--format", "raw", "--rate", "100",
-                            "--nonblocking", "-o", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "--nonblocking", *(["--gil"] if PROFILE_GIL else []), "-o", str(path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the first click
     if spy.poll() is not None:
         raise RuntimeError("py-spy could not attach to the server (it needs ptrace rights, e.g. root)")

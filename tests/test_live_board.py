@@ -45,6 +45,42 @@ def test_specs_equal_streamlits_own_conversion(finished):
         assert _canonical(ours) == _canonical(theirs), fig.name
 
 
+def _every_kind_of_chart(record, snapshot) -> list:
+    from viz.gradient_charts import cosine_chart, flow_heatmap
+    from viz.step_charts import pickable
+
+    figs = {fig.name: fig.chart for fig in live.figures(record, snapshot) if fig.chart is not None}
+    samples = record.gradient_samples()
+    charts = list(figs.values())
+    charts.append(pickable(figs["loss"], picked=int(record.scalars["step"][-1])))  # a layer with a selection
+    charts.append(cosine_chart(samples["step"], samples["cosine_all"], samples["cosine_W_s"]))
+    charts.append(flow_heatmap(record.gradient_flow()))
+    return charts
+
+
+def test_altair_shortcuts_build_and_convert_to_altairs_own_dicts(finished, monkeypatch):
+    """`fast_plain_values` (no Protocol checks for plain values) and `uncopied_plain_layers` (no deep copies
+    of parameter-free layers): every kind of chart the app draws, built and converted, is the same dict,
+    dataset names included, as with Altair's own functions put back; and building leaves its layers as they
+    were (the shared reference lines are not edited through an uncopied layer)."""
+    from altair.utils import schemapi
+    from altair.vegalite.v6 import api as alt_api
+
+    record, snapshot = finished
+    assert schemapi._todict is chart_spec._plain_first  # on, as the app imports it
+    assert alt_api._combine_subchart_params is chart_spec._combine_subchart_params
+    charts = _every_kind_of_chart(record, snapshot)
+    layers_before = [[layer.to_dict(validate=False) for layer in c.layer] for c in charts if hasattr(c, "layer")]
+    ours = [chart_spec.spec(c) for c in charts]
+    assert [[layer.to_dict(validate=False) for layer in c.layer] for c in charts if hasattr(c, "layer")] \
+        == layers_before
+    monkeypatch.setattr(schemapi, "_todict", chart_spec._ALTAIR_TODICT)
+    monkeypatch.setattr(alt_api, "_remove_duplicate_params", chart_spec._REMOVE_DUPLICATE_PARAMS)
+    monkeypatch.setattr(alt_api, "_combine_subchart_params", chart_spec._COMBINE_SUBCHART_PARAMS)
+    theirs = [chart_spec.spec(c) for c in _every_kind_of_chart(record, snapshot)]
+    assert len(charts) >= 10 and any("params" in o for o in ours) and ours == theirs
+
+
 def test_a_frame_of_numbers_and_text_becomes_the_same_arrow_columns_and_others_keep_streamlits_conversion():
     import pandas as pd
 

@@ -14,6 +14,18 @@ the chart, which for a layered chart reruns `LayerChart.__init__` and so deep-co
 (a third of converting a Train page's charts); `spec` converts a layered chart through a subclass whose
 shallow copy only copies the top level, as a shallow copy of any other chart does.
 
+Altair's `_todict` asks of every value, down to each string and number in the spec, whether it is an
+instance of a runtime-checkable Protocol (`SchemaLike`), which `inspect.getattr_static` answers slowly:
+with thirty sessions it was a tenth of the time the server held the GIL (py-spy --gil). `fast_plain_values`
+returns plain str / int / float / bool / None as they are and walks plain dicts and lists itself before
+handing anything else to Altair's own function: what Altair returns for those, without the questions.
+
+Building a layered chart, `LayerChart.__init__` deep-copies every layer twice to lift and de-duplicate
+selection parameters (`_remove_duplicate_params`, `_combine_subchart_params`), and `.properties()` on it
+runs `__init__` again: half of building a Train page's charts. `uncopied_plain_layers` skips those two
+steps when no layer has parameters and none is itself a compound chart, where they change nothing but the
+copies (the later steps that edit a layer copy it first); other layers take Altair's own path.
+
 One difference from Streamlit's conversion: a pandas frame of plain number and text columns becomes an
 Arrow table column by column (`arrow_table`), without pandas' own Arrow conversion (a tenth of a busy
 server's CPU at 30 students) and without the frame's index, which no chart reads. The datasets' columns
@@ -28,6 +40,7 @@ import altair as alt
 import pandas as pd
 import pyarrow as pa
 from altair.utils import schemapi
+from altair.vegalite.v6 import api as alt_api
 from streamlit.elements import vega_charts
 
 from viz.common import top_level_copy
@@ -81,6 +94,64 @@ def cache_altair_class_table() -> bool:
 
 
 cache_altair_class_table()
+
+_PLAIN = (str, int, float, bool, type(None))  # exact types: numpy scalars and other subclasses go to Altair
+_ALTAIR_TODICT = schemapi._todict
+
+
+def _plain_first(obj: Any, context: Any, np_opt: Any, pd_opt: Any) -> Any:
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is dict:
+        return {k: _plain_first(v, context, np_opt, pd_opt) for k, v in obj.items() if v is not schemapi.Undefined}
+    if kind is list:
+        return [_plain_first(v, context, np_opt, pd_opt) for v in obj]
+    return _ALTAIR_TODICT(obj, context, np_opt, pd_opt)
+
+
+def fast_plain_values() -> bool:
+    """Make Altair's `_todict` return plain values and walk plain dicts and lists without its Protocol checks
+    (idempotent). False, leaving Altair as it is, if its internals changed shape."""
+    if not callable(getattr(schemapi, "_todict", None)) or not hasattr(schemapi, "Undefined"):
+        return False
+    schemapi._todict = _plain_first  # Altair's recursion looks `_todict` up in its module: it comes back here
+    return True
+
+
+fast_plain_values()
+
+_REMOVE_DUPLICATE_PARAMS = getattr(alt_api, "_remove_duplicate_params", None)
+_COMBINE_SUBCHART_PARAMS = getattr(alt_api, "_combine_subchart_params", None)
+
+
+def _plain_layers(subcharts: Any) -> bool:
+    """Every layer a unit chart (alt.Chart) without selection parameters."""
+    return all(type(c) is alt.Chart and schemapi.Undefined is c._kwds.get("params", schemapi.Undefined)
+               for c in subcharts)
+
+
+def _remove_duplicate_params(layer: list) -> list:
+    return list(layer) if _plain_layers(layer) else _REMOVE_DUPLICATE_PARAMS(layer)
+
+
+def _combine_subchart_params(params: Any, subcharts: list) -> tuple[Any, list]:
+    if (params is schemapi.Undefined or params == []) and _plain_layers(subcharts):
+        return schemapi.Undefined, list(subcharts)  # what Altair returns there, but for the copies
+    return _COMBINE_SUBCHART_PARAMS(params, subcharts)
+
+
+def uncopied_plain_layers() -> bool:
+    """Make `LayerChart.__init__` skip its parameter lifting's deep copies for layers without parameters
+    (idempotent). False, leaving Altair as it is, if its internals changed shape."""
+    if _REMOVE_DUPLICATE_PARAMS is None or _COMBINE_SUBCHART_PARAMS is None:
+        return False
+    alt_api._remove_duplicate_params = _remove_duplicate_params
+    alt_api._combine_subchart_params = _combine_subchart_params
+    return True
+
+
+uncopied_plain_layers()
 
 
 def arrow_table(frame: pd.DataFrame) -> pa.Table | None:
