@@ -119,22 +119,25 @@ class _BatchProgram:
         exact_win, carry = window(S_hist)
         limit = REL_TOL * tf.norm(carry, axis=[1, 2])  # [N]
 
+        def above(dS):
+            return tf.norm(dS, axis=[1, 2]) > limit  # [N]
+
         def backward(t, dS, gW, gb, depth, alive):
-            alive = tf.logical_and(alive, tf.norm(dS, axis=[1, 2]) > limit)  # a sample stops for good: from then
-            # on it adds exact zeros, so its numbers do not hang on which samples share the batch
+            # `alive`: the samples whose error dS is still above the limit and always was; a sample stops for
+            # good, and from then on adds exact zeros, so its numbers do not hang on which samples share the batch
             S_t = S_all[t] * live(t)
             S_prev = tf.gather(S_all, tf.maximum(t - 1, 0)) * tf.cast(t > 0, tf.float32) * live(t - 1)
             dZ = dS * (1.0 - S_t * S_t) * live(t) * tf.cast(alive, tf.float32)[:, None, None]
             h = tf.concat([tf.one_hot(cols[t] % 2, 2), S_prev], axis=2)  # [N, B, 2+d]
             active = tf.cast(tf.logical_and(alive, t >= begin), tf.int32)
-            return (t - 1, _back(dZ, W_s), gW + _outer_sum(dZ, h),
-                    gb + tf.reduce_sum(dZ, 1), depth + active, alive)
+            dS = _back(dZ, W_s)
+            return (t - 1, dS, gW + _outer_sum(dZ, h), gb + tf.reduce_sum(dZ, 1), depth + active,
+                    tf.logical_and(alive, above(dS)))
 
         _, _, gW, gb, depth, _ = tf.while_loop(
-            lambda t, dS, gW, gb, depth, alive: tf.logical_and(
-                t >= 0, tf.reduce_any(tf.logical_and(alive, tf.norm(dS, axis=[1, 2]) > limit))), backward,
+            lambda t, dS, gW, gb, depth, alive: tf.logical_and(t >= 0, tf.reduce_any(alive)), backward,
             (tf.constant(K - 1), carry, tf.zeros_like(W), tf.zeros_like(b_s), tf.zeros([N], tf.int32),
-             tf.ones([N], tf.bool)))
+             above(carry)))
         exact = [exact_win[0] + gW, exact_win[1] + gb, exact_win[2], exact_win[3]]
         return exact, truncated, depth
 

@@ -52,8 +52,8 @@ class RunRecord:
         """
         sampler = getattr(trainer, "sampler", None)
         if sampler is not None:
-            running = trainer.state.status == "running"
-            sampler.flush(wait=not running if wait_samples is None else wait_samples, grace=sample_grace)
+            sampler.flush(wait=trainer.state.status != "running" if wait_samples is None else wait_samples,
+                          grace=sample_grace)
         return cls(
             config=trainer.cfg,
             baselines=list(trainer.baselines),
