@@ -30,10 +30,24 @@ class EchoTask:
     input_prob: float = 0.5
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        """P(Y_t = 1) for every t of a 0/1 series x (inputs before t = 0 count as 0)."""
-        p = np.full(x.shape, self.base_prob, dtype=np.float64)
-        for lag, effect in zip(self.lags, self.effects):
-            p[lag:] += effect * x[:-lag]
+        """P(Y_t = 1) for every t of a 0/1 series x (inputs before t = 0 count as 0).
+
+        Looked up: each t's lagged inputs index a table of the 2^|L| probabilities, which are computed with
+        the same float64 operations in the same order as summing the effects over the whole series would
+        (base, plus each lag's effect times its bit, clipped), so the values are bit for bit those sums.
+        """
+        pattern = np.zeros(np.shape(x), np.uint8)  # bit i: X_{t - L_i}
+        x8 = np.asarray(x).astype(np.uint8, copy=False)
+        for i, lag in enumerate(self.lags):
+            pattern[lag:] |= x8[:-lag] << np.uint8(i)
+        return self.pattern_table()[pattern]
+
+    def pattern_table(self) -> np.ndarray:
+        """P(Y = 1) for each pattern j of the lagged inputs (bit i of j: X_{t - L_i}), float64 [2^|L|]."""
+        bits = np.arange(1 << len(self.lags))
+        p = np.full(bits.shape, self.base_prob, dtype=np.float64)
+        for i, effect in enumerate(self.effects):
+            p += effect * ((bits >> i) & 1).astype(np.int8)
         return np.clip(p, 0.0, 1.0)
 
     def generate(self, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rnn_core import data
-from rnn_core.config import RunConfig
-from rnn_core.data import EchoTask
+from rnn_core.config import MAX_LAGS, RunConfig
+from rnn_core.data import R2RT, EchoTask
 
 
 def test_r2rt_baselines_are_the_published_numbers():
@@ -233,3 +233,15 @@ def test_csv_loader_rejects_too_many_bytes_and_missing_files(monkeypatch, tmp_pa
         data.load_sequence_csv(path)
     with pytest.raises(ValueError, match=r"does not exist"):
         data.load_sequence_csv(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("task", [
+    R2RT,
+    EchoTask(lags=(5,), effects=(1.0,), base_prob=0.0, input_prob=0.5),
+    EchoTask(lags=(1, 2, 3, 5, 8, 13, 21, 34), effects=(0.1, 0.2, 0.3, -0.7, 0.15, 0.05, -0.35, 0.9),
+             base_prob=0.3, input_prob=0.6),  # MAX_LAGS lags; sums that clip and depend on their order
+])
+def test_looked_up_probabilities_are_bit_for_bit_the_summed_ones(task):
+    x = (np.random.default_rng(11).random(50_000) < task.input_prob).astype(np.int8)
+    assert len(task.lags) <= MAX_LAGS
+    np.testing.assert_array_equal(task.probability(x), true_probability(task, x.astype(int)))
