@@ -29,6 +29,7 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampling-compi
 
 
 SMALL_D = 8  # up to here products with W_s are written as d broadcast multiply-adds, which XLA fuses
+# (the operands' columns taken by one Split and one Unpack: d strided slices each would be 4 graph nodes apiece)
 
 
 def _by_rows(S, W_s):
@@ -36,9 +37,10 @@ def _by_rows(S, W_s):
     d = W_s.shape[2]
     if d > SMALL_D:
         return tf.einsum("nbe,nde->nbd", S, W_s)
-    out = S[:, :, 0:1] * W_s[:, None, :, 0]
+    s_cols, w_cols = tf.split(S, d, axis=2), tf.unstack(W_s[:, None], axis=3)  # [N, B, 1] and [N, 1, d] each
+    out = s_cols[0] * w_cols[0]
     for e in range(1, d):
-        out = out + S[:, :, e : e + 1] * W_s[:, None, :, e]
+        out = out + s_cols[e] * w_cols[e]
     return out
 
 
@@ -47,9 +49,10 @@ def _back(dZ, W_s):
     d = W_s.shape[1]
     if d > SMALL_D:
         return tf.einsum("nbd,nde->nbe", dZ, W_s)
-    out = dZ[:, :, 0:1] * W_s[:, None, 0, :]
+    z_cols, w_rows = tf.split(dZ, d, axis=2), tf.unstack(W_s[:, None], axis=2)  # [N, B, 1] and [N, 1, e] each
+    out = z_cols[0] * w_rows[0]
     for k in range(1, d):
-        out = out + dZ[:, :, k : k + 1] * W_s[:, None, k, :]
+        out = out + z_cols[k] * w_rows[k]
     return out
 
 
