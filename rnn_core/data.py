@@ -36,10 +36,11 @@ class EchoTask:
         the same float64 operations in the same order as summing the effects over the whole series would
         (base, plus each lag's effect times its bit, clipped), so the values are bit for bit those sums.
         """
-        pattern = np.zeros(np.shape(x), np.uint8)  # bit i: X_{t - L_i}
-        x8 = np.asarray(x).astype(np.uint8, copy=False)
+        kind = np.min_scalar_type((1 << len(self.lags)) - 1)  # uint8 up to 8 lags (config.MAX_LAGS)
+        pattern = np.zeros(np.shape(x), kind)  # bit i: X_{t - L_i}
+        bits = np.asarray(x).astype(kind)
         for i, lag in enumerate(self.lags):
-            pattern[lag:] |= x8[:-lag] << np.uint8(i)
+            pattern[lag:] |= bits[:-lag] << kind.type(i)
         return self.pattern_table()[pattern]
 
     def pattern_table(self) -> np.ndarray:

@@ -2,6 +2,8 @@
 background, ui/warmup.py); rnn_core.runtime's compile-thread setting and its environment override."""
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,22 +130,18 @@ def test_apply_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
 
 def blas_threads(code: str, **env: str) -> list[int]:
     """NumPy's BLAS thread counts (threadpoolctl) printed by `code` run in a clean subprocess."""
-    import os
-
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
-    probe = code + ("\nfrom threadpoolctl import threadpool_info\n"
-                    "print([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'])")
+    probe = code + ("\nimport json\nfrom threadpoolctl import threadpool_info\n"
+                    "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    return eval(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("order", ["import numpy, rnn_core", "import rnn_core, numpy"])
 def test_the_engine_leaves_numpy_one_blas_thread_whichever_loads_first(order):
     """A Streamlit server loads NumPy before the app does (threadpoolctl's limit), the CLI after (the variable)."""
-    import os
-
     assert blas_threads(order) == [1]
     if (os.cpu_count() or 1) > 1:  # without the engine, NumPy's BLAS takes a thread per core
         assert blas_threads("import numpy") not in ([], [1])
