@@ -80,6 +80,38 @@ def test_small_run_trains_to_the_end():
     assert {b.label for b in at.get("download_button")} >= {"Metrics (CSV)", "Run bundle (JSON)", "PNG", "SVG"}
 
 
+def test_a_train_click_waits_its_turn_behind_earlier_runs_and_gives_every_turn_back():
+    import threading
+    import time
+
+    from rnn_core.turns import shared
+
+    line = shared()[0]
+    if line.slots == 0:
+        pytest.skip("TRUNCATION_RUN_SLOTS=0: no line")
+    at = open_app(SMALL)
+    earlier = [line.ticket() for _ in range(line.slots)]  # other sessions' runs, started before this click
+    for ticket in earlier:
+        line.wait_for(ticket)
+    released = []
+
+    def finish_them() -> None:
+        time.sleep(1.0)
+        released.append(time.monotonic())
+        for _ in earlier:
+            line.release()
+
+    holder = threading.Thread(target=finish_them)
+    holder.start()
+    button(at, "Train").click().run()
+    done = time.monotonic()
+    holder.join(5)
+    assert not at.exception and "Done: 20 steps" in texts(at.success)
+    assert released and done > released[0]  # it could not train before the earlier runs gave their turns back
+    assert line.held() == 0 and line.waiting() == 0  # its own turns all given back
+    assert at.session_state[state.TICKET] > max(earlier)
+
+
 def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
     at = open_app(SMALL)
     at.session_state[state.STEP_BUDGET] = 5

@@ -125,7 +125,8 @@ def test_a_later_script_runs_board_sends_the_kept_charts_without_building_them(f
     first = live.Board(present=False, memory=memory).draw(record, snapshot)
     sent = []
     emit = live.Board._emit
-    monkeypatch.setattr(live.Board, "_emit", lambda self, drawn: (sent.append(drawn.figure.name), emit(self, drawn)))
+    monkeypatch.setattr(live.Board, "_emit",
+                        lambda self, drawn, **kw: (sent.append(drawn.figure.name), emit(self, drawn, **kw)))
     again = live.Board(present=False, memory=memory).draw(record, snapshot)  # e.g. the rerun after a click
     assert built == [live.NAMES, ()] and sent == list(live.NAMES)  # every chart sent, none built
     assert [f.caption for f in again] == [f.caption for f in first]
@@ -135,6 +136,36 @@ def test_a_later_script_runs_board_sends_the_kept_charts_without_building_them(f
                       {**record.summary, "seconds": float(record.summary["seconds"]) + 1.0}, label=record.label)
     live.Board(present=True, memory=memory).draw(later, snapshot)  # another run of the same settings and label
     assert built[-1] == live.NAMES
+
+
+def test_a_chart_left_to_the_page_is_neither_converted_nor_sent_until_asked(finished, monkeypatch):
+    """The Train page draws its loss chart pickable: the board must not convert and send the plain one first."""
+    record, snapshot = finished
+    converted, sent = [], []
+    spec = chart_spec.spec
+    monkeypatch.setattr(chart_spec, "spec", lambda chart: (converted.append(chart), spec(chart))[1])
+    emit_chart = live.Board._emit_chart
+    monkeypatch.setattr(live.Board, "_emit_chart",
+                        lambda self, drawn: (sent.append(drawn.figure.name), emit_chart(self, drawn)))
+    board = live.Board(present=False)
+    figs = board.draw(record, snapshot, leave=("loss",))
+    assert len(converted) == len(live.NAMES) - 1 and "loss" not in sent and len(sent) == len(live.NAMES) - 1
+    assert figs[0].name == "loss" and figs[0].chart is not None  # its figure (and caption) are there
+    board.emit_chart("loss")  # the page found nothing to pick: the chart as it is
+    assert sent[-1] == "loss" and len(converted) == len(live.NAMES)
+    assert board._memory["loss"].spec == spec(figs[0].chart)
+
+
+@pytest.mark.parametrize("present", [False, True])
+@pytest.mark.parametrize("picked", [None, 7])
+def test_the_pickable_spec_lifted_by_hand_is_altairs_own(finished, present, picked):
+    from ui.stepper import pickable_spec
+    from viz.common import presentation
+    from viz.step_charts import pickable
+
+    loss = live.figures(finished[0], finished[1], ("loss",))[0].chart
+    altairs = pickable(loss, picked)
+    assert pickable_spec(loss, picked, present) == chart_spec.spec(presentation(altairs) if present else altairs)
 
 
 def test_a_remembered_spec_is_built_once_per_key():

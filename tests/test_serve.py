@@ -42,3 +42,16 @@ def test_the_warm_up_thread_is_one_per_process(monkeypatch):
 
     monkeypatch.setattr(warmup, "_warm", lambda: None)  # the thread, not a compile in the test process
     assert warmup.start() is warmup.start()  # serve.py's call and the app's share one thread
+
+
+def test_the_warm_up_draws_every_chart_of_the_train_page_once(monkeypatch):
+    from ui import chart_spec, live, stepper, warmup
+
+    converted, picked = [], []
+    spec = chart_spec.spec
+    monkeypatch.setattr(chart_spec, "spec", lambda chart: (converted.append(chart), spec(chart))[1])
+    pickable_spec = stepper.pickable_spec
+    monkeypatch.setattr(stepper, "pickable_spec", lambda *a: (picked.append(a), pickable_spec(*a))[1])
+    monkeypatch.setattr(warmup, "WARM_SERIES", 4_000)  # a 4-step run: quicker, and every chart has data
+    assert warmup._warm_charts() > 0
+    assert picked and len(converted) == len(live.NAMES) + 1  # the board's charts, and the pickable loss chart's

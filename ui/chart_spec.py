@@ -161,14 +161,19 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table | None:
         return None
     columns = {}
     for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype.kind in "biuf":
-            columns[str(name)] = pa.array(values, from_pandas=True)  # NaN as null, as pandas converts it
+        column = frame[name]
+        if column.dtype.kind in "biuf":
+            columns[str(name)] = pa.array(column.to_numpy(), from_pandas=True)  # NaN as null, as pandas converts it
             continue
-        items = values.tolist() if values.dtype.kind in "OUT" else None
-        if items is None or not all(isinstance(v, str) for v in items):
+        if column.dtype.kind not in "OUT":  # pandas' str dtype is kind "O" or "T"; dates, categories are not
             return None
-        columns[str(name)] = pa.array(items, pa.string())
+        try:  # pandas' Arrow-backed strings hand over their Arrow array as it is; objects are checked by pyarrow
+            values = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or values.null_count:
+            return None  # numbers as objects, missing values: Streamlit's conversion decides
+        columns[str(name)] = values.cast(pa.string())
     return pa.table(columns)
 
 

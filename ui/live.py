@@ -232,6 +232,7 @@ class Drawn:
     figure: Figure | None
     spec: dict | None
     snapshot: object = None
+    built: bool = True  # False: the spec is not made yet (a chart the page draws its own way, `Board.draw`'s `leave`)
 
 
 PLACEHOLDER_PX = 330  # about a chart's height with its title and subtitle: a live placeholder keeps its place
@@ -292,21 +293,25 @@ class Board:
         self._memory = memory if memory is not None else {}  # name -> Drawn
         self._on_board: set[str] = set()  # the names this board has drawn (from their Drawn)
 
-    def draw(self, record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
+    def draw(self, record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES,
+             leave: tuple[str, ...] = ()) -> list[Figure]:
         """Redraw the named charts (all by default) and their captions now; returns the figures drawn.
 
         A chart drawn from the same data before is not rebuilt: on this board it is left as it is, on a new
-        board its kept spec is sent.
+        board its kept spec is sent. The charts named in `leave` get their figure and caption only: the caller
+        fills their chart slot (`emit_chart` draws one as it is), so no spec is made and sent only to be replaced.
         """
         t0 = time.thread_time()
         keys = {name: self._key(name, record, snapshot) for name in names}
         stale = tuple(name for name in names if self.drawn_key(name) != keys[name])
         for fig in figures(record, snapshot, stale):
-            self._memory[fig.name] = Drawn(keys[fig.name], fig, self._spec(fig), snapshot)
+            later = fig.name in leave and fig.chart is not None
+            self._memory[fig.name] = Drawn(keys[fig.name], fig, None if later else self._spec(fig), snapshot,
+                                           built=not later)
             self._on_board.discard(fig.name)
         for name in names:
             if name not in self._on_board:
-                self._emit(self._memory[name])
+                self._emit(self._memory[name], chart=name not in leave)
         self._last = time.perf_counter()
         self._cost = time.thread_time() - t0
         if len(stale) == len(NAMES):
@@ -335,14 +340,26 @@ class Board:
         # Streamlit's theme would override presentation mode's larger fonts (drawn with theme=None)
         return chart_spec.spec(presentation(fig.chart) if self.present else fig.chart)
 
-    def _emit(self, drawn: Drawn) -> None:
+    def emit_chart(self, name: str) -> None:
+        """Draw the kept chart `name` into its slot as it is (one `draw` left to the caller, who chose not to)."""
+        self._emit_chart(self._memory[name])
+
+    def _emit_chart(self, drawn: Drawn) -> None:
+        if not drawn.built:
+            drawn.spec, drawn.built = self._spec(drawn.figure), True
+        if drawn.spec is not None:
+            self.slots[drawn.figure.name][0].vega_lite_chart(drawn.spec, width="stretch",
+                                                             theme=None if self.present else "streamlit")
+
+    def _emit(self, drawn: Drawn, chart: bool = True) -> None:
         fig = drawn.figure
         chart_slot, caption_slot = self.slots[fig.name]
-        if drawn.spec is None:
+        if fig.chart is None or (drawn.built and drawn.spec is None):
             chart_slot.info(fig.missing)
             caption_slot.empty()
         else:
-            chart_slot.vega_lite_chart(drawn.spec, width="stretch", theme=None if self.present else "streamlit")
+            if chart:
+                self._emit_chart(drawn)
             caption_slot.caption(fig.caption)
         self._on_board.add(fig.name)
 

@@ -36,6 +36,7 @@ import streamlit as st
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
+from rnn_core.turns import Turn, shared
 from ui import stored_runs
 
 if TYPE_CHECKING:  # the trainer imports TensorFlow: imported when a run starts, so the landing page draws without it
@@ -51,6 +52,7 @@ SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
+TICKET = "_run_ticket"  # this session's place in the server's line of runs (rnn_core/turns.py)
 SCRIPT_RUNS = "_script_runs"  # how many script runs this session has had
 BOARD_MEMORY = "_board_memory"  # the Train page's charts as last drawn (ui/live.Board), kept across script runs
 TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
@@ -287,6 +289,30 @@ def resume_cut_run(live: Trainer | None) -> bool:
     """True (once) when this script run is the one the browser id's arrival caused and it cut `live`'s training
     short: a student who pressed Train as the page loaded sees the run go on, not "Stopped at step 1"."""
     return id_rerun_cut_training() and live is not None and not live.finished
+
+
+def new_ticket() -> int:
+    """A place at the back of the server's line of runs, for the run this click starts or continues."""
+    ticket = st.session_state[TICKET] = shared()[0].ticket()
+    return ticket
+
+
+def turns_problem() -> str:
+    """What is wrong with the server's `TRUNCATION_RUN_SLOTS` setting ('' if nothing)."""
+    return shared()[1]
+
+
+@contextmanager
+def turn(waiting: Callable[[int], None] | None = None) -> Iterator[Turn]:
+    """Hold the server's turn for this session's latest run (its place in line from `new_ticket`) inside the
+    block: the run started earliest goes first. `waiting(runs ahead)` is called while it waits."""
+    line = shared()[0]
+    ticket = st.session_state.get(TICKET)
+    if ticket is None:
+        ticket = new_ticket()
+    with line.turn(ticket, waiting) as held:
+        yield held
+        st.session_state[TICKET] = held.ticket  # a long run that went to the back of the line stays there
 
 
 def wait_idle() -> None:

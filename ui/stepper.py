@@ -25,7 +25,7 @@ from ui import chart_spec, explain, state
 from viz import train_charts
 from viz.common import fmt, presentation
 from viz.graph import unrolled_dot
-from viz.step_charts import pickable, picked_step, row_loss, window_notes
+from viz.step_charts import PICK_VIEW, pick_selection, pickable, picked_step, row_loss, window_notes
 
 if TYPE_CHECKING:  # the Train page imports this module: TensorFlow must not load with it (ui/warmup.py)
     from rnn_core.train import Trainer
@@ -147,20 +147,29 @@ def show_window(view: StepWindow, cfg: RunConfig, present: bool) -> None:
         _explained("gradient-profile")
 
 
+def pickable_spec(chart, picked: int | None, present: bool) -> dict | None:
+    """`pickable`'s spec, its selection lifted to the top by hand: what Altair makes of `pickable(chart, picked)`
+    (tests/test_live_board.py), without the copies of every layer its lifting costs. None if nothing to pick."""
+    plain = pickable(chart, picked, selection=False)
+    if plain is None:
+        return None
+    spec = chart_spec.spec(presentation(plain) if present else plain)
+    spec["params"] = [{**pick_selection().param.to_dict(), "views": [PICK_VIEW]}]
+    return spec
+
+
 def pick_on_loss_chart(board, figs: list, present: bool, picked: int | None) -> None:
     """Redraw the board's loss chart so a click picks a step (a selection read on the next rerun)."""
     fig = next((f for f in figs if f.name == "loss" and f.chart is not None), None)
-    if fig is None:
+    if fig is None:  # the board said why there is no chart
         return
 
     def build() -> dict | None:
-        chart = pickable(fig.chart, picked)
-        if chart is None:
-            return None
-        return chart_spec.spec(presentation(chart) if present else chart)
+        return pickable_spec(fig.chart, picked, present)
 
     spec = board.remembered("loss-pickable", (board.drawn_key("loss"), picked, present), build)
-    if spec is None:
+    if spec is None:  # nothing to pick: the chart as it is
+        board.emit_chart("loss")
         return
     slot = board.slots["loss"][0]
     if present:

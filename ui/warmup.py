@@ -1,7 +1,8 @@
 """Once per server process, in the background: compile the default run's kernel, so R2RT starts at once,
-run one eager step, so a user's first run of new shapes (which starts eagerly) skips TensorFlow's
-one-off start-up, then switch full-gradient sampling to compiled programs and build the default run's
-(seconds of CPU once, then a third of NumPy's time for every run's samples)."""
+draw a short run's charts once (their libraries' first use is slow), run one eager step, so a user's first
+run of new shapes (which starts eagerly) skips TensorFlow's one-off start-up, then switch full-gradient
+sampling to compiled programs and build the default run's (seconds of CPU once, then a third of NumPy's
+time for every run's samples)."""
 from __future__ import annotations
 
 import logging
@@ -21,11 +22,38 @@ def _warm() -> None:
     try:
         key = Trainer(RunConfig()).key
         seconds = warm_up(key)
+        log.info("drew a short run's charts once in %.2f s", _warm_charts())
         seconds += warm_eager(key)
         log.info("warmed the default kernel and the eager path in %.1f s", seconds)
         log.info("compiled the default run's sampling programs in %.1f s", use_compiled(RunConfig()))
     except Exception:  # a failed warm-up only costs the first run its compile time
         log.exception("warming the default kernel failed")
+
+
+def _warm_charts() -> float:
+    """Build and convert the Train page's charts of a short default run once, off any page: the first use of
+    Altair's, pandas' and pyarrow's code paths costs several times a later one, and would fall on the
+    first run a user (or the first of a class) finishes. Returns the seconds taken."""
+    import time
+
+    from rnn_core.config import RunConfig
+    from rnn_core.report import RunRecord
+    from rnn_core.train import Trainer
+    from ui import chart_spec, live
+    from ui.stepper import pickable_spec
+
+    t0 = time.perf_counter()
+    trainer = Trainer(RunConfig(series_length=WARM_SERIES)).run_to_end()
+    record = RunRecord.from_trainer(trainer)
+    for fig in live.figures(record, trainer.last_chunk.snapshot):
+        if fig.chart is not None:
+            chart_spec.spec(fig.chart)
+            if fig.name == "loss":
+                pickable_spec(fig.chart, None, False)
+    return time.perf_counter() - t0
+
+
+WARM_SERIES = 20_000  # a 20-step run of the default shapes (on the program just compiled)
 
 
 @st.cache_resource(show_spinner=False)

@@ -15,23 +15,35 @@ import pandas as pd
 from viz.common import fmt, props
 
 PICK = "pick"
+PICK_VIEW = "pick_points"  # the view the selection listens on
 PICKED = "#c92a2a"
 
 
-def pickable(chart: alt.LayerChart, picked: int | None = None) -> alt.LayerChart | None:
+def pick_selection() -> alt.Parameter:
+    """The click-to-pick-a-step selection `pickable` adds (named PICK, on the view named PICK_VIEW)."""
+    return alt.selection_point(name=PICK, fields=["step"], on="click", nearest=True, empty=False, clear="dblclick")
+
+
+def pickable(chart: alt.LayerChart, picked: int | None = None, selection: bool = True) -> alt.LayerChart | None:
     """The loss chart (`train_charts.loss_chart`) with invisible points that pick the nearest step on a click
-    (None if the chart has no steps to pick). Altair hoists the data of a one-layer chart to the top."""
+    (None if the chart has no steps to pick). Altair hoists the data of a one-layer chart to the top.
+
+    With `selection=False` the points carry no selection: a caller that adds `pick_selection()` to the spec
+    itself (lifted to the top, as Altair would) skips Altair's parameter lifting, which copies every layer.
+    """
     data = chart.layer[0].data
     if not isinstance(data, pd.DataFrame):
         data = chart.data
     if not isinstance(data, pd.DataFrame) or not len(data) or not {"step", "loss", "series"} <= set(data.columns):
         return None
-    sel = alt.selection_point(name=PICK, fields=["step"], on="click", nearest=True, empty=False, clear="dblclick")
-    selectors = alt.Chart(data).mark_point(size=60, opacity=0).encode(
+    # named, so Altair does not name the view by hashing its spec (a repr of the whole frame, on every draw)
+    selectors = alt.Chart(data, name=PICK_VIEW).mark_point(size=60, opacity=0).encode(
         x="step:Q", y="loss:Q",
         tooltip=[alt.Tooltip("step:Q", title="step", format=","), alt.Tooltip("loss:Q", format=".4f"),
                  alt.Tooltip("series:N")],
-    ).add_params(sel)
+    )
+    if selection:
+        selectors = selectors.add_params(pick_selection())
     layers = [*chart.layer, selectors]
     if picked is not None:
         mark = pd.DataFrame({"step": [int(picked)], "label": [f"picked step {int(picked):,}"]})
