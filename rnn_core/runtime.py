@@ -15,6 +15,10 @@ environment wins, so a user can override any of them for one run. What each is f
   sigma_max's batched eigvalsh after each chunk, and its second thread mostly spins after each call,
   taking a core from XLA. At d = 256 a training step went 43.3 -> 31.3 ms (bench.gflops) with the same
   floats. A user's own OPENBLAS_NUM_THREADS is left alone.
+- `TF_ENABLE_ONEDNN_OPTS=0`: on CPUs where TensorFlow turns its oneDNN ops on by itself, the eager
+  steps a run takes before its program is compiled rounded another way than on other machines, and
+  TensorFlow printed a notice to stderr that TF_CPP_MIN_LOG_LEVEL does not silence (the CLI's stderr
+  is its error channel). The compiled programs are XLA's either way.
 - `TF_XLA_FLAGS=--tf_xla_persistent_cache_directory=DIR` is NOT set: measured on this CPU build,
   its key changes with what the process traced before, so another process rarely hits it
   (bench/README.md).
@@ -44,6 +48,7 @@ def compile_threads() -> int:
 def apply() -> None:
     """Set the environment defaults above (TensorFlow reads them when it is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # the same eager floats on every CPU, and no notice
     if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_FLAGS}".strip()
     limit_blas_threads()

@@ -128,6 +128,15 @@ def test_apply_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
     assert runtime.os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=2"  # a user's own level wins
 
 
+def test_apply_turns_tensorflows_onednn_ops_off_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    runtime.apply()
+    assert runtime.os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    runtime.apply()
+    assert runtime.os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+
+
 def blas_threads(code: str, **env: str) -> list[int]:
     """NumPy's BLAS thread counts (threadpoolctl) printed by `code` run in a clean subprocess."""
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
