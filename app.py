@@ -30,8 +30,20 @@ page = st.navigation([
     st.Page("pages/lessons.py", title="Lessons", icon=":material/cast_for_education:"),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
 ])
-settings.sidebar()
-run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
-if not first_run:
-    warmup.start()  # once per process; a Train click before it finds the trainer compiling on its own
-page.run()
+waiting = st.empty()  # always here, so the page below keeps its place whether this run waited or not
+
+
+def show_waiting(ahead: int) -> None:
+    waiting.info(f"Waiting for the server: {ahead} run{'s' if ahead != 1 else ''} ahead of yours. With a class "
+                 "on one server, the earliest clicks go first.", icon=":material/hourglass_top:")
+
+
+if state.turns_problem():
+    st.warning(f"Server setting: {state.turns_problem()}.")
+with state.script_turn(show_waiting):  # the server's line of runs (rnn_core/turns.py): earliest click first
+    waiting.empty()
+    settings.sidebar()
+    run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
+    if not first_run:
+        warmup.start()  # once per process; a Train click before it finds the trainer compiling on its own
+    page.run()

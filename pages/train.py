@@ -77,24 +77,18 @@ refused = run_cap.refusal(cfg, sequence) if train else None  # the teacher's per
 if refused:
     st.error(refused)
     train = False
-if state.turns_problem():
-    st.warning(f"Server setting: {state.turns_problem()}.")
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
 
 
 def show_waiting(ahead: int) -> None:
-    progress.progress(0.0, text=f"Waiting for the server: {ahead} run{'s' if ahead != 1 else ''} ahead of yours. "
-                                "The server trains the earliest-started runs first.")
+    progress.progress(0.0, text=f"Paused for the runs started after yours: {ahead} ahead of it now. "
+                                "The server takes a long run in turns, so a class is not kept waiting.")
 
 
-if train or (resume and not carry_on) or more:
-    state.new_ticket()  # a new click joins the back of the server's line of runs (rnn_core/turns.py)
 if train:
-    state.wait_idle()  # an earlier script run's training ends before this one takes a turn
     try:
-        with state.turn(show_waiting):  # the epoch's data is made in the run's turn
-            trainer = state.start(cfg, sequence)
+        trainer = state.start(cfg, sequence)
     except ValueError as exc:
         st.error(f"Cannot start this run: {exc}")
         trainer = None
@@ -106,7 +100,7 @@ board = live.Board(present, memory=state.board_memory())
 
 if running:
     state.mark_training(True)
-    with state.training_lock(), state.turn(show_waiting) as turn:  # the lock first, always, then the turn
+    with state.training_lock():
         steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
         chunks = trainer.run(max_steps=budget)
         try:
@@ -116,11 +110,11 @@ if running:
                                   text=progress_text(trainer, rate))
                 if board.due() and chunk.status == "running":  # the last chunk is drawn once, below
                     board.draw_live(RunRecord.from_trainer(trainer), chunk.snapshot)
-                turn.share(show_waiting)  # a long run lets the runs started after it go first, now and then
+                state.share_turn(show_waiting)  # a long run lets the runs started after it go first, now and then
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
     state.mark_training(False)  # not reached when a rerun cut the loop short
-    st.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
+    state.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
 
 record = state.save() if trainer is not None else state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None
@@ -131,9 +125,8 @@ if record is None:
         board.show(explain.annotate(targets))
     st.stop()
 
-with state.turn():  # drawing the charts is most of a finished run's page: in the run's place in line
-    figs = board.draw(record, snapshot, leave=("loss",))  # the loss chart is drawn pickable, just below
-    stepper.pick_on_loss_chart(board, figs, present, stepper.picked())
+figs = board.draw(record, snapshot, leave=("loss",))  # the loss chart is drawn pickable, just below
+stepper.pick_on_loss_chart(board, figs, present, stepper.picked())
 summary = record.summary
 steps, seconds = int(summary.get("steps") or 0), float(summary.get("seconds") or 0.0)
 compile_seconds = float(summary.get("compile_seconds") or 0.0)

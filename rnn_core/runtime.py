@@ -15,6 +15,12 @@ environment wins, so a user can override any of them for one run. What each is f
   sigma_max's batched eigvalsh after each chunk, and its second thread mostly spins after each call,
   taking a core from XLA. At d = 256 a training step went 43.3 -> 31.3 ms (bench.gflops) with the same
   floats. A user's own OPENBLAS_NUM_THREADS is left alone.
+- `TF_NUM_INTRAOP_THREADS=1`: one thread runs a compiled program's kernels and dots. A d = 4 step is
+  about 125 small kernels, and handing each to a second thread cost more than it saved: R2RT steps
+  0.119 -> 0.095 ms (bench.race, alternating), 40 % less CPU a default run (85 -> 51 ms), and a server's
+  two runs at once (rnn_core/turns.py) take a core each. A d = 256 step is 1.23x slower alone (16.8 ->
+  20.5 ms). Compiled floats are the same at d <= 16 and differ from two threads' in the last bits at
+  d = 64, so the CLI and the app keep one setting.
 - `TF_ENABLE_ONEDNN_OPTS=0`: on CPUs where TensorFlow turns its oneDNN ops on by itself, the eager
   steps a run takes before its program is compiled rounded another way than on other machines, and
   TensorFlow printed a notice to stderr that TF_CPP_MIN_LOG_LEVEL does not silence (the CLI's stderr
@@ -32,6 +38,7 @@ import os
 COMPILE_THREADS_ENV = "TRUNCATION_COMPILE_THREADS"
 XLA_FLAGS = "--xla_backend_optimization_level=1"
 BLAS_THREADS = 1
+INTRA_OP_THREADS = 1
 
 
 def compile_threads() -> int:
@@ -49,6 +56,7 @@ def apply() -> None:
     """Set the environment defaults above (TensorFlow reads them when it is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # the same eager floats on every CPU, and no notice
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(INTRA_OP_THREADS))
     if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_FLAGS}".strip()
     limit_blas_threads()

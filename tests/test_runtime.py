@@ -137,6 +137,25 @@ def test_apply_turns_tensorflows_onednn_ops_off_unless_the_user_chose(monkeypatc
     assert runtime.os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
 
 
+def xla_threads(**env: str) -> int:
+    """How many threads TensorFlow's XLA:CPU pool has after a compiled call, in a clean subprocess."""
+    clean = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"} | env
+    probe = ("import os\nimport rnn_core\nfrom rnn_core.backend import tf\n"
+             "f = tf.function(lambda x: tf.reduce_sum(x @ x), jit_compile=True)\nf(tf.ones((64, 64)))\n"
+             "print(sum(open(f'/proc/self/task/{t}/comm').read().strip() == 'tf_XLAEigen'"
+             " for t in os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc to count threads")
+def test_compiled_programs_run_on_one_thread_unless_the_user_asks_for_more():
+    assert xla_threads() == runtime.INTRA_OP_THREADS == 1
+    assert xla_threads(TF_NUM_INTRAOP_THREADS="2") == 2
+
+
 def blas_threads(code: str, **env: str) -> list[int]:
     """NumPy's BLAS thread counts (threadpoolctl) printed by `code` run in a clean subprocess."""
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env

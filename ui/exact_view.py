@@ -13,7 +13,7 @@ import streamlit as st
 
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
-from ui import chart_spec
+from ui import chart_spec, state
 from viz import gradient_charts
 from viz.common import fmt
 
@@ -83,7 +83,7 @@ def train_section(record: RunRecord | None) -> None:
         if sampler is not None:
             sampler.flush(wait=False)
             if busy and not sampler.busy:
-                st.rerun()  # the samples are in: redraw the page once, without this fragment's polling
+                state.rerun()  # the samples are in: redraw the page once, without this fragment's polling
         samples, flow = record.gradient_samples(), record.gradient_flow()
         if sampler is not None and sampler.busy:
             st.caption(f"Computing the exact gradients of {len(sampler.records) - len(samples['step'])} sampled "

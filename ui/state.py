@@ -53,6 +53,7 @@ OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
 TICKET = "_run_ticket"  # this session's place in the server's line of runs (rnn_core/turns.py)
+KEEP_TICKET = "_keep_ticket"  # the next script run is the app's own rerun: it keeps TICKET
 SCRIPT_RUNS = "_script_runs"  # how many script runs this session has had
 BOARD_MEMORY = "_board_memory"  # the Train page's charts as last drawn (ui/live.Board), kept across script runs
 TEST_OWNER = "test_browser_id"  # AppTest has no browser: tests give the session's browser id here
@@ -291,28 +292,46 @@ def resume_cut_run(live: Trainer | None) -> bool:
     return id_rerun_cut_training() and live is not None and not live.finished
 
 
-def new_ticket() -> int:
-    """A place at the back of the server's line of runs, for the run this click starts or continues."""
-    ticket = st.session_state[TICKET] = shared()[0].ticket()
-    return ticket
-
-
 def turns_problem() -> str:
     """What is wrong with the server's `TRUNCATION_RUN_SLOTS` setting ('' if nothing)."""
     return shared()[1]
 
 
 @contextmanager
-def turn(waiting: Callable[[int], None] | None = None) -> Iterator[Turn]:
-    """Hold the server's turn for this session's latest run (its place in line from `new_ticket`) inside the
-    block: the run started earliest goes first. `waiting(runs ahead)` is called while it waits."""
+def script_turn(waiting: Callable[[int], None] | None = None) -> Iterator[Turn]:
+    """Hold the server's turn for this script run (app.py wraps the sidebar and the page in it).
+
+    Each script run a user's action starts joins the back of the server's line of runs (rnn_core/turns.py):
+    the earliest click goes first. A script run the app itself asked for (`rerun`: the redraw after training,
+    the samples' redraw) keeps the place of the run that asked, so a finished run's charts go before later
+    clicks. `waiting(runs ahead)` is called while it waits.
+    """
     line = shared()[0]
-    ticket = st.session_state.get(TICKET)
-    if ticket is None:
-        ticket = new_ticket()
+    kept = st.session_state.pop(KEEP_TICKET, False) and TICKET in st.session_state
+    ticket = st.session_state[TICKET] if kept else line.ticket()
+    st.session_state[TICKET] = ticket
     with line.turn(ticket, waiting) as held:
-        yield held
-        st.session_state[TICKET] = held.ticket  # a long run that went to the back of the line stays there
+        _TURN.held = held
+        try:
+            yield held
+        finally:
+            _TURN.held = None
+
+
+_TURN = threading.local()  # the turn this script run's thread holds
+
+
+def share_turn(waiting: Callable[[int], None] | None = None) -> None:
+    """Let the runs started after this one go first if it has held its turn long (between training chunks)."""
+    held = getattr(_TURN, "held", None)
+    if held is not None:
+        st.session_state[TICKET] = held.share(waiting)
+
+
+def rerun() -> None:
+    """Rerun the script at once, keeping this run's place in the server's line (an app-made rerun, not a click)."""
+    st.session_state[KEEP_TICKET] = True
+    st.rerun()
 
 
 def wait_idle() -> None:

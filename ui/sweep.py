@@ -16,7 +16,7 @@ from rnn_core.kernels import compile_in_background, key_for
 from rnn_core.online_train import make_trainer, warm_up
 from rnn_core.report import RunRecord, describe
 from rnn_core.train import Trainer
-from ui.state import add_run
+from ui.state import add_run, share_turn
 
 
 def train_in_turn(
@@ -50,6 +50,9 @@ def train_in_turn(
                 min(1.0, (i + chunk.steps_done / max(1, chunk.total_steps)) / count),
                 text=f"Run {i + 1} of {count}: {name}, step {chunk.steps_done:,} of {chunk.total_steps:,}{note}",
             )
+            share_turn(lambda ahead, i=i, name=name: progress.progress(
+                i / count, text=f"Run {i + 1} of {count}: {name}, paused for {ahead} run{'s' if ahead != 1 else ''} "
+                                "started after this sweep (a long sweep takes the server in turns)"))
         record = RunRecord.from_trainer(trainer, label=describe(cfg))
         record.extra["source"] = source
         on_done(i, add_run(record), trainer)
