@@ -80,6 +80,32 @@ def test_small_run_trains_to_the_end():
     assert {b.label for b in at.get("download_button")} >= {"Metrics (CSV)", "Run bundle (JSON)", "PNG", "SVG"}
 
 
+def test_chart_downloads_follow_the_picked_chart_and_the_zip_holds_every_chart():
+    import io
+    import zipfile
+
+    from ui import downloads, live
+
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    assert not at.exception
+    picker = next(s for s in at.selectbox if s.key == "dl_chart")
+    assert picker.options == [live.TITLES[n] for n in live.NAMES]  # every chart of the board can be picked
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("PNG") == 1 and labels.count("SVG") == 1 and "All 8 charts (ZIP)" in labels
+    picker.set_value("gradient-heatmap").run()
+    assert not at.exception and at.session_state["dl_chart"] == "gradient-heatmap"
+
+    record = at.session_state[state.RUNS][0]
+    figs = live.figures(record, None)
+    drawn = [f for f in figs if f.chart is not None]
+    with zipfile.ZipFile(io.BytesIO(downloads.charts_zip(figs, "run"))) as bundle:
+        names = bundle.namelist()
+        assert sorted(names) == sorted([f"run-{f.name}.png" for f in drawn] + [f"run-{f.name}.svg" for f in drawn])
+        assert all(bundle.read(n)[:8] == b"\x89PNG\r\n\x1a\n" for n in names if n.endswith(".png"))
+        assert all(b"<svg" in bundle.read(n)[:300] for n in names if n.endswith(".svg"))
+
+
 def test_a_train_click_waits_its_turn_behind_earlier_runs_and_gives_every_turn_back():
     import threading
     import time

@@ -1,12 +1,14 @@
-"""Download buttons: each chart as PNG and SVG, a run's metrics as CSV and as the JSON bundle.
+"""Download buttons: a chart as PNG or SVG, all charts as a ZIP, a run's metrics as CSV and as the JSON bundle.
 
 Chart files are rendered only when a button is clicked (deferred data), so drawing the page
 costs nothing; the buttons do not rerun the app, so a click never interrupts training.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -49,15 +51,31 @@ def run_buttons(record: RunRecord) -> None:
                            help="Settings, baselines and every metric; load it back from the sidebar.")
 
 
-def chart_buttons(figs: list[Figure], stem: str, per_row: int = 4) -> None:
-    """PNG and SVG buttons for every drawn chart, in a grid."""
-    drawn = [f for f in figs if f.chart is not None]
-    for i in range(0, len(drawn), per_row):
-        for fig, col in zip(drawn[i : i + per_row], st.columns(per_row)):
-            with col:
-                st.caption(TITLES.get(fig.name, fig.name))
-                with st.container(horizontal=True):
-                    st.download_button("PNG", lambda c=fig.chart: chart_to_png(c), f"{stem}-{fig.name}.png",
-                                       "image/png", on_click="ignore", key=f"dl_png_{fig.name}")
-                    st.download_button("SVG", lambda c=fig.chart: chart_to_svg(c), f"{stem}-{fig.name}.svg",
-                                       "image/svg+xml", on_click="ignore", key=f"dl_svg_{fig.name}")
+def charts_zip(figs: list[Figure], stem: str) -> bytes:
+    """Every drawn chart as PNG and as SVG, in one ZIP file."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for fig in figs:
+            if fig.chart is not None:
+                bundle.writestr(f"{stem}-{fig.name}.png", chart_to_png(fig.chart))
+                bundle.writestr(f"{stem}-{fig.name}.svg", chart_to_svg(fig.chart))
+    return out.getvalue()
+
+
+def chart_buttons(figs: list[Figure], stem: str) -> None:
+    """One chart (picked by name) as PNG or SVG, or all of them as a ZIP: four widgets, not two per chart, so a
+    page of a finished run stays cheap to draw for a server holding a class."""
+    drawn = {f.name: f for f in figs if f.chart is not None}
+    if not drawn:
+        return
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        name = st.selectbox("Chart", list(drawn), format_func=lambda n: TITLES.get(n, n), key="dl_chart",
+                            help="Which chart the PNG and SVG buttons download.")
+        fig = drawn.get(name) or next(iter(drawn.values()))
+        st.download_button("PNG", lambda c=fig.chart: chart_to_png(c), f"{stem}-{fig.name}.png", "image/png",
+                           on_click="ignore", icon=":material/image:", key="dl_png")
+        st.download_button("SVG", lambda c=fig.chart: chart_to_svg(c), f"{stem}-{fig.name}.svg", "image/svg+xml",
+                           on_click="ignore", icon=":material/draw:", key="dl_svg")
+        st.download_button(f"All {len(drawn)} charts (ZIP)", lambda: charts_zip(list(drawn.values()), stem),
+                           f"{stem}-charts.zip", "application/zip", on_click="ignore", icon=":material/folder_zip:",
+                           key="dl_zip", help="Each chart as PNG and as SVG.")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui import state
 
@@ -99,8 +100,9 @@ def current() -> Link:
 
 
 def explaining() -> bool:
-    """Whether the charts' "what am I looking at" lines are shown."""
-    return current().explain
+    """Whether the charts' "what am I looking at" lines are shown (never outside a session's script run, e.g.
+    for the server's warm-up, which has no session to ask)."""
+    return get_script_run_ctx(suppress_warning=True) is not None and current().explain
 
 
 def sync(names: tuple[str, ...]) -> Link:
