@@ -70,7 +70,7 @@ def chart_buttons(figs: list[Figure], stem: str) -> None:
         return
     with st.container(horizontal=True, vertical_alignment="bottom"):
         name = st.selectbox("Chart", list(drawn), format_func=lambda n: TITLES.get(n, n), key="dl_chart",
-                            help="Which chart the PNG and SVG buttons download.")
+                            help="Which chart the PNG and SVG buttons download.", width=320)
         fig = drawn.get(name) or next(iter(drawn.values()))
         st.download_button("PNG", lambda c=fig.chart: chart_to_png(c), f"{stem}-{fig.name}.png", "image/png",
                            on_click="ignore", icon=":material/image:", key="dl_png")
