@@ -106,6 +106,29 @@ def test_chart_downloads_follow_the_picked_chart_and_the_zip_holds_every_chart()
         assert all(b"<svg" in bundle.read(n)[:300] for n in names if n.endswith(".svg"))
 
 
+def test_the_exact_gradient_charts_are_built_once_per_run_not_on_every_script_run(monkeypatch):
+    import time
+
+    from ui import exact_view
+
+    built = []
+    real = exact_view.gradient_charts.cosine_chart
+    monkeypatch.setattr(exact_view.gradient_charts, "cosine_chart", lambda *a: built.append(1) or real(*a))
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    sampler = at.session_state[state.RUNS][0].extra["sampler"]
+    deadline = time.monotonic() + 60
+    while sampler.busy and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()  # the samples are all in: drawn from them
+    before = len(built)
+    for _ in range(3):
+        at.run()
+    assert not at.exception and not sampler.busy
+    assert len(at.get("vega_lite_chart")) == 10  # the board's 8, the cosines and the flow
+    assert before >= 1 and len(built) == before  # later script runs send the kept spec
+
+
 def test_a_train_click_waits_its_turn_behind_earlier_runs_and_gives_every_turn_back():
     import threading
     import time

@@ -91,14 +91,30 @@ def train_section(record: RunRecord | None) -> None:
         if not len(samples["step"]):
             st.info("No full-gradient samples yet: they are taken at 20 steps spread over the run.")
             return
-        st.vega_lite_chart(chart_spec.spec(gradient_charts.cosine_chart(samples["step"], samples["cosine_all"],
-                                                                         samples["cosine_W_s"])), width="stretch")
+        cosine_spec, flow_spec = _specs(record, samples, flow)
+        st.vega_lite_chart(cosine_spec, width="stretch")
         st.caption(_samples_caption(record, samples))
-        if flow is not None:
-            st.vega_lite_chart(chart_spec.spec(gradient_charts.flow_heatmap(flow)), width="stretch")
+        if flow_spec is not None:
+            st.vega_lite_chart(flow_spec, width="stretch")
             st.caption(_flow_caption(record, flow))
 
     draw()
+
+
+SPECS = "_exact_view_specs"  # the session's last (key, cosine spec, flow spec): the page redraws them on every run
+
+
+def _specs(record: RunRecord, samples: dict, flow: dict | None) -> tuple[dict, dict | None]:
+    """The cosine and flow charts' specs, built once per run and number of samples, not on every script run."""
+    key = (record.label, record.summary.get("seconds"), record.summary.get("steps"), len(samples["step"]),
+           flow is not None)
+    kept = state.memo(SPECS)
+    if kept is None or kept[0] != key:
+        cosine = gradient_charts.cosine_chart(samples["step"], samples["cosine_all"], samples["cosine_W_s"])
+        kept = (key, chart_spec.spec(cosine),
+                chart_spec.spec(gradient_charts.flow_heatmap(flow)) if flow is not None else None)
+        state.set_memo(SPECS, kept)
+    return kept[1], kept[2]
 
 
 def cosine_curves(records: Sequence[RunRecord]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
