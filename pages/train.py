@@ -102,6 +102,7 @@ if running:
     state.mark_training(True)
     with state.training_lock():
         steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
+        trainer.pause = state.step_aside(show_waiting)  # a heavy run goes to the back of the line, not to sleep
         chunks = trainer.run(max_steps=budget)
         try:
             for chunk in chunks:
@@ -113,6 +114,7 @@ if running:
                 state.share_turn(show_waiting)  # a long run lets the runs started after it go first, now and then
         finally:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
+            trainer.pause = time.sleep  # this script run's placeholders are not the next one's
     state.mark_training(False)  # not reached when a rerun cut the loop short
     state.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
 

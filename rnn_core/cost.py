@@ -16,12 +16,15 @@ from .config import RunConfig
 FLOP_SECONDS = 6e-10  # seconds per unit of B n d (d + 4) arithmetic in a compiled step, forward and backward
 
 
+def step_seconds(cfg: RunConfig) -> float:
+    """Estimated seconds of one core for one compiled training step of `cfg`."""
+    n, d, B = cfg.truncation, cfg.state_size, cfg.batch_size
+    return TRAIN_SECONDS_PER_STEP * (2 + n) + FLOP_SECONDS * B * n * d * (d + 4)
+
+
 def run_seconds(cfg: RunConfig, sequence_length: int | None = None) -> float:
     """Estimated seconds of one core to train `cfg` to the end (compiled, the compile not counted)."""
-    steps = total_steps(cfg, row_length(cfg, sequence_length))
-    n, d, B = cfg.truncation, cfg.state_size, cfg.batch_size
-    per_step = TRAIN_SECONDS_PER_STEP * (2 + n) + FLOP_SECONDS * B * n * d * (d + 4)
-    return steps * per_step
+    return total_steps(cfg, row_length(cfg, sequence_length)) * step_seconds(cfg)
 
 
 def over_cap(cfg: RunConfig, cap_seconds: float, sequence_length: int | None = None) -> str | None:

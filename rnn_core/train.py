@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import wait
 from dataclasses import dataclass, replace
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from . import sampling
 from .config import RunConfig
+from .cost import step_seconds
 from .data import baselines, epoch_data, task_for
 from .kernels import (
     POOL,
@@ -164,6 +165,10 @@ class RunState:
     diverged_at: int | None = None
 
 
+EAGER_STEP_LIMIT = 0.05  # s, estimated compiled step (rnn_core/cost.py) above which a run waits for its program
+COMPILE_POLL = 0.25  # s between a waiting run's looks at its compile (and its pause hook's turn)
+
+
 def final_loss(loss: np.ndarray, last: int = 100) -> float:
     """Mean loss over the last `last` steps (all of them if fewer)."""
     return float(np.mean(loss[-last:])) if len(loss) else float("nan")
@@ -191,6 +196,9 @@ class Trainer:
         self.sequence = sequence
         self.chunk_seconds = chunk_seconds
         self.eager_pause = eager_pause
+        # How the run leaves the CPU to the others for `fair_pause`'s seconds; a server with a line of runs
+        # (rnn_core/turns.py) sends it to the back of the line instead of sleeping while it holds a turn.
+        self.pause: Callable[[float], None] = time.sleep
         self.use_compiled = use_compiled
         params = initial_params if initial_params is not None else init_params(cfg.state_size, cfg.init_scale, cfg.seed)
         self.state = RunState(params=[np.asarray(p, np.float32) for p in params])
@@ -257,9 +265,17 @@ class Trainer:
         pause = 0.0
         begin_training()
         try:
+            if self.use_compiled and not compiled and step_seconds(cfg) > EAGER_STEP_LIMIT:
+                # An eager step of these shapes would take seconds (hundreds of compiled steps), all of it
+                # holding Python's lock: wait for the program instead, leaving the CPU to others meanwhile.
+                if compile_job is None:
+                    compile_job, defer_compile = compile_in_background(self.key), False
+                while not compile_job.done():
+                    wait([compile_job], timeout=COMPILE_POLL)
+                    self.pause(0.0)
             while st.epoch < cfg.epochs and budget > 0:
                 if pause > 0:
-                    time.sleep(pause)  # the last chunk overran while others train: leave them the CPU
+                    self.pause(pause)  # the last chunk overran while others train: leave them the CPU
                 if self.use_compiled and not compiled:
                     if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
                         # an eager step is worth a few hundred compiled ones: leave the compile the CPU

@@ -52,12 +52,14 @@ class Turn:
         self.held = True
         self.since = time.perf_counter()
 
-    def share(self, on_wait: Callable[[int], None] | None = None) -> int:
-        """If held longer than the quantum while others wait, let them go first (a new ticket at the back).
+    def share(self, on_wait: Callable[[int], None] | None = None, quantum: float | None = None) -> int:
+        """If held longer than the quantum (the line's, or this one) while others wait, let them go first: a new
+        ticket at the back, and wait for the turn again.
 
         Returns the ticket the run holds its turn with now.
         """
-        if time.perf_counter() - self.since < self.turns.quantum or not self.turns.waiting():
+        quantum = self.turns.quantum if quantum is None else quantum
+        if time.perf_counter() - self.since < quantum or not self.turns.waiting():
             return self.ticket
         self.turns.release()
         self.held = False

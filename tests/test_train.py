@@ -323,3 +323,29 @@ def test_summary_and_progress_fields():
     np.testing.assert_array_equal(np.concatenate([c.steps for c in chunks]), np.arange(120))
     assert chunks[-1].status == "completed" and all(c.status == "running" for c in chunks[:-1])
     assert all(c.total_steps == 120 and c.epoch == 0 for c in chunks)
+
+
+def test_a_fair_pause_goes_through_the_trainers_pause_hook(monkeypatch):
+    import rnn_core.train as train_module
+
+    monkeypatch.setattr(train_module, "fair_pause", lambda elapsed, budget: 0.25)
+    monkeypatch.setattr(train_module.time, "sleep", lambda s: pytest.fail("slept instead of the hook"))
+    trainer = train.Trainer(RunConfig(series_length=20_000), chunk_seconds=0.0)  # one step a chunk: several chunks
+    paused = []
+    trainer.pause = paused.append
+    for _ in zip(range(4), trainer.run()):
+        pass
+    assert paused == [0.25] * 3  # after each chunk but the last one taken
+
+
+def test_a_run_whose_eager_steps_would_be_costly_waits_for_its_program_instead(monkeypatch):
+    monkeypatch.setattr(train, "EAGER_STEP_LIMIT", 0.0)  # every shape counts as costly here
+    cfg = RunConfig(series_length=3_000, batch_size=7, state_size=3, truncation=3)  # a shape nothing compiled yet
+    kernels.POOL.drop(kernels.key_for(cfg))
+    trainer = train.Trainer(cfg)
+    paused = []
+    trainer.pause = paused.append
+    first = next(trainer.run())
+    assert first.compiled and trainer.state.eager_steps == 0  # no step ran eagerly
+    assert paused and set(paused) == {0.0}  # while it waited, it let others go first each time it looked
+    assert trainer.state.compile_seconds > 0

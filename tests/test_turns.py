@@ -162,3 +162,17 @@ def test_the_server_setting_is_read(raw, slots):
 def test_a_bad_server_setting_is_named(raw):
     with pytest.raises(ValueError, match=f"{ENV_SLOTS}.*{raw!r}"):
         slots_from_env({ENV_SLOTS: raw})
+
+
+def test_a_forced_share_goes_to_the_back_at_once_when_others_wait():
+    turns, order = Turns(slots=1, quantum=60.0), []
+    with turns.turn(turns.ticket()) as held:
+        first = held.ticket
+        assert held.share(quantum=0.0) == first  # nobody waits: goes on at once
+        later = turns.ticket()
+        threads = _line_up(turns, [later], order)
+        _until(lambda: turns.waiting() == 1)
+        assert held.share() == first  # within the line's quantum: keeps its turn
+        assert held.share(quantum=0.0) > later and order == [later]  # forced: the waiting run went first
+    for thread in threads:
+        thread.join(5)
