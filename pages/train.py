@@ -96,7 +96,8 @@ if step_click:
     trainer = stepper.step(trainer, cfg, sequence)
 running = trainer is not None and (train or resume or more) and not trainer.finished
 closeup = st.container()  # a stepped window is shown here, above the charts
-board = live.Board(present, memory=state.board_memory())
+# Charts redrawn in place need a placeholder each; drawn once (no run training), only the loss chart is replaced
+board = live.Board(present, memory=state.board_memory(), placeholders=None if running else ("loss",))
 
 if running:
     state.mark_training(True)

@@ -199,3 +199,16 @@ def test_the_first_live_tick_builds_three_charts_and_holds_the_others_places(fin
     assert built[-1] == ("position-loss", "sigma-max")  # the loss chart's data did not change: not rebuilt
     board.draw(record, snapshot)  # the run's end: the charts not drawn yet, in full
     assert set(built[-1]) == set(live.NAMES[5:])
+
+
+def test_a_board_drawn_once_puts_charts_straight_into_their_columns_and_never_twice(finished, monkeypatch):
+    record, snapshot = finished
+    board = live.Board(present=False, placeholders=("loss",))
+    assert board._direct == set(live.NAMES) - {"loss"}
+    sent = []
+    emit_chart = live.Board._emit_chart
+    monkeypatch.setattr(live.Board, "_emit_chart",
+                        lambda self, drawn: (sent.append(drawn.figure.name), emit_chart(self, drawn)))
+    board.draw(record, snapshot)
+    board.draw(record, snapshot)  # unchanged: nothing more goes into the columns
+    assert sorted(sent) == sorted(live.NAMES)
