@@ -4,10 +4,11 @@ A server that holds a class sees thirty runs start within a second. Left to the 
 share the CPU evenly and all finish near the end of the whole class's work. Served the earliest-started
 first, half of them finish in half that time, and the total work stays the same.
 
-Each run takes a `ticket` when it starts. Its heavy parts (making its data, its training chunks, drawing
-its final charts) run inside `Turns.turn(ticket)`. At most `slots` turns are held at once, and the lowest
-ticket waiting goes next. A run that has held its turns for longer than `quantum` seconds takes a new
+Each run takes a `ticket` when it starts, and does its work inside `Turns.turn(ticket)` (the app holds one
+for every script run: ui/state.py `script_turn`). At most `slots` turns are held at once, and the lowest
+ticket waiting goes next. A run that has held its turn for longer than `quantum` seconds takes a new
 ticket at the back of the line (`Turn.share`), so a heavy run cannot hold up the runs started after it.
+Nothing here knows about Streamlit: a waiter's `on_wait` callback is how a page shows that it waits.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 ENV_SLOTS = "TRUNCATION_RUN_SLOTS"
-DEFAULT_SLOTS = 2
+DEFAULT_SLOTS = 2  # one run's Python while another's compiled calls and websocket writes run without the GIL
 QUANTUM = 1.0  # s of turns a run holds before it goes to the back of the line
 POLL = 0.25  # s between a waiter's `on_wait` calls
 MAX_WAIT = 120.0  # s after which a waiter goes ahead anyway (a holder that never let go must not stop a class)
