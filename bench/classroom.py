@@ -490,9 +490,9 @@ def _py_spy_version() -> str:
 def cli_losses(seeds: list[int], timeout: float) -> dict[int, list]:
     """Every step's loss of `python -m rnn_core train --seed K --json` for each seed (one process, the CLI's main).
 
-    A throw-away run goes first: a process's first run of a shape trains its first steps eagerly while the
-    XLA program compiles, and eager steps round differently (by a float32 ulp) from compiled ones. The app
-    pre-warms its kernel, so its runs are compared with the CLI's compiled runs.
+    A throw-away run goes first, which compiles the shape in this process. Eager steps round differently (by a
+    float32 ulp) from compiled ones; `train` now waits for its program instead of training eagerly, and the app
+    pre-warms its kernel, so both sides are fully compiled runs.
     """
     with tempfile.TemporaryDirectory() as tmp:
         code = ("import sys\nfrom rnn_core.__main__ import main\n"

@@ -162,6 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer = make_trainer(cfg, sequence=sequence, initial_params=initial, max_profiles=PROFILE_ROWS[args.history])
     except ValueError as exc:
         return _fail(str(exc))
+    # Wait for the compiled program instead of training the first steps eagerly, as `sweep` does: eager steps
+    # round differently in the last bit, so a run's numbers would hang on how the compile and the training
+    # interleaved. Fully compiled, the same command gives the same floats every time, and the same as a sweep's
+    # run and a warm server's.
+    if not args.quiet:
+        print("compiling the program for these shapes (once per process)...", file=sys.stderr, flush=True)
+    from .online_train import warm_up
+
+    try:
+        trainer.state.compile_seconds += warm_up(trainer.key)
+    except Exception:  # noqa: BLE001 - a shape that does not compile trains eagerly, and the summary says so
+        pass
     progress = None if args.quiet else _Progress(trainer.total_steps)
     trainer.run_to_end(progress)
     if progress is not None:

@@ -314,3 +314,17 @@ def test_history_bad_choice_is_one_line(tmp_path):
     proc = cli("train", "--history", "some", "--json", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--history" in last_line(proc.stderr)
+
+
+def test_train_runs_fully_compiled_so_the_same_command_gives_the_same_floats(tmp_path):
+    """Eager steps round differently in the last bit: `train` waits for its program, as `sweep` does."""
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    procs = cli_many(*[["train", "--quiet", "--series-length", "40000", "--seed", "3", "--json", str(o)]
+                       for o in outs])
+    assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
+    bundles = [json.loads(o.read_text()) for o in outs]
+    for b in bundles:
+        program = b["summary"]["program"]
+        assert program.endswith("XLA-compiled") and "eager" not in program, program
+        assert b["summary"]["compile_seconds"] > 0  # the wait for the program is reported as compiling
+    assert [h["loss"] for h in bundles[0]["history"]] == [h["loss"] for h in bundles[1]["history"]]
