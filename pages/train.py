@@ -77,15 +77,6 @@ refused = run_cap.refusal(cfg, sequence) if train else None  # the teacher's per
 if refused:
     st.error(refused)
     train = False
-progress = st.empty()
-outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
-
-
-def show_waiting(ahead: int) -> None:
-    progress.progress(0.0, text=f"Paused for the runs started after yours: {ahead} ahead of it now. "
-                                "The server takes a long run in turns, so a class is not kept waiting.")
-
-
 if train:
     try:
         trainer = state.start(cfg, sequence)
@@ -95,6 +86,16 @@ if train:
 if step_click:
     trainer = stepper.step(trainer, cfg, sequence)
 running = trainer is not None and (train or resume or more) and not trainer.finished
+
+progress = st.empty()
+outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
+
+
+def show_waiting(ahead: int) -> None:
+    progress.progress(0.0, text=f"Paused for the runs started after yours: {ahead} ahead of it now. "
+                                "The server takes a long run in turns, so a class is not kept waiting.")
+
+
 closeup = st.container()  # a stepped window is shown here, above the charts
 # Charts redrawn in place need a placeholder each; drawn once (no run training), only the loss chart is replaced
 board = live.Board(present, memory=state.board_memory(), placeholders=None if running else ("loss",))

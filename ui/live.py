@@ -363,9 +363,7 @@ class Board:
     def _emit(self, drawn: Drawn, chart: bool = True) -> None:
         fig = drawn.figure
         chart_slot, caption_slot = self.slots[fig.name]
-        if fig.name in self._direct and fig.name in self._on_board:
-            return  # already in its column, which cannot be redrawn in place
-        if fig.chart is None or (drawn.built and drawn.spec is None):
+        if fig.chart is None:
             chart_slot.info(fig.missing)
             if fig.name not in self._direct:
                 caption_slot.empty()

@@ -322,11 +322,14 @@ def script_turn(waiting: Callable[[int], None] | None = None) -> Iterator[Turn]:
 _TURN = threading.local()  # the turn this script run's thread holds
 
 
-def share_turn(waiting: Callable[[int], None] | None = None) -> None:
-    """Let the runs started after this one go first if it has held its turn long (between training chunks)."""
+def share_turn(waiting: Callable[[int], None] | None = None, quantum: float | None = None) -> bool:
+    """Let the runs started after this one go first if it has held its turn longer than `quantum` (the line's
+    by default) while they wait (between training chunks). False if this script run holds no turn."""
     held = getattr(_TURN, "held", None)
-    if held is not None:
-        st.session_state[TICKET] = held.share(waiting)
+    if held is None:
+        return False
+    st.session_state[TICKET] = held.share(waiting, quantum)
+    return True
 
 
 def step_aside(waiting: Callable[[int], None] | None = None) -> Callable[[float], None]:
@@ -334,11 +337,8 @@ def step_aside(waiting: Callable[[int], None] | None = None) -> Callable[[float]
     would keep a slot from the runs waiting), a run whose chunk overran goes to the back of the line if any wait,
     and goes on at once if none does."""
     def pause(seconds: float) -> None:
-        held = getattr(_TURN, "held", None)
-        if held is None:
+        if not share_turn(waiting, quantum=0.0):
             time.sleep(seconds)
-            return
-        st.session_state[TICKET] = held.share(waiting, quantum=0.0)
 
     return pause
 
