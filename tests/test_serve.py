@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
+import weakref
 
 from conftest import AppServer
 
@@ -55,3 +56,44 @@ def test_the_warm_up_draws_every_chart_of_the_train_page_once(monkeypatch):
     monkeypatch.setattr(warmup, "WARM_SERIES", 4_000)  # a 4-step run: quicker, and every chart has data
     assert warmup._warm_charts() > 0
     assert picked and len(converted) == len(live.NAMES) + 1  # the board's charts, and the pickable loss chart's
+
+
+class _Node:
+    me: object = None
+
+
+def test_freezing_the_heap_takes_what_is_alive_now_out_of_the_collector_and_leaves_later_objects_in():
+    import gc
+
+    from ui import warmup
+
+    before = [object()]  # a container: the cyclic collector tracks it
+    try:
+        frozen, seconds = warmup.freeze_heap()
+        after = [object()]
+        tracked = {id(o) for o in gc.get_objects()}
+        assert frozen == gc.get_freeze_count() and frozen > 1000 and seconds >= 0.0
+        assert id(before) not in tracked  # a full collection no longer walks it
+        assert id(after) in tracked  # what is made later is collected as before
+        cycle = _Node()
+        cycle.me = cycle  # garbage only the cyclic collector frees
+        probe = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert probe() is None  # cycles made after the freeze are still collected
+    finally:
+        gc.unfreeze()
+
+
+def test_the_warm_up_freezes_the_heap_last(monkeypatch):
+    from rnn_core import kernels, sampling
+    from ui import warmup
+
+    calls = []
+    monkeypatch.setattr(kernels, "warm_up", lambda key: (calls.append("compile"), 0.0)[1])
+    monkeypatch.setattr(kernels, "warm_eager", lambda key: (calls.append("eager"), 0.0)[1])
+    monkeypatch.setattr(sampling, "use_compiled", lambda cfg: (calls.append("sampling"), 0.0)[1])
+    monkeypatch.setattr(warmup, "_warm_charts", lambda: (calls.append("charts"), 0.0)[1])
+    monkeypatch.setattr(warmup, "freeze_heap", lambda: (calls.append("freeze"), (0, 0.0))[1])
+    warmup._warm()
+    assert calls[-1] == "freeze" and len(calls) == 5
