@@ -245,3 +245,32 @@ def test_looked_up_probabilities_are_bit_for_bit_the_summed_ones(task):
     x = (np.random.default_rng(11).random(50_000) < task.input_prob).astype(np.int8)
     assert len(task.lags) <= MAX_LAGS
     np.testing.assert_array_equal(task.probability(x), true_probability(task, x.astype(int)))
+
+
+def _plain_generate(task, length, rng):
+    """The series as first written: fresh arrays, no kept buffer."""
+    x = (rng.random(length) < task.input_prob).astype(np.int8)
+    y = (rng.random(length) < task.probability(x)).astype(np.int8)
+    return x, y
+
+
+@pytest.mark.parametrize("length", [1, 1000, 1_000_000, 1_200_000])  # a kept buffer, a part of one, a new one
+def test_generated_series_equal_the_plain_formula(length):
+    for task, seed in ((R2RT, 0), (CUSTOM, 3), (R2RT, 11)):
+        for _ in range(2):  # the second time, from the buffer the first one left
+            x, y = task.generate(length, np.random.default_rng(seed))
+            px, py = _plain_generate(task, length, np.random.default_rng(seed))
+            assert x.dtype == px.dtype == np.int8 and y.dtype == py.dtype == np.int8
+            assert np.array_equal(x, px) and np.array_equal(y, py)
+            assert x.base is None or x.base.dtype == np.bool_  # the arrays are the caller's, not the buffer
+
+
+def test_series_generated_on_many_threads_at_once_are_each_their_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    seeds = list(range(12))
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda s: R2RT.generate(300_000, np.random.default_rng(s)), seeds))
+    for seed, (x, y) in zip(seeds, got):
+        px, py = _plain_generate(R2RT, 300_000, np.random.default_rng(seed))
+        assert np.array_equal(x, px) and np.array_equal(y, py)
