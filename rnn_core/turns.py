@@ -78,33 +78,40 @@ class Turns:
         self.slots = slots
         self.quantum = quantum
         self.max_wait = max_wait
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._held = 0
         self._waiting: list[int] = []  # a heap of tickets
+        self._wakers: dict[int, threading.Condition] = {}  # each waiting ticket's own condition, on `_lock`
         self._tickets = itertools.count(1)
 
     def ticket(self) -> int:
         """A new ticket, later than every ticket given out before."""
-        with self._cond:
+        with self._lock:
             return next(self._tickets)
 
     def held(self) -> int:
         """How many turns are held now."""
-        with self._cond:
+        with self._lock:
             return self._held
 
     def waiting(self) -> int:
         """How many runs wait for a turn now."""
-        with self._cond:
+        with self._lock:
             return len(self._waiting)
 
     def ahead_of(self, ticket: int) -> int:
         """How many runs go before this ticket: the turns held now and the lower tickets waiting."""
-        with self._cond:
+        with self._lock:
             return self._held + sum(t < ticket for t in self._waiting)
 
     def _free(self, ticket: int) -> bool:
         return (self.slots == 0 or self._held < self.slots) and self._waiting[0] == ticket
+
+    def _wake_next(self) -> None:
+        """Wake the lowest ticket waiting if a turn is free for it (`_lock` held). Only that waiter can go, so
+        only it is woken: with thirty waiting, waking them all on every release cost a turn of the GIL each."""
+        if self._waiting and (self.slots == 0 or self._held < self.slots):
+            self._wakers[self._waiting[0]].notify()
 
     def acquire(self, ticket: int, timeout: float | None = None) -> bool:
         """Wait (at most `timeout` s) until this ticket is the lowest waiting and a turn is free; take it.
@@ -112,26 +119,29 @@ class Turns:
         False, and out of the line again, if the time ran out first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             heapq.heappush(self._waiting, ticket)
-            while not self._free(ticket):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    self._waiting.remove(ticket)
-                    heapq.heapify(self._waiting)
-                    self._cond.notify_all()  # the next in line may be free now
-                    return False
-                self._cond.wait(left)
-            heapq.heappop(self._waiting)
-            self._held += 1
-            self._cond.notify_all()  # with more slots, the next in line may go too
-            return True
+            waker = self._wakers[ticket] = threading.Condition(self._lock)
+            try:
+                while not self._free(ticket):
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        self._waiting.remove(ticket)
+                        heapq.heapify(self._waiting)
+                        return False
+                    waker.wait(left)
+                heapq.heappop(self._waiting)
+                self._held += 1
+                return True
+            finally:
+                del self._wakers[ticket]
+                self._wake_next()  # the next in line: it may go too (more slots), or now that this one left
 
     def release(self) -> None:
         """Give a turn back."""
-        with self._cond:
+        with self._lock:
             self._held -= 1
-            self._cond.notify_all()
+            self._wake_next()
 
     def wait_for(self, ticket: int, on_wait: Callable[[int], None] | None = None) -> None:
         """Take a turn for `ticket`, calling `on_wait(runs ahead)` every `POLL` s while it waits.
@@ -142,7 +152,7 @@ class Turns:
         started = time.monotonic()
         while not self.acquire(ticket, timeout=POLL if on_wait is not None else self.max_wait):
             if time.monotonic() - started >= self.max_wait:
-                with self._cond:
+                with self._lock:
                     self._held += 1
                 return
             if on_wait is not None:

@@ -176,3 +176,26 @@ def test_a_forced_share_goes_to_the_back_at_once_when_others_wait():
         assert held.share(quantum=0.0) > later and order == [later]  # forced: the waiting run went first
     for thread in threads:
         thread.join(5)
+
+
+def test_a_released_turn_wakes_only_the_waiter_that_goes_next(monkeypatch):
+    """Thirty waiters, each woken on every release, cost the server a turn of the GIL each; only the lowest ticket
+    can go, so only it is woken (a spurious wake-up now and then is allowed)."""
+    woken = []
+
+    class Counting(threading.Condition):
+        def wait(self, timeout=None):
+            got = super().wait(timeout)
+            woken.append(threading.get_ident())
+            return got
+
+    monkeypatch.setattr(threading, "Condition", Counting)
+    turns, order = Turns(slots=1), []
+    tickets = [turns.ticket() for _ in range(12)]
+    with turns.turn(0):
+        threads = _line_up(turns, tickets, order)
+        _until(lambda: turns.waiting() == 12)
+    for thread in threads:
+        thread.join(5)
+    assert order == tickets
+    assert len(woken) <= 2 * len(tickets)  # all woken on every release: 12 + 11 + ... + 1 = 78
