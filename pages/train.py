@@ -10,6 +10,7 @@ state.training_lock() and ui.state waits for it before touching the trainer. Thi
 one place that resets a run whose settings changed. `state.step_budget()`, if set, caps the steps
 one click trains (tests use it).
 """
+import contextlib
 import time
 
 import streamlit as st
@@ -39,15 +40,21 @@ if not present:
 state.drop_if_changed(cfg, sequence)  # the settings changed since this run was made
 state.save()  # a run stopped by the click that started this rerun goes into the run list now
 trainer = state.trainer()
+redo = state.cut_click()  # the browser id's rerun cut a click's run before it acted: act on it now
 carry_on = state.resume_cut_run(trainer)  # the browser id's rerun interrupted this run: train on
 
 with st.container(horizontal=True):
     train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
-                      help="Start a fresh run with the settings in the sidebar.")
+                      on_click=state.note_click, args=("train",),
+                      help="Start a fresh run with the settings in the sidebar.") or redo == "train"
     step_click = st.button("Step", icon=":material/skip_next:", disabled=bool(problem),
-                           help="Train exactly one step (one window) and show it; Continue goes on at full speed.")
+                           on_click=state.note_click, args=("step",),
+                           help="Train exactly one step (one window) and show it; Continue goes on at full speed."
+                           ) or redo == "step"
     resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
-                       help="Resume from the current weights, optimizer state and RNN state.") or carry_on
+                       on_click=state.note_click, args=("continue",),
+                       help="Resume from the current weights, optimizer state and RNN state.") or carry_on or (
+                           redo == "continue" and trainer is not None and not trainer.finished)
     st.button("One more epoch", icon=":material/add:", disabled=not more_epochs_possible(trainer),
                      on_click=add_epoch, args=(trainer,),
                      help="Train this finished run for another epoch of fresh data, from where it stopped.")
@@ -62,31 +69,39 @@ if problem:
     sidebar.draw_deferred()  # a session's first page draws its sidebar last (ui/sidebar.py), before any st.stop
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
-from ui import (  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
-    downloads,
-    exact_view,
-    live,
-    stepper,
-)
+acting = train or step_click or resume or more
+# While this run acts on a click (the imports below take a second on first use), a rerun the user did not ask for
+# (the browser id's answer) waits for it in state.trainer(), then finds the run started (resume_cut_run) or the
+# click not acted on (state.cut_click).
+with state.training_lock() if acting else contextlib.nullcontext():
+    from ui import (  # noqa: E402 - the charts' libraries (about 1 s to import) load once the buttons show
+        downloads,
+        exact_view,
+        live,
+        stepper,
+    )
 
-if stop or reset or train or step_click:
-    state.mark_training(False)  # the user's own click ended any earlier loop
-if reset:
-    state.reset()
-    trainer = None
-refused = run_cap.refusal(cfg, sequence) if train else None  # the teacher's per-run cap (ui/run_cap.py)
-if refused:
-    st.error(refused)
-    train = False
-if train:
-    try:
-        trainer = state.start(cfg, sequence)
-    except ValueError as exc:
-        st.error(f"Cannot start this run: {exc}")
+    if stop or reset or train or step_click:
+        state.mark_training(False)  # the user's own click ended any earlier loop
+    if reset:
+        state.reset()
         trainer = None
-if step_click:
-    trainer = stepper.step(trainer, cfg, sequence)
-running = trainer is not None and (train or resume or more) and not trainer.finished
+    refused = run_cap.refusal(cfg, sequence) if train else None  # the teacher's per-run cap (ui/run_cap.py)
+    if refused:
+        st.error(refused)
+        train = False
+    if train:
+        try:
+            trainer = state.start(cfg, sequence)
+        except ValueError as exc:
+            st.error(f"Cannot start this run: {exc}")
+            trainer = None
+    if step_click:
+        trainer = stepper.step(trainer, cfg, sequence)
+    running = trainer is not None and (train or resume or more) and not trainer.finished
+    if running:
+        state.mark_training(True)  # from here a rerun the user did not ask for resumes this run (resume_cut_run)
+    state.acted()  # the click's run is started or stepped: a cut from here on must not do it again
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
@@ -102,7 +117,6 @@ closeup = st.container()  # a stepped window is shown here, above the charts
 board = live.Board(present, memory=state.board_memory(), placeholders=None if running else ("loss",))
 
 if running:
-    state.mark_training(True)
     with state.training_lock():
         steps_before, wall_start = trainer.state.steps_done, time.perf_counter()
         trainer.pause = state.step_aside(show_waiting)  # a heavy run goes to the back of the line, not to sleep

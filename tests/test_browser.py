@@ -262,3 +262,27 @@ def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(b
         ctx.close()
         stranger.close()
         server.stop()
+
+
+def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
+    """A fresh server (TensorFlow not loaded yet), Train clicked as soon as it is enabled: the click's run is still
+    importing TensorFlow when the browser id answers, and that rerun must start the run, not drop the click."""
+    from conftest import AppServer, _need_browser
+
+    _need_browser()
+    server = AppServer({}, "streamlit-cold-click.log").start()
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/?{SMALL}")
+        train = main_button(page, "Train")
+        train.wait_for(timeout=60_000)
+        page.wait_for_function("b => !b.disabled", arg=train.element_handle(), timeout=60_000)
+        train.click()
+        page.wait_for_selector("text=Done: 40 steps", timeout=120_000)  # 40,000 steps / (B = 200 x n = 5)
+        wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        shot(page, "cold-click")
+    finally:
+        ctx.close()
+        server.stop()

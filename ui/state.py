@@ -53,6 +53,7 @@ SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
+CLICK = "_click_to_act_on"  # (action, script run) of a Train, Step, Continue or One more epoch click not acted on yet
 TICKET = "_run_ticket"  # this session's place in the server's line of runs (rnn_core/turns.py)
 KEEP_TICKET = "_keep_ticket"  # the next script run is the app's own rerun: it keeps TICKET
 SCRIPT_RUNS = "_script_runs"  # how many script runs this session has had
@@ -246,16 +247,17 @@ def renew_browser_id() -> bool:
 # ---- the live run
 
 
-def _lock() -> threading.Lock:
+def _lock() -> threading.RLock:
     lock = st.session_state.get(LOCK)
-    if lock is None:
-        lock = st.session_state[LOCK] = threading.Lock()
+    if lock is None:  # re-entrant: the Train page holds it while it acts on a click, and stepping takes it again
+        lock = st.session_state[LOCK] = threading.RLock()
     return lock
 
 
 @contextmanager
 def training_lock() -> Iterator[None]:
-    """Held while a script run trains; released (without any st.* call) when its loop ends or is stopped."""
+    """Held while a script run trains, or acts on a click (the Train page); released (without any st.* call) when its
+    loop ends or is stopped. A later script run of the session waits for it in `trainer()`."""
     lock = _lock()
     acquired = lock.acquire(timeout=WAIT_SECONDS)
     try:
@@ -285,6 +287,30 @@ def id_rerun_cut_training() -> bool:
     short (marked by `mark_training`): the loop should go on, as if nothing had happened."""
     arrived = bool(st.session_state.pop(ID_ARRIVED, False))
     return arrived and bool(st.session_state.get(CUT))
+
+
+def note_click(action: str) -> None:
+    """on_click of the Train page's action buttons: remember the action with the script run it starts (callbacks run
+    before the script, so that is the next one) until the page has acted on it (`acted`)."""
+    st.session_state[CLICK] = (action, st.session_state.get(SCRIPT_RUNS, 0) + 1)
+
+
+def acted() -> None:
+    """The page has done what the click asked (started the run, stepped, or its loop is about to train)."""
+    st.session_state.pop(CLICK, None)
+
+
+def cut_click() -> str | None:
+    """The action of a click whose script run the browser id's answer cut short before the page acted on it: that
+    run was the one just before this one, and this one is the id's. This run then does it (a student who presses
+    Train the moment the page shows it, before the id has answered, still gets the run). Call before
+    `resume_cut_run`, which uses up the id's mark."""
+    click, now = st.session_state.get(CLICK), st.session_state.get(SCRIPT_RUNS, 0)
+    if click is None or click[1] >= now:
+        return None  # none, or this run's own click
+    st.session_state.pop(CLICK, None)
+    action, run = click
+    return action if run == now - 1 and st.session_state.get(ID_ARRIVED) else None
 
 
 def resume_cut_run(live: Trainer | None) -> bool:
