@@ -279,10 +279,12 @@ def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
         train.wait_for(timeout=60_000)
         page.wait_for_function("b => !b.disabled", arg=train.element_handle(), timeout=60_000)
         train.click()
-        page.wait_for_selector("text=Done: 40 steps", timeout=120_000)  # 40,000 steps / (B = 200 x n = 5)
+        try:
+            page.wait_for_selector("text=Done: 40 steps", timeout=120_000)  # 40,000 steps / (B = 200 x n = 5)
+        finally:
+            shot(page, "cold-click")
         wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
-        shot(page, "cold-click")
     finally:
         ctx.close()
         server.stop()

@@ -312,8 +312,7 @@ def _on_bundle() -> None:
 
 def _widget(s: Setting, values: dict[str, Any]) -> Any:
     key = _wkey(s.name)
-    if not state.has_widget(key):
-        state.set_widgets({key: values[s.name]})
+    state.set_widgets({key: values[s.name]})  # every run: see `draw`
     if s.kind == "choice":
         return st.selectbox(s.label, s.options, format_func=lambda v: LABELS.get(v, v), key=key, help=s.help)
     if s.kind == "list":
@@ -338,9 +337,8 @@ def _slider_and_box(s: Setting, key: str, low: int, high: int) -> int:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         value = st.slider(s.label, low, high, step=int(s.step or 1), key=key, help=s.help)
+    state.set_widgets({f"{key}_typed": value})  # the box is drawn after the slider, so it may still be set this run
     box = f"{key}_typed"
-    if state.widget(box) != value:
-        state.set_widgets({box: value})  # the box is drawn after the slider, so it may still be set this run
     with right:
         st.number_input(f"type {s.label}", low, high, step=1, key=box, on_change=_typed, args=(key,),
                         label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
@@ -439,11 +437,16 @@ def settle() -> Settled:
 
 
 def draw(settled: Settled) -> None:
-    """Draw the settings sidebar for the values `settle` committed in this script run."""
+    """Draw the settings sidebar for the values `settle` committed in this script run.
+
+    Each widget's value is set from the session right before it is drawn, on every run, so that its element
+    carries the value itself. A widget the browser has not mounted yet (its frontend code still loading) starts
+    from what its element says, and an element drawn in a later run than the one that set its value says only the
+    widget's default: a Train click before the first run had drawn the sidebar then sent every setting at its
+    minimum (seen in a browser: d = 1, n = 1, a 2-step series)."""
     values, present, link = settled.values, settled.present, settled.link
     with st.sidebar:
-        if not state.has_widget(_wkey(PRESENT)):
-            state.set_widgets({_wkey(PRESENT): present})
+        state.set_widgets({_wkey(PRESENT): present})
         st.toggle("Presentation mode", key=_wkey(PRESENT),
                   help="For the projector: larger text, settings folded away, charts full width.")
         lesson_link.explain_toggle()
