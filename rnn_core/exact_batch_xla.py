@@ -6,7 +6,8 @@ sessions training, NumPy's many small calls cost 0.14 s of server CPU per Train 
 session 6). Each program costs 3-5 s of CPU to compile, once per shape, history and process. A
 server (ui/warmup.py) opts in with `enable()`: from then on a batch of a shape whose program is
 compiled runs it, and a batch of a new shape runs in NumPy and queues that shape's compile on a
-background thread, so the next run of the shape gets it. A CLI process never compiles these. Tests
+background thread, so the next run of the shape gets it (windows up to BACKGROUND_MAX_N steps: a wider one's
+trace held the GIL for many seconds). A CLI process never compiles these. Tests
 check the two paths agree.
 """
 from __future__ import annotations
@@ -26,6 +27,9 @@ _READY: dict[tuple[int, int, int, int, int], _BatchProgram] = {}
 _QUEUED: set[tuple[int, int, int, int, int]] = set()
 _LOCK = threading.Lock()
 _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampling-compile")
+# Wider windows are left to NumPy: building a program traces its window step by step in Python, holding the GIL
+# (d = 16, history 64: n = 5 1.1 s, 20 2.2 s, 50 4.8 s, 200 17.8 s), and one student's n = 200 run stalled a class.
+BACKGROUND_MAX_N = 20
 
 
 SMALL_D = 8  # up to here products with W_s are written as d broadcast multiply-adds, which XLA fuses
@@ -183,7 +187,8 @@ def compile_now(N: int, B: int, K: int, n: int, d: int) -> None:
 
 def run(W, b_s, U, b_p, slab, begin, mask, S0):
     """(exact, truncated, depth) as `exact_batch._batched` returns them, from the compiled program of this
-    batch's shape; None when not enabled or not compiled yet (a new shape's compile is then queued)."""
+    batch's shape; None when not enabled or not compiled yet (a new shape's compile is then queued, if its window
+    is at most BACKGROUND_MAX_N steps wide)."""
     if not _ENABLED:
         return None
     N, B, T = slab.shape
@@ -191,7 +196,7 @@ def run(W, b_s, U, b_p, slab, begin, mask, S0):
     key = (N, B, T - n, n, W.shape[1])
     with _LOCK:
         program = _READY.get(key)
-        if program is None and key not in _QUEUED:
+        if program is None and key not in _QUEUED and n <= BACKGROUND_MAX_N:
             _QUEUED.add(key)
             _COMPILER.submit(_compile, key)
     if program is None:

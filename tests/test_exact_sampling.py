@@ -472,3 +472,22 @@ def test_a_servers_compiled_sampling_programs_give_the_numpy_numbers(monkeypatch
     alone = [compare_many([it])[0] for it in items[:7]]
     assert [(r.cosine_all, r.rel_error, r.history_steps) for r in alone] == \
         [(r.cosine_all, r.rel_error, r.history_steps) for r in xla_results]
+
+
+@pytest.mark.parametrize("n, queued", [(5, True), (20, True), (21, False), (200, False)])
+def test_a_server_queues_the_sampling_compile_of_narrow_windows_only(monkeypatch, n, queued):
+    """A new shape's sampling program is built in the background only up to BACKGROUND_MAX_N steps of window: a
+    wider one's trace holds the GIL for many seconds (17.8 s at n = 200), so its samples stay on NumPy."""
+    from rnn_core import exact_batch_xla
+
+    submitted = []
+    monkeypatch.setattr(exact_batch_xla, "_ENABLED", True)
+    monkeypatch.setattr(exact_batch_xla, "_READY", {})
+    monkeypatch.setattr(exact_batch_xla, "_QUEUED", set())
+    monkeypatch.setattr(exact_batch_xla._COMPILER, "submit", lambda fn, key: submitted.append(key))
+    N, B, K, d = 2, 3, 4, 2
+    arrays = (np.zeros((N, d, 2 + d), np.float32), np.zeros((N, d), np.float32), np.zeros((N, 2, d), np.float32),
+              np.zeros((N, 2), np.float32), np.zeros((N, B, K + n), np.int8), np.zeros(N, np.int32),
+              np.ones((N, n), np.float32), np.zeros((N, B, d), np.float32))
+    assert exact_batch_xla.run(*arrays) is None  # not built yet: this batch goes to NumPy either way
+    assert submitted == ([(N, B, K, n, d)] if queued else [])
