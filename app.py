@@ -1,13 +1,12 @@
 """Truncation explorer: the Streamlit entry point.
 
-Sets the page config, builds the navigation over pages/, settles the shared settings (ui/settings.py),
-draws their sidebar (ui/sidebar.py: on a session's first run, after the page), keeps
-Streamlit from clearing Keras after each run (ui/server_tuning.py) and, from a session's second
-script run on, loads TensorFlow and compiles the default run's kernel in the background (ui/warmup.py).
-The first run's page reaches the browser only as fast as the server hands out the frontend's code for
-each new kind of element; TensorFlow's import, started alongside, held the GIL against that for
-seconds. The second run is the browser id's answer (ui/browser_id.py), or the user's first click,
-whichever comes first: the page is in the browser by then.
+Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
+(ui/settings.py), keeps Streamlit from clearing Keras after each run (ui/server_tuning.py)
+and, from a session's second script run on, loads TensorFlow and compiles the default run's kernel
+in the background (ui/warmup.py). The first run's page reaches the browser only as fast as the server
+hands out the frontend's code for each new kind of element; TensorFlow's import, started alongside,
+held the GIL against that for seconds. The second run is the browser id's answer (ui/browser_id.py),
+or the user's first click, whichever comes first: the page is in the browser by then.
 Run with `streamlit run app.py`; the serving settings are in .streamlit/config.toml.
 """
 import os
@@ -16,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 import streamlit as st  # noqa: E402
 
-from ui import server_tuning, settings, sidebar, state, warmup  # noqa: E402
+from ui import run_list, server_tuning, settings, state, warmup  # noqa: E402
 
 first_run = state.new_script_run()
 
@@ -43,8 +42,8 @@ if state.turns_problem():
     st.warning(f"Server setting: {state.turns_problem()}.")
 with state.script_turn(show_waiting):  # the server's line of runs (rnn_core/turns.py): earliest click first
     waiting.empty()
-    sidebar.begin(settings.settle(), first_run)  # a session's first page goes out before its sidebar
+    settings.sidebar()
+    run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
     if not first_run:
         warmup.start()  # once per process; a Train click before it finds the trainer compiling on its own
     page.run()
-    sidebar.draw_deferred()  # a first run's sidebar, if the page did not draw it after its buttons

@@ -16,7 +16,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import explain, lesson_link, run_cap, sidebar, state
+from ui import explain, lesson_link, run_cap, state
 from ui.entry import require_app
 from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
 
@@ -66,7 +66,6 @@ with st.container(horizontal=True):
                       help="Forget the current run here (it stays in the session's run list for Compare).")
 if problem:
     st.error(f"Fix the settings first: {problem}")
-    sidebar.draw_deferred()  # a session's first page draws its sidebar last (ui/sidebar.py), before any st.stop
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
 acting = train or step_click or resume or more
@@ -142,7 +141,6 @@ if record is None:
     targets = live.targets_figure(cfg)
     if targets is not None:
         board.show(explain.annotate(targets))
-    sidebar.draw_deferred()
     st.stop()
 
 figs = board.draw(record, snapshot, leave=("loss",))  # the loss chart is drawn pickable, just below

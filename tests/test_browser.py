@@ -77,6 +77,10 @@ def test_a_slider_changes_the_setting_and_the_url(app_url, page):
     thumb.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => new URL(location.href).searchParams.get('truncation') === '6'", timeout=60_000)
+    # The URL is written as the run starts (ui.settings.settle), before the page draws: the idle marker can still
+    # read notRunning then, so wait for the page's caption itself.
+    page.wait_for_function("() => (document.querySelector(\"[data-testid='stMainBlockContainer'] "
+                           "[data-testid='stCaptionContainer']\")?.innerText || '').includes('n = 6')", timeout=30_000)
     wait_idle(page)
     assert "n = 6" in page.get_by_test_id("stMainBlockContainer").locator(
         "[data-testid='stCaptionContainer']").first.inner_text()

@@ -58,3 +58,4 @@ def test_only_the_id_rerun_right_after_the_click_redoes_it(session):
     state.new_script_run()
     session[state.ID_ARRIVED] = True  # the id's answer, but two runs after the click
     assert state.cut_click() is None
+

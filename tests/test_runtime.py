@@ -15,7 +15,7 @@ from rnn_core import runtime
 ROOT = Path(__file__).resolve().parents[1]
 LANDING = ["ui.settings", "ui.state", "ui.live", "ui.progress", "ui.downloads", "ui.entry", "ui.warmup",
            "ui.stepper", "ui.exact_view", "ui.explain", "ui.lesson_link", "ui.run_cap", "ui.run_list",
-           "ui.sidebar", "rnn_core.config", "rnn_core.data", "rnn_core.report"]  # every module the Train page imports
+           "rnn_core.config", "rnn_core.data", "rnn_core.report"]  # every module the Train page imports
 
 
 def imported_after(modules: list[str]) -> set[str]:

@@ -312,7 +312,8 @@ def _on_bundle() -> None:
 
 def _widget(s: Setting, values: dict[str, Any]) -> Any:
     key = _wkey(s.name)
-    state.set_widgets({key: values[s.name]})  # every run: see `draw`
+    if not state.has_widget(key):
+        state.set_widgets({key: values[s.name]})
     if s.kind == "choice":
         return st.selectbox(s.label, s.options, format_func=lambda v: LABELS.get(v, v), key=key, help=s.help)
     if s.kind == "list":
@@ -337,8 +338,9 @@ def _slider_and_box(s: Setting, key: str, low: int, high: int) -> int:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         value = st.slider(s.label, low, high, step=int(s.step or 1), key=key, help=s.help)
-    state.set_widgets({f"{key}_typed": value})  # the box is drawn after the slider, so it may still be set this run
     box = f"{key}_typed"
+    if state.widget(box) != value:
+        state.set_widgets({box: value})  # the box is drawn after the slider, so it may still be set this run
     with right:
         st.number_input(f"type {s.label}", low, high, step=1, key=box, on_change=_typed, args=(key,),
                         label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
@@ -388,41 +390,45 @@ def present_css() -> str:
     </style>"""
 
 
-@dataclass
-class Settled:
-    """What `settle` worked out for this script run, for `draw` to show: the values, presentation mode, the
-    lesson link and whether the values were valid."""
-
-    values: dict[str, Any]
-    present: bool
-    link: lesson_link.Link
-    valid: bool
-
-
-def _shown(group: str, values: dict[str, Any], link: lesson_link.Link) -> list[Setting]:
-    return [s for s in SETTINGS if s.group == group and s.shown(values) and not link.hides(s.name)]
-
-
-def settle() -> Settled:
-    """Work out this script run's settings without drawing a widget: from the URL on a session's first run (or
-    when the URL changed from outside), else from the widgets' values, which Streamlit has in the session before
-    they are drawn. Commits them (`ui.state.config()`), writes them into the URL and puts the link's warnings
-    atop the page. `draw` then shows the widgets, before the page or, on a session's first run, after the Train
-    page's buttons (ui/sidebar.py)."""
+def sidebar() -> RunConfig:
+    """Render the settings sidebar; return the current validated RunConfig."""
     if state.memo(VALUES) is None:
         state.set_memo(VALUES, dict(DEFAULT_VALUES))
     from_url = _sync_from_url()
     link = lesson_link.sync(NAMES)
     values: dict[str, Any] = state.memo(VALUES)
-    present = bool(state.widget(_wkey(PRESENT), state.present()))
-    if present != state.memo(PRESENT_APPLIED):
-        st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
-        state.set_memo(PRESENT_APPLIED, present)
-    state.set_present(present)
-    for group in GROUPS:
-        for s in _shown(group, values, link):
-            values[s.name] = state.widget(_wkey(s.name), values[s.name])
-    valid = _commit(values, from_url)
+    with st.sidebar:
+        if not state.has_widget(_wkey(PRESENT)):
+            state.set_widgets({_wkey(PRESENT): state.present()})
+        present = st.toggle("Presentation mode", key=_wkey(PRESENT),
+                            help="For the projector: larger text, settings folded away, charts full width.")
+        if present != state.memo(PRESENT_APPLIED):
+            st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
+            state.set_memo(PRESENT_APPLIED, present)
+        state.set_present(present)
+        lesson_link.explain_toggle()
+        for group in GROUPS:
+            shown = [s for s in SETTINGS if s.group == group and s.shown(values) and not link.hides(s.name)]
+            if not shown:
+                continue  # a lesson link hid the whole group; its settings keep the link's values
+            with st.expander(group, expanded=not present):
+                for s in shown:
+                    values[s.name] = _widget(s, values)
+                if group == "Task" and values["task"] == "file" and not link.hides("task"):
+                    _csv_uploader()
+        if link.hide_all:
+            st.caption("This lesson link hides the settings; the run uses the link's values.")
+        valid = _commit(values, from_url)
+        if state.config_error() and not valid:  # a valid set's only error, the missing file, the uploader says
+            st.error(f"Settings not applied: {state.config_error()}")
+        if not link.hide_all:
+            lesson_link.panel(url_params(values, present), NAMES, {s.name: s.label for s in SETTINGS})
+        with st.expander("Load a run (JSON bundle)", expanded=False):
+            st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
+                             help="A JSON bundle downloaded from the Train page (or written by the command line). "
+                             "Loading it restores the run's settings and charts.")
+            if state.memo(BUNDLE_ERROR):
+                st.error(state.memo(BUNDLE_ERROR))
     record = state.forget(BUNDLE_PENDING)
     if record is not None:
         state.show_loaded(state.add_run(record))
@@ -433,47 +439,4 @@ def settle() -> Settled:
     if valid:  # a link never carries settings the app refuses
         _write_url(values, present)
     lesson_link.write_url()
-    return Settled(values, present, link, valid)
-
-
-def draw(settled: Settled) -> None:
-    """Draw the settings sidebar for the values `settle` committed in this script run.
-
-    Each widget's value is set from the session right before it is drawn, on every run, so that its element
-    carries the value itself. A widget the browser has not mounted yet (its frontend code still loading) starts
-    from what its element says, and an element drawn in a later run than the one that set its value says only the
-    widget's default: a Train click before the first run had drawn the sidebar then sent every setting at its
-    minimum (seen in a browser: d = 1, n = 1, a 2-step series)."""
-    values, present, link = settled.values, settled.present, settled.link
-    with st.sidebar:
-        state.set_widgets({_wkey(PRESENT): present})
-        st.toggle("Presentation mode", key=_wkey(PRESENT),
-                  help="For the projector: larger text, settings folded away, charts full width.")
-        lesson_link.explain_toggle()
-        for group in GROUPS:
-            shown = _shown(group, values, link)
-            if not shown:
-                continue  # a lesson link hid the whole group; its settings keep the link's values
-            with st.expander(group, expanded=not present):
-                for s in shown:
-                    _widget(s, values)
-                if group == "Task" and values["task"] == "file" and not link.hides("task"):
-                    _csv_uploader()
-        if link.hide_all:
-            st.caption("This lesson link hides the settings; the run uses the link's values.")
-        if state.config_error() and not settled.valid:  # a valid set's only error, the missing file, the uploader says
-            st.error(f"Settings not applied: {state.config_error()}")
-        if not link.hide_all:
-            lesson_link.panel(url_params(values, present), NAMES, {s.name: s.label for s in SETTINGS})
-        with st.expander("Load a run (JSON bundle)", expanded=False):
-            st.file_uploader("Run bundle", type=["json"], key="w_bundle", on_change=_on_bundle,
-                             help="A JSON bundle downloaded from the Train page (or written by the command line). "
-                             "Loading it restores the run's settings and charts.")
-            if state.memo(BUNDLE_ERROR):
-                st.error(state.memo(BUNDLE_ERROR))
-
-
-def sidebar() -> RunConfig:
-    """Settle the settings and draw the sidebar at once; return the current validated RunConfig."""
-    draw(settle())
     return state.config()
