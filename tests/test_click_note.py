@@ -10,7 +10,7 @@ from ui import state
 
 @pytest.fixture
 def session(monkeypatch):
-    """A plain dict as the session, and `run()` to begin a script run the way app.py does."""
+    """A plain dict as the session (ui.state reads and writes st.session_state)."""
     box: dict = {}
     monkeypatch.setattr(state.st, "session_state", box)
     return box
@@ -58,4 +58,3 @@ def test_only_the_id_rerun_right_after_the_click_redoes_it(session):
     state.new_script_run()
     session[state.ID_ARRIVED] = True  # the id's answer, but two runs after the click
     assert state.cut_click() is None
-

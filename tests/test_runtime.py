@@ -177,4 +177,3 @@ def test_the_engine_leaves_numpy_one_blas_thread_whichever_loads_first(order):
 
 def test_a_users_own_blas_thread_count_wins():
     assert blas_threads("import numpy, rnn_core", OPENBLAS_NUM_THREADS="2") == [2]
-

@@ -135,7 +135,8 @@ def _on_explain() -> None:
 
 def explain_toggle() -> None:
     """The one switch for every chart's "what am I looking at" line (kept in the URL as explain=1)."""
-    state.set_widgets({EXPLAIN_KEY: current().explain})  # every run, so its element carries it (ui/settings.py draw)
+    if not state.has_widget(EXPLAIN_KEY):
+        state.set_widgets({EXPLAIN_KEY: current().explain})
     st.toggle("Explain the charts", key=EXPLAIN_KEY, on_change=_on_explain,
               help="Show under every chart one line saying what it shows and how to read it.")
 

@@ -22,21 +22,12 @@ SHOWN = 8  # labels listed in the sidebar; Compare lists them all
 
 
 def sidebar() -> None:
-    """Read this browser's id, sync the run list with its stored runs and draw the sidebar section."""
+    """Sync the run list with this browser's stored runs and draw the sidebar section."""
     with st.sidebar:
-        browser = browser_id(renew=state.renew_browser_id())
-    sync(browser)
-    with st.sidebar:
+        loaded, notes = state.use_browser(browser_id(renew=state.renew_browser_id()))
+        if loaded:
+            restore()
         _section()
-
-
-def sync(browser: str | None) -> None:
-    """Load this browser's stored runs the first time its id is known in the session, put back what the page
-    showed (`restore`) and show the store's notes atop the page. With None, only an id the session was given
-    without the browser's answer counts (AppTest's `ui.state.TEST_OWNER`)."""
-    loaded, notes = state.use_browser(browser)
-    if loaded:
-        restore()
     for note in notes:
         st.warning(note, icon=":material/database:")
 
