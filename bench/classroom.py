@@ -326,25 +326,30 @@ async def _with_timeout(coros, timeout: float, what: str, students: list[Student
             s.errors.append(f"{what}: {type(r).__name__}: {r}")
 
 
+HEAVY_LEAD = 0.5  # s the heavy student presses Train before the class (--heavy-lead)
+
+
 async def _class(n: int, timeout: float, spread: float, profile: Path | None = None, heavy: bool = False,
-                 url: str = "", pids: list[int] | None = None) -> dict:
+                 url: str = "", pids: list[int] | None = None, heavy_lead: float = HEAVY_LEAD) -> dict:
     """One class of n students on a fresh server (or at `url`): timings, CPU, memory and the students' runs.
 
     With `profile`, py-spy samples the server (all threads, idle ones left out) from the clicks until
     the server is quiet again, into that file as collapsed stacks.
     """
     if url:
-        return await _class_at(n, timeout, spread, profile, url.rstrip("/"), list(pids or []), heavy=heavy)
+        return await _class_at(n, timeout, spread, profile, url.rstrip("/"), list(pids or []), heavy=heavy,
+                               heavy_lead=heavy_lead)
     with Server() as server:
-        return await _class_at(n, timeout, spread, profile, server.http, [server.pid], teachers=1, heavy=heavy)
+        return await _class_at(n, timeout, spread, profile, server.http, [server.pid], teachers=1, heavy=heavy,
+                               heavy_lead=heavy_lead)
 
 
 async def _class_at(n: int, timeout: float, spread: float, profile: Path | None, http: str, pids: list[int],
-                    teachers: int = 6, heavy: bool = False) -> dict:
+                    teachers: int = 6, heavy: bool = False, heavy_lead: float = HEAVY_LEAD) -> dict:
     students = [Student(seed=i + 1) for i in range(n)]
     staff = [Student(seed=0) for _ in range(teachers)]
     hog = Student(seed=10_000, query=heavy_query()) if heavy else None
-    out: dict = {"n": n, "load_start": load_average(), "heavy": hog}
+    out: dict = {"n": n, "load_start": load_average(), "heavy": hog, "heavy_lead": heavy_lead}
     url = "ws" + http.removeprefix("http") + "/_stcore/stream"
     # the teachers' tabs: TensorFlow loads, the warm-up runs (on each replica, behind nginx); a browser's tab
     # reruns the script once its browser id answers, and that second run starts the warm-up (app.py)
@@ -364,11 +369,11 @@ async def _class_at(n: int, timeout: float, spread: float, profile: Path | None,
         spy = _py_spy(pids[0], profile) if profile and pids else None
         class_done = asyncio.Event()
         hogging = None
-        if hog is not None:  # its tab opened before the class; it presses Train half a second before them
+        if hog is not None:  # its tab opened before the class; it presses Train `heavy_lead` s before them
             await asyncio.wait_for(_open(hog, url), timeout)
             c1 = cpu_total(pids)
             hogging = asyncio.ensure_future(_heavy(hog, class_done))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(heavy_lead)
         try:
             await _with_timeout([_train(s, d) for s, d in zip(ready, delays)], timeout, "train", ready)
             class_done.set()
@@ -531,7 +536,8 @@ def row(c: dict) -> str:
     if hog is not None:
         state = "refused: " + "; ".join(hog.errors) if hog.errors else (
             "still training at the end, stopped" if hog.stopped_early else "finished first")
-        extra = f" + heavy run ({hog.query}: {state})"
+        lead = c.get("heavy_lead", HEAVY_LEAD)
+        extra = f" + heavy run ({hog.query}, Train pressed {lead:g} s before the class: {state})"
     return (f"| {c['n']}{extra} | {ok}/{c['n']} | {_pct(fin, 50):.2f} / {_pct(fin, 95):.2f} | {_pct(done, 50):.2f} / "
             f"{_pct(done, 95):.2f} | {c.get('cpu_train', float('nan')):.2f} | {c.get('cpu_session', float('nan')):.2f} "
             f"| {c.get('rss_idle', float('nan')):,.0f} / {c.get('rss_open', float('nan')):,.0f} / "
@@ -599,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-isolation", action="store_true", help="skip the CLI comparison")
     p.add_argument("--heavy", action="store_true", help="one extra student presses Train on heavy settings (d = 256, "
                    "n = 200, the longest series up to 5,000,000 the run cap admits) just before the class")
+    p.add_argument("--heavy-lead", type=float, default=HEAVY_LEAD, help="with --heavy: seconds it presses Train before "
+                   f"the class (default {HEAVY_LEAD:g}: still compiling when they press; 8: already training)")
     p.add_argument("--url", default="", help="send the classes to the server (or nginx) already running at this "
                    "http:// address instead of starting one per class")
     p.add_argument("--pids", default="", help="with --url: the server processes whose CPU and memory to measure "
@@ -607,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
                    "stacks) and add a breakdown to the section")
     args = p.parse_args(argv)
     sizes = _sizes(args.students)
+    if not 0 <= args.heavy_lead <= 600:
+        p.error(f"--heavy-lead must be 0 to 600 seconds, got {args.heavy_lead:g}")
     if args.url and not args.url.startswith(("http://", "https://")):
         p.error(f"--url must start with http:// or https://, got {args.url!r}")
     try:
@@ -622,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         random.seed(n)
         try:
             spy = Path(args.profile) if args.profile and n == max(sizes) else None
-            c = asyncio.run(_class(n, args.timeout, args.spread, spy, heavy=args.heavy, url=args.url, pids=pids))
+            c = asyncio.run(_class(n, args.timeout, args.spread, spy, heavy=args.heavy, url=args.url, pids=pids,
+                                   heavy_lead=args.heavy_lead))
         except Exception as exc:  # the server would not start, or a phase ran out of time: say so, go on
             print(f"{n} students: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue

@@ -52,6 +52,44 @@ HISTORIES = (64, 256, 1000)  # recompute windows, shortest first: a sample goes 
 MARGIN = 8  # a backward pass that went within K / MARGIN steps of its history's start goes further back
 ROWS = 32
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="full-gradient")
+# A heavy run's samples (its steps overrun their chunks' budget: d = 256, n = 200) cost seconds of NumPy each batch.
+# On `_WORKER` they held up every light run's samples, and so its final charts: a class of 30 that pressed Train
+# while such a run trained waited 7.1 / 9.7 s (p50 / p95) against 3.9 / 6.3 s without those samples
+# (bench/results.md, session 12). They go on their own thread, after the light runs' training and samples.
+_HEAVY_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="full-gradient-heavy")
+HEAVY_POLL = 0.1  # s between a heavy run's sample batch's looks at whether the light runs are done
+_LIGHT_JOBS = [0]  # light runs' sample batches submitted to `_WORKER` and not finished
+_LIGHT_JOBS_LOCK = threading.Lock()
+
+
+def _light_job(compute: Any, batch: list) -> None:
+    try:
+        compute(batch)
+    finally:
+        with _LIGHT_JOBS_LOCK:
+            _LIGHT_JOBS[0] -= 1
+
+
+def light_work() -> bool:
+    """Whether any light run trains, or has sample batches waiting or being computed, or any other run holds or
+    waits for a turn in the server's line (its data, training or final charts: rnn_core/turns.py), in this
+    process. The heavy run itself holds at most one turn."""
+    from .kernels import light_runs
+    from .turns import shared
+
+    with _LIGHT_JOBS_LOCK:
+        if _LIGHT_JOBS[0] > 0:
+            return True
+    line = shared()[0]
+    return light_runs() > 0 or line.waiting() > 0 or line.held() > 1
+
+
+def _heavy_job(compute: Any, batch: list) -> None:
+    from .kernels import wait_light_runs
+
+    while light_work():
+        wait_light_runs(HEAVY_POLL)
+    compute(batch)
 
 
 def plan_steps(total_steps: int, samples: int = SAMPLES) -> list[int]:
@@ -81,7 +119,7 @@ class Pending:
     items: list  # exact_batch.BatchItem per history of HISTORIES, up to the first that reaches the epoch's start
     k1: int
     first_window: bool  # the epoch's first window (its loss mask)
-    first: int  # the history to try first (`first_history`)
+    first: int = -1  # the history to try first (`first_history`); -1 until `_compute` guesses it
     level: int = 0  # the history its numbers came from
 
 
@@ -99,6 +137,7 @@ class GradientSampler:
     flow: Any = None  # exact.GradientFlow of the latest computed sample
     flow_step: int | None = None
     seconds: float = 0.0  # time spent observing and computing samples
+    heavy: bool = False  # the run's steps overrun their chunks' budget (Trainer.run): its batches go after light work
     _pending: list[Pending] = field(default_factory=list)
     _job: Future | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,8 +184,7 @@ class GradientSampler:
                 break
         with self._lock:
             self.records.append(sample)
-            self._pending.append(Pending(sample, items, k1, window == 0,
-                                         first_history(weights[0], first_state, self.histories, len(items))))
+            self._pending.append(Pending(sample, items, k1, window == 0))  # `first` is guessed where it is computed
         self.seconds += time.perf_counter() - t0
 
     def _compute(self, batch: list[Pending]) -> None:
@@ -154,6 +192,9 @@ class GradientSampler:
         from .exact_batch import compare_many, flow_norms
 
         t0 = time.perf_counter()
+        for p in batch:  # guessed here, off the training thread: eigvals of W_s is most of an observe at d = 256
+            if p.first < 0:
+                p.first = first_history(p.items[0].params[0], p.items[0].first_state, self.histories, len(p.items))
         again: list[Pending] = []
         for level, K in enumerate(self.histories):  # shortest first; a sample whose backward pass ran at its
             todo = again + [p for p in batch if p.first == level]  # history's start goes on to the next one
@@ -202,7 +243,12 @@ class GradientSampler:
         if wait:
             self._compute(batch)
         else:
-            self._job = _WORKER.submit(self._compute, batch)
+            if self.heavy:
+                self._job = _HEAVY_WORKER.submit(_heavy_job, self._compute, batch)
+            else:
+                with _LIGHT_JOBS_LOCK:
+                    _LIGHT_JOBS[0] += 1
+                self._job = _WORKER.submit(_light_job, self._compute, batch)
             _settle(self._job, grace)
 
     def flush_behind(self) -> None:

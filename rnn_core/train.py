@@ -20,7 +20,9 @@ loop that never pauses takes CPU from the compile it waits for.
 
 While more runs train in this process than it has cores, a chunk's wall time is stretched by the others'
 (`contention`); the chunk is then sized to the steps it would fit alone, so a class of runs makes as many
-calls, progress messages and redraws as each run alone, not N times as many smaller ones.
+calls, progress messages and redraws as each run alone, not N times as many smaller ones. A heavy run (one
+step longer than its chunk's budget) calls its next chunk only when no light run trains and no other run holds
+or waits for a server's turn (`_after_light_runs`), and its full-gradient samples wait the same way (sampling.py).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from .config import RunConfig
 from .cost import step_seconds
 from .data import baselines, epoch_data, task_for
 from .kernels import (
+    MAX_PAUSE,
     POOL,
     begin_training,
     compile_in_background,
@@ -48,6 +51,7 @@ from .kernels import (
     pack,
     program_name,
     sample_slots,
+    set_heavy,
     slab_width,
     training_runs,
 )
@@ -174,6 +178,9 @@ def final_loss(loss: np.ndarray, last: int = 100) -> float:
     return float(np.mean(loss[-last:])) if len(loss) else float("nan")
 
 
+LIGHT_POLL = 0.05  # s between a heavy run's looks at whether the light runs are done
+
+
 def contention() -> float:
     """How many times longer a call takes now than alone: the runs training in this process per core (at least 1)."""
     return max(1.0, training_runs() / (os.cpu_count() or 1))
@@ -263,6 +270,7 @@ class Trainer:
         compiled = self.use_compiled and kernel.compiled
         per_step = kernel.seconds_per_step if compiled else None  # known from an earlier run: no 1-step probe
         pause = 0.0
+        heavy = False  # its steps overrun its chunks' budget: it goes after the light runs (`_after_light_runs`)
         begin_training()
         try:
             if self.use_compiled and not compiled and step_seconds(cfg) > EAGER_STEP_LIMIT:
@@ -274,7 +282,14 @@ class Trainer:
                     wait([compile_job], timeout=COMPILE_POLL)
                     self.pause(0.0)
             while st.epoch < cfg.epochs and budget > 0:
-                if pause > 0:
+                if compiled and per_step is not None and (per_step > self.chunk_seconds) != heavy:
+                    heavy = not heavy
+                    set_heavy(heavy)
+                    if self.sampler is not None:
+                        self.sampler.heavy = heavy
+                if heavy and sampling.light_work():
+                    self._after_light_runs()  # its one call would hold up every light run's calls
+                elif pause > 0:
                     self.pause(pause)  # the last chunk overran while others train: leave them the CPU
                 if self.use_compiled and not compiled:
                     if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
@@ -325,11 +340,29 @@ class Trainer:
                     st.status = chunk.status = "completed"
                 yield chunk
         finally:
-            end_training()
+            end_training(heavy)
             if st.status == "running":
                 st.status = "paused"
             st.params, st.optimizer_state = kernel.save()
             POOL.give_back(kernel)
+
+    def _after_light_runs(self) -> None:
+        """Wait (through `pause`, so a server's line goes on meanwhile) while there is light work: a light run
+        training or its samples, another run holding or waiting for a turn (`sampling.light_work`); at most
+        `MAX_PAUSE` s.
+
+        With one intra-op thread (runtime.py) the process's compiled calls share one compute thread, and a call
+        cannot be cut short: a heavy run's one-step calls (half a second each at d = 256, n = 200), back to back,
+        starved a light run's call for 7 to 13 s in one process (bench/results.md, session 12). Going after the
+        light runs, a heavy run holds them up by at most the one call it has in flight when they start; the cap
+        keeps it moving under a steady stream of them.
+        """
+        started = time.perf_counter()
+        while sampling.light_work():
+            left = MAX_PAUSE - (time.perf_counter() - started)
+            if left <= 0:
+                return
+            self.pause(min(LIGHT_POLL, left))
 
     def _next_count(self, per_step: float | None, left: int, budget: float, compiled: bool) -> int:
         cap = self.key.capacity

@@ -71,6 +71,22 @@ class Turn:
         return self.ticket
 
 
+    def step_out(self, seconds: float, on_wait: Callable[[int], None] | None = None) -> int:
+        """Give the turn back for `seconds` (the others go meanwhile, a slot is free), then take a new ticket at
+        the back of the line and wait for the turn again.
+
+        Returns the ticket the run holds its turn with now.
+        """
+        self.turns.release()
+        self.held = False
+        time.sleep(max(0.0, seconds))
+        self.ticket = self.turns.ticket()
+        self.turns.wait_for(self.ticket, on_wait)  # `on_wait` may raise: then no turn is held
+        self.held = True
+        self.since = time.perf_counter()
+        return self.ticket
+
+
 class Turns:
     """A line of runs: `slots` turns at once (0: no limit), the lowest ticket waiting next."""
 

@@ -491,3 +491,46 @@ def test_a_server_queues_the_sampling_compile_of_narrow_windows_only(monkeypatch
               np.ones((N, n), np.float32), np.zeros((N, B, d), np.float32))
     assert exact_batch_xla.run(*arrays) is None  # not built yet: this batch goes to NumPy either way
     assert submitted == ([(N, B, K, n, d)] if queued else [])
+
+
+def test_a_heavy_runs_samples_wait_for_the_light_runs_then_give_the_same_numbers(monkeypatch):
+    """A heavy run's sample batches (sampler.heavy, set by Trainer.run) go on their own thread only once no light run
+    trains or has samples pending, and no other run holds or waits for a turn; they are the same floats."""
+    from rnn_core import kernels, sampling
+
+    monkeypatch.setattr(sampling.GradientSampler, "flush_behind", lambda self: None)  # all samples kept pending
+    cfg = RunConfig(series_length=60_000, seed=5)
+    light, heavy = Trainer(cfg), Trainer(cfg)
+    light.run_to_end()
+    heavy.run_to_end()
+    light.sampler.flush(wait=True)
+    heavy.sampler.heavy = True
+    kernels.begin_training()  # a light run of another session trains
+    try:
+        assert sampling.light_work()
+        heavy.sampler.flush(wait=False)
+        time.sleep(0.4)
+        assert heavy.sampler.busy and not heavy.sampler.done()  # waiting, not computed
+    finally:
+        kernels.end_training()
+    deadline = time.monotonic() + 60
+    while heavy.sampler.busy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not sampling.light_work()
+    key = lambda s: (s.step, s.cosine_all, s.cosine_W_s, s.rel_error, s.history_steps)  # noqa: E731
+    assert [key(s) for s in heavy.sampler.done()] == [key(s) for s in light.sampler.done()]
+    assert len(heavy.sampler.done()) == len(plan_steps(heavy.total_steps))
+
+
+def test_a_heavy_runs_samples_wait_while_another_run_holds_a_turn(monkeypatch):
+    from rnn_core import sampling
+    from rnn_core.turns import Turns
+
+    line = Turns(slots=2)
+    monkeypatch.setattr("rnn_core.turns.shared", lambda: (line, ""))
+    assert not sampling.light_work()
+    with line.turn(line.ticket()):  # the heavy run's own turn: not a reason to wait
+        assert not sampling.light_work()
+        with line.turn(line.ticket()):  # another run's data, training or final charts
+            assert sampling.light_work()
+    assert not sampling.light_work()

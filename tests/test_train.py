@@ -349,3 +349,86 @@ def test_a_run_whose_eager_steps_would_be_costly_waits_for_its_program_instead(m
     assert first.compiled and trainer.state.eager_steps == 0  # no step ran eagerly
     assert paused and set(paused) == {0.0}  # while it waited, it let others go first each time it looked
     assert trainer.state.compile_seconds > 0
+
+
+# ---------------------------------------------------------------- a heavy run goes after the light runs
+
+
+def test_a_heavy_run_waits_while_a_light_run_trains_and_counts_itself_heavy(monkeypatch):
+    """A run whose step overruns its chunk's budget calls its compiled chunks only when no light run trains (at
+    most MAX_PAUSE s per chunk), through its pause hook; the census sees it as heavy while it trains."""
+    cfg = make_cfg(epochs=1)
+    trainer = compiled_trainer(cfg, chunk_seconds=1e-9)  # every step overruns: heavy from its first measured chunk
+    alone = [c.loss for c in compiled_trainer(cfg, chunk_seconds=1e-9).run()]
+    assert kernels.training_runs() == 0
+    kernels.begin_training()  # a light run of another session, training
+    light_training = [True]
+    paused, seen = [], []
+
+    def pause(seconds):
+        paused.append(seconds)
+        seen.append((kernels.training_runs(), kernels.light_runs()))
+        if len(paused) == 3 and light_training[0]:
+            light_training[0] = False
+            kernels.end_training()  # the light run finishes: the heavy one goes on
+
+    trainer.pause = pause
+    try:
+        chunks = [c.loss for c in trainer.run()]
+    finally:
+        if light_training[0]:
+            kernels.end_training()
+    assert paused == [train.LIGHT_POLL] * 3  # it waited, in polls, only while the light run trained
+    assert seen[0] == (2, 1)  # two training, the light one of them; this one counted heavy
+    assert trainer.sampler.heavy  # its samples go after the light runs' too
+    assert kernels.training_runs() == 0 and kernels.light_runs() == 0  # heavy count given back with the run
+    for a, b in zip(chunks, alone):  # waiting changes when, never what
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_heavy_run_waits_at_most_max_pause_a_chunk(monkeypatch):
+    monkeypatch.setattr(train, "MAX_PAUSE", 0.2)
+    cfg = make_cfg(epochs=1, series_length=4 * 5 * 3)  # three windows
+    trainer = compiled_trainer(cfg, chunk_seconds=1e-9)
+    import time
+
+    kernels.begin_training()  # a light run that never ends while this one trains
+    waited = []
+    try:
+        trainer.pause = lambda s: (waited.append(s), time.sleep(s))
+        steps = sum(len(c.loss) for c in trainer.run())
+    finally:
+        kernels.end_training()
+    assert steps == 3 and waited and sum(waited) <= 3 * 0.2 + 1e-9  # it kept going under a steady light load
+
+
+def test_a_light_run_does_not_wait_for_other_light_runs():
+    cfg = make_cfg(epochs=1)
+    trainer = compiled_trainer(cfg, chunk_seconds=60.0)
+    kernels.begin_training()
+    try:
+        trainer.pause = lambda s: pytest.fail(f"a light run paused {s} s")
+        list(trainer.run())
+    finally:
+        kernels.end_training()
+    assert not trainer.sampler.heavy and kernels.light_runs() == 0
+
+
+def test_wait_light_runs_returns_once_none_trains():
+    import threading
+
+    assert kernels.wait_light_runs(0.0)  # none trains
+    kernels.begin_training()
+    ender = threading.Timer(0.3, kernels.end_training)
+    try:
+        assert not kernels.wait_light_runs(0.05)  # a light run trains: the time runs out
+        kernels.set_heavy(True)
+        assert kernels.wait_light_runs(0.0)  # the only run training is heavy
+        kernels.set_heavy(False)
+        ender.start()
+        assert kernels.wait_light_runs(5.0)  # woken when it ends
+    finally:
+        if not ender.is_alive() and not ender.finished.is_set():
+            kernels.end_training()  # failed before the timer started
+        ender.join(5)
+    assert kernels.training_runs() == 0

@@ -199,3 +199,34 @@ def test_a_released_turn_wakes_only_the_waiter_that_goes_next(monkeypatch):
         thread.join(5)
     assert order == tickets
     assert len(woken) <= 2 * len(tickets)  # all woken on every release: 12 + 11 + ... + 1 = 78
+
+
+def test_a_run_that_steps_out_frees_its_slot_meanwhile_and_comes_back_at_the_back():
+    turns, order = Turns(slots=1, quantum=60.0), []
+    with turns.turn(turns.ticket()) as held:
+        first = held.ticket
+        later = turns.ticket()
+        threads = _line_up(turns, [later], order, hold=0.05)
+        _until(lambda: turns.waiting() == 1)
+        back = held.step_out(0.02)  # the slot is free while it is out: the waiting run goes, then this one again
+        assert order == [later] and back > later > first and held.held and turns.held() == 1
+        assert held.step_out(0.0) > back  # nobody waits: out and in again, a new ticket
+    for thread in threads:
+        thread.join(5)
+    assert turns.held() == 0 and turns.waiting() == 0
+
+
+def test_while_a_run_is_stepped_out_another_holds_the_only_slot():
+    turns = Turns(slots=1)
+    seen = []
+    with turns.turn(turns.ticket()) as held:
+        other = threading.Thread(target=lambda: (turns.wait_for(turns.ticket()), seen.append(turns.held()),
+                                                 time.sleep(0.05), turns.release()))
+        stepping = threading.Thread(target=held.step_out, args=(0.2,))
+        stepping.start()
+        _until(lambda: not held.held)
+        other.start()
+        other.join(5)
+        stepping.join(5)
+        assert seen == [1] and held.held  # the other run had the slot alone while this one was out
+    assert turns.held() == 0

@@ -359,12 +359,18 @@ def share_turn(waiting: Callable[[int], None] | None = None, quantum: float | No
 
 
 def step_aside(waiting: Callable[[int], None] | None = None) -> Callable[[float], None]:
-    """A trainer's `pause` for a server with a line of runs: instead of sleeping while it holds its turn (which
-    would keep a slot from the runs waiting), a run whose chunk overran goes to the back of the line if any wait,
-    and goes on at once if none does."""
+    """A trainer's `pause` for a server with a line of runs. Asked for no time, a run lets the runs waiting go
+    first (the back of the line if any wait, on at once if none does). Asked for some seconds (a heavy run
+    going after the light runs, or a chunk that overran), it gives its turn back for them, so the slot it held
+    serves the others, then waits in line again. Without a turn (a script run outside the line), it sleeps."""
     def pause(seconds: float) -> None:
-        if not share_turn(waiting, quantum=0.0):
+        held = getattr(_TURN, "held", None)
+        if held is None:
             time.sleep(seconds)
+        elif seconds <= 0:
+            st.session_state[TICKET] = held.share(waiting, 0.0)
+        else:
+            st.session_state[TICKET] = held.step_out(seconds, waiting)
 
     return pause
 
