@@ -446,7 +446,6 @@ def warm_eager(key: KernelKey) -> float:
 MAX_PAUSE = 5.0  # longest a heavy run's chunk is made to wait, s (bounds the delay of its Stop)
 _TRAINING = [0, 0]  # runs inside Trainer.run now in this process, and how many of them are heavy
 _TRAINING_LOCK = threading.Lock()
-_TRAINING_CHANGED = threading.Condition(_TRAINING_LOCK)
 
 
 def begin_training() -> None:
@@ -457,17 +456,15 @@ def begin_training() -> None:
 
 def end_training(heavy: bool = False) -> None:
     """Count one run fewer as training (`heavy`: it was counted heavy by `set_heavy`)."""
-    with _TRAINING_CHANGED:
+    with _TRAINING_LOCK:
         _TRAINING[0] -= 1
         _TRAINING[1] -= 1 if heavy else 0
-        _TRAINING_CHANGED.notify_all()
 
 
 def set_heavy(heavy: bool) -> None:
     """Count a training run as heavy (one step longer than its chunk's budget) or as light again."""
-    with _TRAINING_CHANGED:
+    with _TRAINING_LOCK:
         _TRAINING[1] += 1 if heavy else -1
-        _TRAINING_CHANGED.notify_all()
 
 
 def training_runs() -> int:
@@ -480,12 +477,6 @@ def light_runs() -> int:
     """How many of the runs training now are light: their steps fit their chunks' budget."""
     with _TRAINING_LOCK:
         return _TRAINING[0] - _TRAINING[1]
-
-
-def wait_light_runs(timeout: float) -> bool:
-    """Wait at most `timeout` s for no light run to be training; True if none is."""
-    with _TRAINING_CHANGED:
-        return _TRAINING_CHANGED.wait_for(lambda: _TRAINING[0] - _TRAINING[1] <= 0, timeout)
 
 
 def fair_pause(elapsed: float, budget: float) -> float:

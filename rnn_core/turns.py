@@ -62,14 +62,7 @@ class Turn:
         quantum = self.turns.quantum if quantum is None else quantum
         if time.perf_counter() - self.since < quantum or not self.turns.waiting():
             return self.ticket
-        self.turns.release()
-        self.held = False
-        self.ticket = self.turns.ticket()
-        self.turns.wait_for(self.ticket, on_wait)  # `on_wait` may raise: then no turn is held
-        self.held = True
-        self.since = time.perf_counter()
-        return self.ticket
-
+        return self._rejoin(0.0, on_wait)
 
     def step_out(self, seconds: float, on_wait: Callable[[int], None] | None = None) -> int:
         """Give the turn back for `seconds` (the others go meanwhile, a slot is free), then take a new ticket at
@@ -77,9 +70,14 @@ class Turn:
 
         Returns the ticket the run holds its turn with now.
         """
+        return self._rejoin(seconds, on_wait)
+
+    def _rejoin(self, away: float, on_wait: Callable[[int], None] | None) -> int:
+        """Give the turn back, stay out `away` seconds, then wait for it again with a new ticket at the back."""
         self.turns.release()
         self.held = False
-        time.sleep(max(0.0, seconds))
+        if away > 0:
+            time.sleep(away)
         self.ticket = self.turns.ticket()
         self.turns.wait_for(self.ticket, on_wait)  # `on_wait` may raise: then no turn is held
         self.held = True

@@ -534,3 +534,22 @@ def test_a_heavy_runs_samples_wait_while_another_run_holds_a_turn(monkeypatch):
         with line.turn(line.ticket()):  # another run's data, training or final charts
             assert sampling.light_work()
     assert not sampling.light_work()
+
+
+def test_a_heavy_sample_batch_waits_without_spinning(monkeypatch):
+    """While another run holds a turn (no light run training), the heavy batch looks every HEAVY_POLL s, not in a
+    loop that would hold Python's lock against the class."""
+    from rnn_core import sampling
+
+    looks = []
+    busy_until = time.monotonic() + 0.35
+
+    def light_work():
+        looks.append(1)
+        return time.monotonic() < busy_until
+
+    monkeypatch.setattr(sampling, "light_work", light_work)
+    done = []
+    sampling._heavy_job(done.append, ["batch"])
+    assert done == [["batch"]] and 3 <= len(looks) <= 6  # 0.35 s at 0.1 s a look
+

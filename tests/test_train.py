@@ -414,21 +414,15 @@ def test_a_light_run_does_not_wait_for_other_light_runs():
     assert not trainer.sampler.heavy and kernels.light_runs() == 0
 
 
-def test_wait_light_runs_returns_once_none_trains():
-    import threading
-
-    assert kernels.wait_light_runs(0.0)  # none trains
+def test_the_census_counts_light_runs_apart_from_heavy_ones():
+    assert kernels.light_runs() == 0  # none trains
     kernels.begin_training()
-    ender = threading.Timer(0.3, kernels.end_training)
     try:
-        assert not kernels.wait_light_runs(0.05)  # a light run trains: the time runs out
+        assert kernels.light_runs() == 1  # a light run trains
         kernels.set_heavy(True)
-        assert kernels.wait_light_runs(0.0)  # the only run training is heavy
+        assert kernels.light_runs() == 0 and kernels.training_runs() == 1  # the only run training is heavy
         kernels.set_heavy(False)
-        ender.start()
-        assert kernels.wait_light_runs(5.0)  # woken when it ends
+        assert kernels.light_runs() == 1
     finally:
-        if not ender.is_alive() and not ender.finished.is_set():
-            kernels.end_training()  # failed before the timer started
-        ender.join(5)
-    assert kernels.training_runs() == 0
+        kernels.end_training()
+    assert kernels.training_runs() == 0 and kernels.light_runs() == 0

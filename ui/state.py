@@ -368,7 +368,7 @@ def step_aside(waiting: Callable[[int], None] | None = None) -> Callable[[float]
         if held is None:
             time.sleep(seconds)
         elif seconds <= 0:
-            st.session_state[TICKET] = held.share(waiting, 0.0)
+            share_turn(waiting, quantum=0.0)
         else:
             st.session_state[TICKET] = held.step_out(seconds, waiting)
 
