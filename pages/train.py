@@ -1,7 +1,8 @@
 """Train (the landing page): train the seed's RNN with truncated BPTT and watch it learn, live.
 
-Flat script: inputs (the validated config from the sidebar, the four buttons), work (the training
-loop, redrawing the charts in place), output (status, downloads). The Trainer lives in
+Flat script: inputs (the validated config from the sidebar, the row of buttons), work (the training
+loop, redrawing the charts in place), output (status, downloads). A run that trains to its end redraws the
+buttons for its new state and draws its final charts in the same script run (ui/train_buttons.py). The Trainer lives in
 the session (ui/state.py), so Continue resumes it on a later rerun. Any click during training stops this
 script at its next st.* call; the loop's `finally` closes the trainer's generator, which copies
 the weights out, and the rerun that the click started puts the stopped run into the run list.
@@ -16,9 +17,9 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import explain, lesson_link, run_cap, state
+from ui import explain, lesson_link, run_cap, state, train_buttons
 from ui.entry import require_app
-from ui.progress import add_epoch, bundle_compile_note, compile_note, epoch_added, more_epochs_possible, progress_text
+from ui.progress import bundle_compile_note, compile_note, epoch_added, progress_text
 
 require_app()
 
@@ -43,27 +44,10 @@ trainer = state.trainer()
 redo = state.cut_click()  # the browser id's rerun cut a click's run before it acted: act on it now
 carry_on = state.resume_cut_run(trainer)  # the browser id's rerun interrupted this run: train on
 
-with st.container(horizontal=True):
-    train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=bool(problem),
-                      on_click=state.note_click, args=("train",),
-                      help="Start a fresh run with the settings in the sidebar.") or redo == "train"
-    step_click = st.button("Step", icon=":material/skip_next:", disabled=bool(problem),
-                           on_click=state.note_click, args=("step",),
-                           help="Train exactly one step (one window) and show it; Continue goes on at full speed."
-                           ) or redo == "step"
-    resume = st.button("Continue", icon=":material/resume:", disabled=trainer is None or trainer.finished,
-                       on_click=state.note_click, args=("continue",),
-                       help="Resume from the current weights, optimizer state and RNN state.") or carry_on or (
-                           redo == "continue" and trainer is not None and not trainer.finished)
-    st.button("One more epoch", icon=":material/add:", disabled=not more_epochs_possible(trainer),
-                     on_click=add_epoch, args=(trainer,),
-                     help="Train this finished run for another epoch of fresh data, from where it stopped.")
-    more = epoch_added()
-    # Stop only means something while this script trains: a click on it reruns and ends the loop below.
-    stop = st.button("Stop", icon=":material/stop:", disabled=not (train or resume or more) or bool(problem),
-                     help="Stop training at once and keep what was trained.")
-    reset = st.button("Reset", icon=":material/restart_alt:", disabled=trainer is None and state.loaded() is None,
-                      help="Forget the current run here (it stays in the session's run list for Compare).")
+more = epoch_added()  # "One more epoch" extended the run before this script run (its on_click)
+buttons = st.empty()  # drawn again once this run has trained, for the run's new state (ui/train_buttons.py)
+clicks = train_buttons.draw(buttons, trainer, problem, redo=redo or state.own_click(), carry_on=carry_on, more=more)
+train, step_click, resume, stop, reset = clicks.train, clicks.step, clicks.resume, clicks.stop, clicks.reset
 if problem:
     st.error(f"Fix the settings first: {problem}")
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
@@ -132,7 +116,7 @@ if running:
             chunks.close()  # the trainer copies its weights out here; no st.* call may run in a finally
             trainer.pause = time.sleep  # this script run's placeholders are not the next one's
     state.mark_training(False)  # not reached when a rerun cut the loop short
-    state.rerun()  # redraw the buttons for the run's new state: Stop off, Continue or One more epoch on
+    train_buttons.draw(buttons, trainer, problem, after=True)  # Stop off, Continue or One more epoch on
 
 record = state.save() if trainer is not None else state.loaded()
 snapshot = trainer.last_chunk.snapshot if trainer is not None and trainer.last_chunk is not None else None

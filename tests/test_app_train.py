@@ -10,7 +10,7 @@ from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.train import Trainer
 from tests.conftest import ROOT, navigation_pages
-from ui import settings, state
+from ui import settings, state, train_buttons
 
 TIMEOUT = 120
 SMALL = {"series_length": "20000"}  # 20 training steps of the default shapes
@@ -179,6 +179,49 @@ def test_stop_keeps_what_was_trained_and_continue_reaches_the_end():
     assert any((a != b).any() for a, b in zip(weights, trainer.params))
     runs = at.session_state[state.RUNS]
     assert len(runs) == 1 and runs[0].summary["steps"] == 20  # one entry per run, updated on Continue
+
+
+def test_a_run_trained_to_its_end_redraws_its_buttons_in_the_script_run_that_trained(monkeypatch):
+    """No second script run just to redraw the page: the run that trained draws the buttons again for the finished
+    run (ui/train_buttons.py) and then its final charts. A click on that second row reaches the next run through
+    its on_click, for every button it has enabled."""
+    monkeypatch.setattr(state, "SAMPLE_GRACE_SECONDS", 120.0)  # the samples are in by the final charts: no rerun
+    at = open_app(SMALL)
+    runs_before = at.session_state[state.SCRIPT_RUNS]
+    button(at, "Train").click().run()
+    assert not at.exception and "Done: 20 steps" in texts(at.success)
+    assert at.session_state[state.SCRIPT_RUNS] == runs_before + 1
+    row = {b.label: b for b in at.main.button}
+    assert list(row) == ["Train", "Step", "Continue", "One more epoch", "Stop", "Reset"]
+    assert all(b.key.endswith(train_buttons.AFTER) for b in row.values())  # the row drawn after training
+    assert [row[k].disabled for k in row] == [False, False, True, False, True, False]
+
+    button(at, "One more epoch").click().run()
+    assert not at.exception and "Done: 40 steps" in texts(at.success)
+    assert at.session_state[state.TRAINER].cfg.epochs == 2
+
+    extended = at.session_state[state.TRAINER]
+    button(at, "Train").click().run()  # a fresh run (of the two epochs the sidebar now says), from the row after
+    assert not at.exception and "Done: 40 steps" in texts(at.success)
+    assert at.session_state[state.TRAINER] is not extended and len(at.session_state[state.RUNS]) == 2
+
+    button(at, "Reset").click().run()
+    assert not at.exception and state.TRAINER not in at.session_state
+    assert "No run yet" in texts(at.info)
+
+
+def test_a_click_on_the_row_drawn_after_training_is_acted_on_once():
+    """The next script run draws the usual row, so the click it acts on is the one its on_click noted; the run
+    after that (a slider, a rerun of any cause) does not act on it again."""
+    at = open_app(SMALL)
+    button(at, "Train").click().run()
+    assert button(at, "Train").key.endswith(train_buttons.AFTER)
+    button(at, "Step").click().run()
+    assert not at.exception
+    stepped = at.session_state[state.TRAINER].state.steps_done
+    assert stepped == 1  # a fresh run, stepped once
+    at.run()
+    assert at.session_state[state.TRAINER].state.steps_done == stepped
 
 
 def test_changing_a_setting_updates_the_url_and_resets_the_run():

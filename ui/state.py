@@ -53,7 +53,7 @@ SWEEP, STYLES = "compare_sweep", "compare_styles"
 OWNER, FORGOTTEN, RENEW = "_store_owner", "_store_forgotten", "_store_renew"
 CHANGED = "_runs_changed"
 ID_ARRIVED, CUT = "_browser_id_arrived", "_training_cut"
-CLICK = "_click_to_act_on"  # (action, script run) of a Train, Step or Continue click not acted on yet
+CLICK = "_click_to_act_on"  # (action, script run) of a Train, Step, Continue or Reset click not acted on yet
 TICKET = "_run_ticket"  # this session's place in the server's line of runs (rnn_core/turns.py)
 KEEP_TICKET = "_keep_ticket"  # the next script run is the app's own rerun: it keeps TICKET
 SCRIPT_RUNS = "_script_runs"  # how many script runs this session has had
@@ -183,13 +183,16 @@ def _store(record: RunRecord) -> None:
 
 
 def on_runs_changed(redraw: Callable[[], None]) -> None:
-    """Call `redraw` when a run is kept later in this script run (the sidebar's list is drawn before the page)."""
-    st.session_state[CHANGED] = redraw
+    """Call `redraw` when a run is kept later in this script run (the sidebar's list is drawn before the page).
+
+    Only in this script run: `redraw` draws into this run's placeholder, and a later run (whose sidebar may keep
+    a run before it has drawn the list, as the browser id's arrival does) must not write into an old one."""
+    st.session_state[CHANGED] = (st.session_state.get(SCRIPT_RUNS, 0), redraw)
 
 
 def _changed() -> None:
-    redraw = st.session_state.get(CHANGED)
-    if redraw is not None:
+    run, redraw = st.session_state.get(CHANGED) or (None, None)
+    if redraw is not None and run == st.session_state.get(SCRIPT_RUNS, 0):
         redraw()
 
 
@@ -311,6 +314,14 @@ def cut_click() -> str | None:
     st.session_state.pop(CLICK, None)
     action, run = click
     return action if run == now - 1 and st.session_state.get(ID_ARRIVED) else None
+
+
+def own_click() -> str | None:
+    """The action of a click noted for this script run, not acted on yet: the click that started it. The Train
+    page redraws its buttons after training under other keys (ui/train_buttons.py), so a click on one of those
+    reaches the next run only through its on_click note."""
+    click = st.session_state.get(CLICK)
+    return click[0] if click is not None and click[1] == st.session_state.get(SCRIPT_RUNS, 0) else None
 
 
 def resume_cut_run(live: Trainer | None) -> bool:
