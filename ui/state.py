@@ -340,9 +340,9 @@ def script_turn(waiting: Callable[[int], None] | None = None) -> Iterator[Turn]:
     """Hold the server's turn for this script run (app.py wraps the sidebar and the page in it).
 
     Each script run a user's action starts joins the back of the server's line of runs (rnn_core/turns.py):
-    the earliest click goes first. A script run the app itself asked for (`rerun`: the redraw after training,
-    the samples' redraw) keeps the place of the run that asked, so a finished run's charts go before later
-    clicks. `waiting(runs ahead)` is called while it waits.
+    the earliest click goes first. A script run the app itself asked for (`rerun`: the redraw once a finished
+    run's full-gradient samples are in) keeps the place of the run that asked, so a finished run's charts go
+    before later clicks. `waiting(runs ahead)` is called while it waits.
     """
     line = shared()[0]
     kept = st.session_state.pop(KEEP_TICKET, False) and TICKET in st.session_state
