@@ -81,6 +81,23 @@ def test_altair_shortcuts_build_and_convert_to_altairs_own_dicts(finished, monke
     assert len(charts) >= 10 and any("params" in o for o in ours) and ours == theirs
 
 
+def test_schema_objects_are_built_without_altairs_debug_check_and_to_dict_still_checks(monkeypatch):
+    """Once ui.chart_spec is imported, Altair no longer validates each schema object as it is built (its debug
+    mode, which raises at once on a bad value); asked to, `to_dict()` still validates the whole chart and finds it.
+    Without the switch, the same object fails as it is built."""
+    import altair as alt
+    from altair.utils import schemapi
+
+    assert schemapi.DEBUG_MODE is False
+    chart = alt.Chart({"values": [{"a": 1}]}).mark_point().encode(x=alt.X("a:Q", axis=alt.Axis(labelAngle="x")))
+    chart_spec.spec(chart)  # sent to the browser as built
+    with pytest.raises(schemapi.SchemaValidationError):
+        chart.to_dict()
+    monkeypatch.setattr(schemapi, "DEBUG_MODE", True)
+    with pytest.raises(schemapi.SchemaValidationError):
+        alt.Axis(labelAngle="x")
+
+
 def test_a_frame_of_numbers_and_text_becomes_the_same_arrow_columns_and_others_keep_streamlits_conversion():
     import pandas as pd
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import altair as alt
 import numpy as np
 import streamlit as st
-from altair.utils.schemapi import debug_mode
 
 from rnn_core.compare import nearest_baseline
 from rnn_core.config import RunConfig
@@ -178,12 +177,10 @@ BUILDERS = {
 
 def figures(record: RunRecord, snapshot: Snapshot | None, names: tuple[str, ...] = NAMES) -> list[Figure]:
     """The named charts of the Train page (all by default) with captions built from the run's own numbers."""
-    # Altair's debug mode validates every object as it is built; the specs are validated when drawn anyway.
-    with debug_mode(False):
-        steps = int(record.summary.get("steps") or 0)
-        return [Figure(name, None, "", why) if (why := not_applicable(name, record.config))
-                else explain.annotate(_titled(BUILDERS[name](record, snapshot), record.config, steps))
-                for name in names]
+    steps = int(record.summary.get("steps") or 0)  # built without Altair's debug-mode checks (ui/chart_spec.py)
+    return [Figure(name, None, "", why) if (why := not_applicable(name, record.config))
+            else explain.annotate(_titled(BUILDERS[name](record, snapshot), record.config, steps))
+            for name in names]
 
 
 def _titled(fig: Figure, cfg: RunConfig, steps: int = 0) -> Figure:
