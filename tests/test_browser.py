@@ -1,7 +1,8 @@
 """The app in a real browser: Debian's Chromium, driven by Playwright, against `streamlit run app.py`.
 
-Opens every page, moves a slider, trains, watches the charts draw, stops a long run, opens links
-with good and with junk settings, and downloads a chart as PNG. Screenshots land in artifacts/.
+Opens every page, moves a slider, trains, clicks the buttons redrawn after a run, watches the charts draw,
+stops a long run, opens links with good and with junk settings, and downloads a chart as PNG. Screenshots land
+in artifacts/.
 """
 from __future__ import annotations
 
@@ -69,6 +70,23 @@ def test_train_draws_the_charts_and_reports_the_result(app_url, page):
     assert re.search(r"[0-9,]+ steps/s", page.locator("[data-testid='stProgress']").inner_text() + text)
     assert page.locator("[data-testid='stException']").count() == 0
     shot(page, "train-done")
+
+
+def test_the_buttons_redrawn_after_a_run_act_on_a_click(app_url, page):
+    """The run that trained draws the buttons again for the finished run (ui/train_buttons.py): in a browser,
+    One more epoch and Reset from that row do what they say, and Stop is off once the run is done."""
+    open_page(page, f"{app_url}/?{SMALL}")
+    main_button(page, "Train").click()
+    page.wait_for_selector("text=Done: 40 steps", timeout=120_000)
+    wait_idle(page)
+    assert not main_button(page, "Stop").is_enabled() and main_button(page, "One more epoch").is_enabled()
+    main_button(page, "One more epoch").click()
+    page.wait_for_selector("text=Done: 80 steps", timeout=120_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    main_button(page, "Reset").click()
+    page.wait_for_selector("text=No run yet", timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
 
 
 def test_a_slider_changes_the_setting_and_the_url(app_url, page):
