@@ -17,7 +17,7 @@ import time
 import streamlit as st
 
 from rnn_core.report import RunRecord
-from ui import explain, lesson_link, run_cap, state, train_buttons
+from ui import explain, lesson_link, page_first, run_cap, state, train_buttons
 from ui.entry import require_app
 from ui.progress import bundle_compile_note, compile_note, epoch_added, progress_text
 
@@ -48,6 +48,7 @@ more = epoch_added()  # "One more epoch" extended the run before this script run
 buttons = st.empty()  # drawn again once this run has trained, for the run's new state (ui/train_buttons.py)
 clicks = train_buttons.draw(buttons, trainer, problem, redo=redo or state.own_click(), carry_on=carry_on, more=more)
 train, step_click, resume, stop, reset = clicks.train, clicks.step, clicks.resume, clicks.stop, clicks.reset
+page_first.release()  # a session's first run draws the sidebar now, after the buttons (ui/page_first.py)
 if problem:
     st.error(f"Fix the settings first: {problem}")
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows

@@ -288,7 +288,9 @@ def test_a_run_survives_a_reload_and_a_server_restart_and_stays_in_its_browser(b
 
 def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
     """A fresh server (TensorFlow not loaded yet), Train clicked as soon as it is enabled: the click's run is still
-    importing TensorFlow when the browser id answers, and that rerun must start the run, not drop the click."""
+    importing TensorFlow when the browser id answers, and that rerun must start the run, not drop the click.
+    The first run draws Train before the sidebar (ui/page_first.py), so the click can come before the browser
+    has mounted the sidebar's widgets: the run and the sidebar must still have the link's settings."""
     from conftest import AppServer, _need_browser
 
     _need_browser()
@@ -296,17 +298,20 @@ def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = ctx.new_page()
-        page.goto(f"{server.url}/?{SMALL}")
+        page.goto(f"{server.url}/?{SMALL}&state_size=6&truncation=8&optimizer=adam")
         train = main_button(page, "Train")
         train.wait_for(timeout=60_000)
         page.wait_for_function("b => !b.disabled", arg=train.element_handle(), timeout=60_000)
         train.click()
         try:
-            page.wait_for_selector("text=Done: 40 steps", timeout=120_000)  # 40,000 steps / (B = 200 x n = 5)
+            page.wait_for_selector("text=Done: 25 steps", timeout=120_000)  # 200-step rows: 1 + (200 - 8) // 8
         finally:
             shot(page, "cold-click")
         wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
+        assert sliders(page).nth(0).input_value() == "6" and sliders(page).nth(1).input_value() == "8"
+        assert selectbox_value(page, "Optimizer") == "Adam"
+        assert "state_size=6" in page.url and "optimizer=adam" in page.url
     finally:
         ctx.close()
         server.stop()

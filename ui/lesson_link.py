@@ -137,7 +137,7 @@ def explain_toggle() -> None:
     """The one switch for every chart's "what am I looking at" line (kept in the URL as explain=1)."""
     if not state.has_widget(EXPLAIN_KEY):
         state.set_widgets({EXPLAIN_KEY: current().explain})
-    st.toggle("Explain the charts", key=EXPLAIN_KEY, on_change=_on_explain,
+    st.toggle("Explain the charts", value=current().explain, key=EXPLAIN_KEY, on_change=_on_explain,
               help="Show under every chart one line saying what it shows and how to read it.")
 
 

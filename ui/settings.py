@@ -310,40 +310,62 @@ def _on_bundle() -> None:
     state.set_memo(BUNDLE_PENDING, record)
 
 
+def _on_present() -> None:
+    state.set_present(bool(state.widget(_wkey(PRESENT))))
+
+
+def _picked(name: str) -> None:
+    """on_change of a setting's widget: the session's settings take the new value before the script runs, so
+    this run draws every widget with its current value as its default (`_widget`)."""
+    values = dict(state.memo(VALUES) or DEFAULT_VALUES)
+    values[name] = state.widget(_wkey(name))
+    state.set_memo(VALUES, values)
+
+
 def _widget(s: Setting, values: dict[str, Any]) -> Any:
-    key = _wkey(s.name)
+    """Draw one setting. Each widget is also given the value it should show as its default: a widget the browser
+    mounts only after a later script run's message (a click that came before the sidebar was drawn, see
+    `begin`) starts from that message's default, which must be the setting's value, not the widget's minimum."""
+    key, value = _wkey(s.name), values[s.name]
     if not state.has_widget(key):
-        state.set_widgets({key: values[s.name]})
+        state.set_widgets({key: value})
+    changed = {"on_change": _picked, "args": (s.name,), "key": key, "help": s.help}
     if s.kind == "choice":
-        return st.selectbox(s.label, s.options, format_func=lambda v: LABELS.get(v, v), key=key, help=s.help)
+        return st.selectbox(s.label, s.options, index=s.options.index(value), format_func=lambda v: LABELS.get(v, v),
+                            **changed)
     if s.kind == "list":
-        return st.text_input(s.label, key=key, help=s.help)
+        return st.text_input(s.label, value=value, **changed)
     bound = BOUNDS[s.name]
     if s.kind == "int" and s.slider:
-        return _slider_and_box(s, key, int(bound.low), int(bound.high))
+        return _slider_and_box(s, int(bound.low), int(bound.high), value)
     if s.kind == "int":
-        return st.number_input(s.label, int(bound.low), int(bound.high), step=int(s.step or 1), key=key, help=s.help)
-    return st.number_input(s.label, float(bound.low), float(bound.high), step=float(s.step or 0.1), format="%g",
-                           key=key, help=s.help)
+        return st.number_input(s.label, int(bound.low), int(bound.high), value=value, step=int(s.step or 1),
+                               **changed)
+    return st.number_input(s.label, float(bound.low), float(bound.high), value=value, step=float(s.step or 0.1),
+                           format="%g", **changed)
 
 
-def _typed(key: str) -> None:
+def _typed(name: str) -> None:
     """on_change of a slider's number box: move the slider to the typed value."""
+    key = _wkey(name)
     state.set_widgets({key: state.widget(f"{key}_typed")})
+    _picked(name)
 
 
-def _slider_and_box(s: Setting, key: str, low: int, high: int) -> int:
+def _slider_and_box(s: Setting, low: int, high: int, shown: int) -> int:
     """A slider for dragging and, beside it, a box to type the value: over 1-256 a pixel is more than a unit,
     so lesson values such as 4, 5, 10 and 16 are quicker typed than dragged to."""
+    key = _wkey(s.name)
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
-        value = st.slider(s.label, low, high, step=int(s.step or 1), key=key, help=s.help)
+        value = st.slider(s.label, low, high, value=shown, step=int(s.step or 1), key=key, help=s.help,
+                          on_change=_picked, args=(s.name,))
     box = f"{key}_typed"
     if state.widget(box) != value:
         state.set_widgets({box: value})  # the box is drawn after the slider, so it may still be set this run
     with right:
-        st.number_input(f"type {s.label}", low, high, step=1, key=box, on_change=_typed, args=(key,),
-                        label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
+        st.number_input(f"type {s.label}", low, high, value=value, step=1, key=box, on_change=_typed,
+                        args=(s.name,), label_visibility="collapsed", help=f"Type {s.label} and press Enter.")
     return value
 
 
@@ -390,21 +412,33 @@ def present_css() -> str:
     </style>"""
 
 
-def sidebar() -> RunConfig:
-    """Render the settings sidebar; return the current validated RunConfig."""
+FROM_URL = "_settings_from_url"
+
+
+def begin() -> None:
+    """First in every script run: take the settings (and the lesson link) from the URL when it is new.
+
+    Then either `draw` and `settle` (every later run: the widgets' values are read, then committed), or, in a
+    session's first script run, `settle` before the page and `draw` once the Train page has shown its buttons
+    (ui/page_first.py): the browser enables Train sooner when the sidebar's widgets are not ahead of it. A
+    click that comes before the browser has mounted the sidebar finds the right values: the server keeps them,
+    and every widget's default is its value (`_widget`)."""
     if state.memo(VALUES) is None:
         state.set_memo(VALUES, dict(DEFAULT_VALUES))
-    from_url = _sync_from_url()
-    link = lesson_link.sync(NAMES)
+    state.set_memo(FROM_URL, _sync_from_url())
+    lesson_link.sync(NAMES)
+
+
+def draw(box: Any = None) -> None:
+    """The sidebar's widgets (into `box`, a container in the sidebar, if given): read their values into the
+    session's settings, and show what is wrong with them there."""
     values: dict[str, Any] = state.memo(VALUES)
-    with st.sidebar:
+    link = lesson_link.current()
+    with box if box is not None else st.sidebar:
         if not state.has_widget(_wkey(PRESENT)):
             state.set_widgets({_wkey(PRESENT): state.present()})
-        present = st.toggle("Presentation mode", key=_wkey(PRESENT),
+        present = st.toggle("Presentation mode", value=state.present(), key=_wkey(PRESENT), on_change=_on_present,
                             help="For the projector: larger text, settings folded away, charts full width.")
-        if present != state.memo(PRESENT_APPLIED):
-            st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
-            state.set_memo(PRESENT_APPLIED, present)
         state.set_present(present)
         lesson_link.explain_toggle()
         for group in GROUPS:
@@ -418,7 +452,7 @@ def sidebar() -> RunConfig:
                     _csv_uploader()
         if link.hide_all:
             st.caption("This lesson link hides the settings; the run uses the link's values.")
-        valid = _commit(values, from_url)
+        valid = _commit(values, state.memo(FROM_URL, False))
         if state.config_error() and not valid:  # a valid set's only error, the missing file, the uploader says
             st.error(f"Settings not applied: {state.config_error()}")
         if not link.hide_all:
@@ -429,6 +463,17 @@ def sidebar() -> RunConfig:
                              "Loading it restores the run's settings and charts.")
             if state.memo(BUNDLE_ERROR):
                 st.error(state.memo(BUNDLE_ERROR))
+
+
+def settle() -> RunConfig:
+    """Commit the settings into the session's config and show, above the page, what a link asked for that was
+    refused; keep the URL in step. Returns the current validated RunConfig."""
+    values: dict[str, Any] = state.memo(VALUES)
+    present = state.present()
+    if present != state.memo(PRESENT_APPLIED):
+        st.set_page_config(initial_sidebar_state="collapsed" if present else "expanded")
+        state.set_memo(PRESENT_APPLIED, present)
+    valid = _commit(values, state.memo(FROM_URL, False))
     record = state.forget(BUNDLE_PENDING)
     if record is not None:
         state.show_loaded(state.add_run(record))
@@ -440,3 +485,10 @@ def sidebar() -> RunConfig:
         _write_url(values, present)
     lesson_link.write_url()
     return state.config()
+
+
+def sidebar() -> RunConfig:
+    """The whole sidebar in one go (begin, draw, settle); returns the current validated RunConfig."""
+    begin()
+    draw()
+    return settle()
