@@ -1,7 +1,7 @@
 """Truncation explorer: the Streamlit entry point.
 
 Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
-(ui/settings.py: in a session's first run on the Train page after its buttons, ui/page_first.py),
+(ui/settings.py; in a session's first run on the Train page a second after its buttons, ui/page_first.py),
 keeps Streamlit from clearing Keras after each run (ui/server_tuning.py)
 and, from a session's second script run on, loads TensorFlow and compiles the default run's kernel
 in the background (ui/warmup.py). The first run's page reaches the browser only as fast as the server
@@ -47,14 +47,19 @@ with state.script_turn(show_waiting):  # the server's line of runs (rnn_core/tur
     settings.begin()  # the URL's settings and lesson link, when new
     with st.sidebar:
         settings_box = st.container()  # the settings sit above "Your runs" whichever is drawn first
+
+    def sidebar() -> None:
+        settings.draw(settings_box)
+        run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list) and its id
+
     if first_run and page.url_path == train_page.url_path:
-        settings.settle()  # the config the page needs; the widgets follow the Train page's buttons
-        page_first.hold(lambda: settings.draw(settings_box))
+        settings.settle()  # the config the page needs; the sidebar follows the Train page's buttons
+        page_first.hold(sidebar)  # the browser id too: its answer starts TensorFlow's import (ui/warmup.py)
     else:
         page_first.hold(None)
         settings.draw(settings_box)
         settings.settle()
-    run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list)
+        run_list.sidebar()
     if not first_run:
         warmup.start()  # once per process; a Train click before it finds the trainer compiling on its own
     page.run()

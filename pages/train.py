@@ -48,9 +48,9 @@ more = epoch_added()  # "One more epoch" extended the run before this script run
 buttons = st.empty()  # drawn again once this run has trained, for the run's new state (ui/train_buttons.py)
 clicks = train_buttons.draw(buttons, trainer, problem, redo=redo or state.own_click(), carry_on=carry_on, more=more)
 train, step_click, resume, stop, reset = clicks.train, clicks.step, clicks.resume, clicks.stop, clicks.reset
-page_first.release()  # a session's first run draws the sidebar now, after the buttons (ui/page_first.py)
 if problem:
     st.error(f"Fix the settings first: {problem}")
+    page_first.release()  # a session's first run: the sidebar, held till now (ui/page_first.py)
     st.stop()  # the last run's charts and "Done" belong to other settings than the sidebar shows
 
 acting = train or step_click or resume or more
@@ -86,6 +86,7 @@ with state.training_lock() if acting else contextlib.nullcontext():
     if running:
         state.mark_training(True)  # from here a rerun the user did not ask for resumes this run (resume_cut_run)
     state.acted()  # the click's run is started or stepped: a cut from here on must not do it again
+page_first.release()  # a session's first run draws the sidebar now, once the browser has its buttons (ui/page_first.py)
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training

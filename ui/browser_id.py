@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from runstore import is_owner_id
-
 STORAGE_KEY = "truncation-explorer.owner"
 
 _JS = r"""
@@ -54,6 +52,10 @@ def browser_id(key: str = "browser_id", renew: bool = False) -> str | None:
     result = _component(key=key, data={"key": STORAGE_KEY, "renew": bool(renew)}, default={"owner": None},
                         on_owner_change=_ignore)
     owner = result.get("owner")
+    if owner is None:
+        return None  # the first script runs: no answer yet (and no run store, SQLAlchemy, to import for it)
+    from runstore import is_owner_id
+
     return owner if is_owner_id(owner) else None
 
 

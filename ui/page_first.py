@@ -1,11 +1,14 @@
-"""A session's first script run draws the Train page's buttons before the sidebar's widgets.
+"""A session's first script run on the Train page draws the sidebar a second after the buttons.
 
-The first run's page reaches the browser only as fast as the server hands out the frontend's code for each
-new kind of element (ui/warmup.py's note in app.py); a sidebar of sliders, boxes and expanders ahead of the
-buttons kept Train disabled for about a second more of a cold start. So app.py settles the settings first
-(ui/settings.py `settle`), `hold`s the sidebar's drawing, and the Train page `release`s it as soon as its
-buttons are drawn, as app.py's own elements. Every later run, and a first run on any other page, draws
-the sidebar first (`hold(None)`).
+The browser shows nothing of a script run's elements until it has the frontend's code for every kind of element
+it has been sent so far, and the server hands that code out slowly while a cold process works. The sidebar's
+sliders, boxes, selectboxes, uploaders and the browser-id component are about forty such pieces: sent with the
+buttons, they kept Train hidden (and so disabled) about a second longer (bench/results.md, session 16). So
+app.py settles the settings first (ui/settings.py `settle`), `hold`s the sidebar, and the Train page
+`release`s it once it has imported its chart libraries, about a second after its buttons were sent, by which
+time the browser is drawing them. Every later run, and a first run on any other page, draws the sidebar first
+(`hold(None)`). A click that lands before the browser has the sidebar's widgets trains the settings the server
+holds: every widget's default is its value (ui/settings.py `_widget`).
 """
 from __future__ import annotations
 

@@ -38,7 +38,6 @@ import streamlit as st
 from rnn_core.config import RunConfig
 from rnn_core.report import RunRecord
 from rnn_core.turns import Turn, shared
-from ui import stored_runs
 
 if TYPE_CHECKING:  # the trainer imports TensorFlow: imported when a run starts, so the landing page draws without it
     from rnn_core.train import Trainer
@@ -171,6 +170,8 @@ def _store(record: RunRecord) -> None:
     if who is None:
         return
     run_id = record.extra.get(STORE_ID)
+    from ui import stored_runs  # SQLAlchemy (0.15 s to import) only once a browser id is known
+
     done = stored_runs.put(who, record) if run_id is None else stored_runs.replace(who, run_id, record)
     if done.run_id is None:
         record.extra.pop(STORE_ID, None)
@@ -217,6 +218,8 @@ def use_browser(browser: str | None) -> tuple[bool, list[str]]:
     unsaved = [r for r in runs() if STORE_ID not in r.extra]
     st.session_state[OWNER] = browser
     st.session_state[ID_ARRIVED] = True  # this rerun is the id's: it may have cut a run short (resume_cut_run)
+    from ui import stored_runs
+
     loaded = stored_runs.load(browser, MAX_RUNS)
     for run_id, record in loaded.runs:
         record.extra[STORE_ID] = run_id
@@ -232,6 +235,8 @@ def forget_runs() -> list[str]:
     wait_idle()
     who = owner()
     if who is not None:
+        from ui import stored_runs
+
         _, notes = stored_runs.forget(who)
         if notes:
             return notes
