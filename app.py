@@ -1,7 +1,7 @@
 """Truncation explorer: the Streamlit entry point.
 
 Sets the page config, builds the navigation over pages/, renders the shared settings sidebar
-(ui/settings.py; in a session's first run on the Train page a second after its buttons, ui/page_first.py),
+(ui/settings.py; in a session's first run on the Train page after the page, ui/page_first.py),
 keeps Streamlit from clearing Keras after each run (ui/server_tuning.py)
 and, from a session's second script run on, loads TensorFlow and compiles the default run's kernel
 in the background (ui/warmup.py). The first run's page reaches the browser only as fast as the server
@@ -50,10 +50,11 @@ with state.script_turn(show_waiting):  # the server's line of runs (rnn_core/tur
 
     def sidebar() -> None:
         settings.draw(settings_box)
-        run_list.sidebar()  # this browser's stored runs (ui/state.py keeps the list) and its id
+        if run_list.sidebar(after_page=True):  # this browser's stored runs (ui/state.py keeps the list), its id
+            state.rerun()  # they came after the page was drawn: draw it again with the run they put back
 
     if first_run and page.url_path == train_page.url_path:
-        settings.settle()  # the config the page needs; the sidebar follows the Train page's buttons
+        settings.settle()  # the config the page needs; the sidebar follows the Train page
         page_first.hold(sidebar)  # the browser id too: its answer starts TensorFlow's import (ui/warmup.py)
     else:
         page_first.hold(None)

@@ -86,7 +86,6 @@ with state.training_lock() if acting else contextlib.nullcontext():
     if running:
         state.mark_training(True)  # from here a rerun the user did not ask for resumes this run (resume_cut_run)
     state.acted()  # the click's run is started or stepped: a cut from here on must not do it again
-page_first.release()  # a session's first run draws the sidebar now, once the browser has its buttons (ui/page_first.py)
 
 progress = st.empty()
 outcome = st.empty()  # claims its place now, so the last run's message does not linger while training
@@ -127,6 +126,7 @@ if record is None:
     targets = live.targets_figure(cfg)
     if targets is not None:
         board.show(explain.annotate(targets))
+    page_first.release()  # a session's first run: the sidebar, held till the page is drawn (ui/page_first.py)
     st.stop()
 
 figs = board.draw(record, snapshot, leave=("loss",))  # the loss chart is drawn pickable, just below

@@ -1,14 +1,14 @@
-"""A session's first script run on the Train page draws the sidebar a second after the buttons.
+"""A session's first script run on the Train page draws the sidebar after the page.
 
 The browser shows nothing of a script run's elements until it has the frontend's code for every kind of element
 it has been sent so far, and the server hands that code out slowly while a cold process works. The sidebar's
 sliders, boxes, selectboxes, uploaders and the browser-id component are about forty such pieces: sent with the
 buttons, they kept Train hidden (and so disabled) about a second longer (bench/results.md, session 16). So
-app.py settles the settings first (ui/settings.py `settle`), `hold`s the sidebar, and the Train page
-`release`s it once it has imported its chart libraries, about a second after its buttons were sent, by which
-time the browser is drawing them. Every later run, and a first run on any other page, draws the sidebar first
-(`hold(None)`). A click that lands before the browser has the sidebar's widgets trains the settings the server
-holds: every widget's default is its value (ui/settings.py `_widget`).
+app.py settles the settings first (ui/settings.py `settle`) and `hold`s the sidebar; the Train page `release`s
+it once the page is drawn (its chart libraries' import puts about a second between the buttons and the
+sidebar), and app.py releases whatever a page did not. Every later run, and a first run on any other page,
+draws the sidebar first (`hold(None)`). A click that lands before the browser has the sidebar's widgets trains
+the settings the server holds: every widget's default is its value (ui/settings.py `_widget`).
 """
 from __future__ import annotations
 

@@ -18,18 +18,25 @@ from ui.browser_id import browser_id
 from ui.state import SweepResult
 
 FORGET_FAILED = "forget_failed"
+NOTES_PENDING = "_store_notes_pending"  # the store's notes from a load that a rerun will show
 SHOWN = 8  # labels listed in the sidebar; Compare lists them all
 
 
-def sidebar() -> None:
-    """Sync the run list with this browser's stored runs and draw the sidebar section."""
+def sidebar(after_page: bool = False) -> bool:
+    """Sync the run list with this browser's stored runs and draw the sidebar section; whether the list was just
+    loaded from the store. `after_page`: the page is drawn already and will be drawn again if so (app.py reruns),
+    so the store's notes are kept for that run rather than shown at the page's foot."""
     with st.sidebar:
         loaded, notes = state.use_browser(browser_id(renew=state.renew_browser_id()))
         if loaded:
             restore()
         _section()
-    for note in notes:
+    if loaded and after_page:
+        state.set_memo(NOTES_PENDING, notes)
+        return True
+    for note in list(state.forget(NOTES_PENDING) or []) + notes:
         st.warning(note, icon=":material/database:")
+    return loaded
 
 
 def restore() -> None:
