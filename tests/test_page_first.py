@@ -4,28 +4,15 @@ same in the first run as after it, and a first run that ends early or starts on 
 from __future__ import annotations
 
 import pytest
-import streamlit.testing.v1.app_test as app_test
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.test_lessons import navigation_like_the_server  # noqa: F401 - autouse: pages/ detected as the server does
 from ui import settings
 
 TIMEOUT = 300
 LINK = {"state_size": "12", "truncation": "7", "optimizer": "adam", "learning_rate": "0.05", "task": "custom",
         "lags": "2,6", "effects": "0.4,-0.3", "series_length": "20000", "present": "0", "explain": "1"}
-
-
-@pytest.fixture(autouse=True)
-def navigation_like_the_server(monkeypatch):
-    """As in test_app_train: AppTest stops re-detecting pages/ once app.py has called st.navigation."""
-
-    class NavigationPages(PagesManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", NavigationPages)
 
 
 def open_app(params: dict[str, str], page: str | None = None) -> AppTest:
