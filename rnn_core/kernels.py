@@ -195,16 +195,14 @@ class Program:
         rows = self.sample_rows
 
         def keep(c: _Carry):
-            """The weights and carried state's first rows before step c.i, in its slot if it has one."""
+            """The weights and carried state's first rows before step c.i, written to its slot if it has one and
+            to the spare last row otherwise. Always one write, no tf.cond: a cond's branches each copied all the
+            slots every step (6 MB a step at d = 256), where a write in the loop is done in place."""
             hits = tf.equal(sample_at, c.i)
-
-            def put():
-                j = tf.argmax(tf.cast(hits, tf.int32), output_type=tf.int32)
-                slot = tf.reshape(j, [1, 1])
-                params = tuple(tf.tensor_scatter_nd_update(t, slot, p[None]) for t, p in zip(c.taken_params, c.params))
-                return params, tf.tensor_scatter_nd_update(c.taken_state, slot, c.S[None, :rows])
-
-            return tf.cond(tf.reduce_any(hits), put, lambda: (c.taken_params, c.taken_state))
+            j = tf.argmax(tf.cast(hits, tf.int32), output_type=tf.int32)
+            slot = tf.reshape(tf.where(tf.reduce_any(hits), j, self.slots), [1, 1])
+            params = tuple(tf.tensor_scatter_nd_update(t, slot, p[None]) for t, p in zip(c.taken_params, c.params))
+            return params, tf.tensor_scatter_nd_update(c.taken_state, slot, c.S[None, :rows])
 
         def body(c: _Carry) -> _Carry:
             W, b_s, U, b_p = c.params
@@ -232,7 +230,7 @@ class Program:
             tf.constant(0), tuple(params), tuple(opt_state), state,
             arrays([]), arrays([n]), arrays([n]), arrays([n]), arrays([]), arrays([key.d, key.d]),
             tf.zeros([n, key.d]), tf.zeros([n]),
-            tuple(tf.zeros([self.slots, *p.shape]) for p in params), tf.zeros([self.slots, rows, key.d]),
+            tuple(tf.zeros([self.slots + 1, *p.shape]) for p in params), tf.zeros([self.slots + 1, rows, key.d]),
         )
         out = tf.while_loop(lambda c: c.i < count, lambda c: (body(c),), (init,), maximum_iterations=cap)[0]
         return {
@@ -260,8 +258,8 @@ class _Carry(NamedTuple):
     recurrent: tf.TensorArray  # W_s after each step, for sigma_max on the host
     snapshot_states: tf.Tensor  # [n, d]
     snapshot_probs: tf.Tensor  # [n]
-    taken_params: tuple  # [slots, ...] each weight before the sampled steps
-    taken_state: tf.Tensor  # [slots, sample_rows, d] the carried state going into them
+    taken_params: tuple  # [slots + 1, ...] each weight before the sampled steps (the last row: a spare)
+    taken_state: tf.Tensor  # [slots + 1, sample_rows, d] the carried state going into them
 
 
 class Kernel:

@@ -303,9 +303,10 @@ def test_sigma_max_is_the_largest_singular_value_of_the_recurrent_block():
     assert spectral.sigma_max(params.W) == pytest.approx(ref.sigma_max(params.W), rel=1e-10)
 
 
-def test_spectral_norms_of_a_stack_match_svd_and_survive_extreme_weights():
+@pytest.mark.parametrize("d", [7, spectral.SUBSET_FROM_D, 96])  # all eigenvalues batched; the top one alone
+def test_spectral_norms_of_a_stack_match_svd_and_survive_extreme_weights(d):
     rng = np.random.default_rng(8)
-    stack = rng.normal(size=(6, 7, 7)).astype(np.float32)
+    stack = rng.normal(size=(6, d, d)).astype(np.float32)
     stack[1] *= 3e37  # squares overflow float32 but not the float64 the norms are taken in
     stack[2] = 0.0
     stack[3, 0, 0] = np.nan
