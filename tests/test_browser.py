@@ -95,7 +95,7 @@ def test_a_slider_changes_the_setting_and_the_url(app_url, page):
     thumb.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => new URL(location.href).searchParams.get('truncation') === '6'", timeout=60_000)
-    # The URL is written as the run starts (ui.settings.sidebar, before the page draws): the idle marker can still
+    # The URL is written as the run starts (ui.settings.settle, before the page draws): the idle marker can still
     # read notRunning then, so wait for the page's caption itself.
     page.wait_for_function("() => (document.querySelector(\"[data-testid='stMainBlockContainer'] "
                            "[data-testid='stCaptionContainer']\")?.innerText || '').includes('n = 6')", timeout=30_000)

@@ -486,9 +486,3 @@ def settle() -> RunConfig:
     lesson_link.write_url()
     return state.config()
 
-
-def sidebar() -> RunConfig:
-    """The whole sidebar in one go (begin, draw, settle); returns the current validated RunConfig."""
-    begin()
-    draw()
-    return settle()
