@@ -105,7 +105,10 @@ def test_a_slider_changes_the_setting_and_the_url(app_url, page):
 
 
 def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page):
-    open_page(page, f"{app_url}/?series_length=2000000&epochs=3&truncation=40&state_size=32")
+    # 20 epochs of 250 steps: tens of seconds of training (estimated 49 s, under the default 60 s cap), so the
+    # run cannot end before Stop is clicked even on a fast machine (3 epochs once ended between the running
+    # check and the click on CI)
+    open_page(page, f"{app_url}/?series_length=2000000&epochs=20&truncation=40&state_size=32")
     main_button(page, "Train").click()
     page.wait_for_function(
         "() => { const p = document.querySelector(\"[data-testid='stProgress']\");"
