@@ -13,6 +13,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import main_button, open_page, shot, wait_idle
+from rnn_core.config import RunConfig
+from rnn_core.cost import run_seconds
+from ui.run_cap import DEFAULT_CAP_SECONDS
 
 pytestmark = pytest.mark.browser
 
@@ -108,6 +111,8 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
     # 20 epochs of 250 steps: tens of seconds of training (estimated 49 s, under the default 60 s cap), so the
     # run cannot end before Stop is clicked even on a fast machine (3 epochs once ended between the running
     # check and the click on CI)
+    long_run = RunConfig(series_length=2_000_000, epochs=20, truncation=40, state_size=32)
+    assert run_seconds(long_run) < DEFAULT_CAP_SECONDS, "the server would refuse this run: shorten it"
     open_page(page, f"{app_url}/?series_length=2000000&epochs=20&truncation=40&state_size=32")
     main_button(page, "Train").click()
     page.wait_for_function(
