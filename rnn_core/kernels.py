@@ -31,7 +31,7 @@ import numpy as np
 from . import derived, optimizers, runtime, sampling, window
 from .backend import keras, tf  # TensorFlow from one thread at a time
 from .config import RunConfig
-from .spectral import spectral_norms
+from .spectral import norms_behind, spectral_norms
 from .truncation import loss_mask, window_start
 from .window import UNROLL_LIMIT
 
@@ -150,7 +150,7 @@ class Program:
             self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True)
 
     def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool,
-             sample_at: list[int] | None = None) -> dict[str, np.ndarray]:
+             sample_at: list[int] | None = None, norms_later: bool = False) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly) from these weights and optimizer state.
 
         Calls from many runs at once are not queued here: each is one thread the OS shares the cores
@@ -160,7 +160,8 @@ class Program:
         Returns numpy metrics, the carried state, and the new weights ("params") and optimizer state ("opt").
         With `sample_at` (at most `slots` step offsets in this call, ascending), also "taken_params" (the
         four weights before each of those steps, stacked) and "taken_state" (the carried state's first
-        `sample_rows` rows going into it).
+        `sample_rows` rows going into it). With `norms_later`, "sigma_max" is a Future of the values
+        (`spectral.norms_behind`), so the caller's next call runs while LAPACK computes them.
         """
         taken = list(sample_at or [])
         if len(taken) > self.slots or any(not 0 <= t < count for t in taken):
@@ -181,7 +182,8 @@ class Program:
         if taken:  # copied out only when asked (at large d they are megabytes)
             result["taken_params"] = [np.asarray(v.numpy()[: len(taken)]) for v in out["taken_params"]]
             result["taken_state"] = np.asarray(out["taken_state"].numpy()[: len(taken)])
-        result["sigma_max"] = spectral_norms(result.pop("recurrent")[:count]).astype(np.float32)
+        records = result.pop("recurrent")[:count]
+        result["sigma_max"] = norms_behind(records) if norms_later else spectral_norms(records).astype(np.float32)
         return result
 
     def _chunk(self, params, opt_state, slab, state, count, first_window, clip, sample_at,
@@ -301,14 +303,14 @@ class Kernel:
         return [p.copy() for p in self.params], [v.copy() for v in self.optimizer_state]
 
     def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True,
-                   sample_at: list[int] | None = None) -> dict[str, np.ndarray]:
+                   sample_at: list[int] | None = None, norms_later: bool = False) -> dict[str, np.ndarray]:
         """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
 
         slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
-        sample_at: step offsets whose weights and state to keep (`Program.call`).
+        sample_at, norms_later: as in `Program.call`.
         """
         out = self.program.call(self.params, self.optimizer_state, slab, state, count, first_window, clip, compiled,
-                                sample_at)
+                                sample_at, norms_later)
         self.params, self.optimizer_state = out.pop("params"), out.pop("opt")
         return out
 

@@ -30,7 +30,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -57,6 +57,7 @@ from .kernels import (
 )
 from .model import Params, init_params
 from .outcome import classify, reference_loss
+from .spectral import BEHIND_FROM_D, settled
 from .truncation import epoch_start_state, window_start, windows_per_epoch
 
 
@@ -80,7 +81,9 @@ class Chunk:
     grad_norms: np.ndarray  # [k, n] ||dL/dS_t||, position 0 the oldest state of the window
     temporal: np.ndarray  # [k, n] ||dL_last/dS_t||
     global_norm: np.ndarray  # [k] gradient norm before clipping
-    sigma_max: np.ndarray  # [k] largest singular value of W_s after the step
+    # [k] largest singular value of W_s after the step; for the latest chunk of a run at d >= BEHIND_FROM_D a
+    # Future of it while LAPACK still runs behind the next call (read it through `spectral.settled`)
+    sigma_max: np.ndarray | Future
     epoch: int
     steps_done: int
     total_steps: int
@@ -136,8 +139,13 @@ class History:
             "step": np.arange(len(loss)),
             "loss": loss,
             "global_norm": np.concatenate(self.global_norm) if self.global_norm else np.zeros(0, np.float32),
-            "sigma_max": np.concatenate(self.sigma_max) if self.sigma_max else np.zeros(0, np.float32),
+            "sigma_max": np.concatenate([settled(s) for s in self.sigma_max]) if self.sigma_max
+            else np.zeros(0, np.float32),
         }
+
+    def settle(self) -> None:
+        """Wait for the norms still being computed (`spectral.norms_behind`) and keep their values."""
+        self.sigma_max = [settled(s) for s in self.sigma_max]
 
     def profiles(self) -> dict[str, np.ndarray]:
         """Kept per-position rows: step [r], position_loss, grad_norms, temporal [r, n]."""
@@ -271,6 +279,7 @@ class Trainer:
         per_step = kernel.seconds_per_step if compiled else None  # known from an earlier run: no 1-step probe
         pause = 0.0
         heavy = False  # its steps overrun its chunks' budget: it goes after the light runs (`_after_light_runs`)
+        norms_later = cfg.state_size >= BEHIND_FROM_D  # each chunk's sigma_max behind the next call (`_record`)
         begin_training()
         try:
             if self.use_compiled and not compiled and step_seconds(cfg) > EAGER_STEP_LIMIT:
@@ -312,7 +321,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
                     self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip, compiled=compiled,
-                    sample_at=planned,
+                    sample_at=planned, norms_later=norms_later,
                 )
                 elapsed = time.perf_counter() - t0
                 stretch = contention()
@@ -340,11 +349,18 @@ class Trainer:
                     st.status = chunk.status = "completed"
                 yield chunk
         finally:
+            self._settle_norms()
             end_training(heavy)
             if st.status == "running":
                 st.status = "paused"
             st.params, st.optimizer_state = kernel.save()
             POOL.give_back(kernel)
+
+    def _settle_norms(self) -> None:
+        """Wait for the last chunk's sigma_max if it is still computed behind (`spectral.norms_behind`)."""
+        self.history.settle()
+        if self.last_chunk is not None:
+            self.last_chunk.sigma_max = settled(self.last_chunk.sigma_max)
 
     def _after_light_runs(self) -> None:
         """Wait (through `pause`, so a server's line goes on meanwhile) while there is light work: a light run
@@ -390,6 +406,10 @@ class Trainer:
             status = "diverged"
             st.status = "diverged"
             st.diverged_at = st.steps_done + count - 1
+        sigma = out["sigma_max"]
+        if status == "diverged":
+            sigma = settled(sigma)[:count]
+        self._settle_norms()  # the chunk before's: at most one chunk's norms are being computed at a time
         first = st.steps_done
         st.steps_done += count
         st.eager_steps += 0 if compiled else count
@@ -403,7 +423,7 @@ class Trainer:
             grad_norms=out["grad_norms"][:count],
             temporal=out["temporal"][:count],
             global_norm=out["global_norm"][:count],
-            sigma_max=out["sigma_max"][:count],
+            sigma_max=sigma,
             epoch=st.epoch,
             steps_done=st.steps_done,
             total_steps=self.total_steps,

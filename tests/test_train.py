@@ -5,12 +5,14 @@ sequence trains like the reference says, and the summary is what it claims.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 
 import numpy_reference as ref
 from conftest import warm
-from rnn_core import kernels, train
+from rnn_core import kernels, spectral, train
 from rnn_core.config import RunConfig
 from rnn_core.data import batch_rows, epoch_data
 from rnn_core.model import Params, init_params
@@ -91,6 +93,54 @@ def test_divergence_in_an_eager_chunk_ends_the_run(fresh_pool):
     chunks = list(trainer.run())
     assert not any(c.compiled for c in chunks)
     check_diverged(trainer, chunks)
+
+
+def test_divergence_of_a_run_whose_norms_are_taken_behind_ends_it_the_same_way():
+    d = spectral.BEHIND_FROM_D
+    cfg = make_cfg(epochs=1, state_size=d)
+    trainer = compiled_trainer(cfg, initial_params=exploding_params(d))
+    chunks = list(trainer.run())
+    check_diverged(trainer, chunks)
+    sigma = trainer.history.scalars()["sigma_max"]
+    assert len(sigma) == 2 and np.isfinite(sigma[0]) and sigma[-1] == np.inf  # the overflowed W_s reads inf
+
+
+# ---------------------------------------------------------------- sigma_max behind the next call
+
+
+def test_a_wide_runs_norms_are_taken_behind_its_next_call_one_chunk_at_a_time(monkeypatch):
+    """From BEHIND_FROM_D on, a chunk's sigma_max is computed while the next chunk trains: the chunk yielded
+    may still hold a Future, the one before it never does, and the values are the NumPy reference's."""
+    d = spectral.BEHIND_FROM_D
+    cfg = make_cfg(epochs=1, state_size=d, learning_rate=0.5, init_scale=1.0)
+    behind = compiled_trainer(cfg, chunk_seconds=1e-9)  # one step a call: many chunks
+    chunks, pending = [], []
+    for chunk in behind.run():
+        pending.append(isinstance(chunk.sigma_max, Future))
+        assert all(isinstance(c.sigma_max, np.ndarray) for c in chunks)  # only the latest may be pending
+        chunks.append(chunk)
+    assert len(chunks) == 12 and any(pending)  # the path under test was taken
+    assert all(isinstance(c.sigma_max, np.ndarray) for c in chunks)  # all settled once the run ends
+
+    expected = reference(cfg)
+    np.testing.assert_allclose(behind.history.scalars()["sigma_max"], expected["sigma_max"], rtol=1e-5)
+    assert behind.history.scalars()["sigma_max"][-1] == pytest.approx(ref.sigma_max(behind.params.W), rel=1e-6)
+
+    monkeypatch.setattr(train, "BEHIND_FROM_D", d + 1)  # the same run with its norms taken after each call
+    direct = compiled_trainer(cfg, chunk_seconds=1e-9)
+    direct_chunks = list(direct.run())
+    assert not any(isinstance(c.sigma_max, Future) for c in direct_chunks)
+    np.testing.assert_array_equal(behind.history.scalars()["sigma_max"], direct.history.scalars()["sigma_max"])
+
+
+def test_norms_behind_are_the_direct_norms_bit_for_bit():
+    rng = np.random.default_rng(4)
+    stack = rng.standard_normal((5, 48, 48)).astype(np.float32)
+    stack[2, 3, 4] = np.inf
+    got = spectral.norms_behind(stack).result()
+    np.testing.assert_array_equal(got, spectral.spectral_norms(stack).astype(np.float32))
+    assert got.dtype == np.float32 and got[2] == np.inf and np.isfinite(np.delete(got, 2)).all()
+    assert spectral.settled(got) is got
 
 
 # ---------------------------------------------------------------- chunk sizing under contention
