@@ -12,7 +12,7 @@ environment wins, so a user can override any of them for one run. What each is f
   compile without slowing the loop; final losses agree with -O2's to 1e-7.
 - `OPENBLAS_NUM_THREADS=1` (and, for a NumPy already loaded, threadpoolctl's limit on its BLAS): the
   model's matmuls run in XLA on TensorFlow's threads; NumPy's BLAS serves only host-side work such as
-  sigma_max's batched eigvalsh after each chunk, and its second thread mostly spins after each call,
+  sigma_max's LAPACK calls on each chunk's W_s, and its second thread mostly spins after each call,
   taking a core from XLA. At d = 256 a training step went 43.3 -> 31.3 ms (bench.gflops) with the same
   floats. A user's own OPENBLAS_NUM_THREADS is left alone.
 - `TF_NUM_INTRAOP_THREADS=1`: one thread runs a compiled program's kernels and dots. A d = 4 step is

@@ -15,11 +15,11 @@ def spectral_norms(recurrent: np.ndarray) -> np.ndarray:
     """Largest singular value of each d x d matrix in a stack [k, d, d] (float64); inf where not finite.
 
     The square root of the top eigenvalue of W_s^T W_s from LAPACK, in float64, where float32 weights
-    cannot overflow. Run on the host after a compiled chunk on the W_s it recorded after each step: one
-    batched LAPACK call costs far less than an eigh inside the compiled step loop (bench/README.md has
-    the numbers). Below `SUBSET_FROM_D` one batched `numpy.linalg.eigvalsh` (all eigenvalues) is
-    cheapest; from it on, `_top_eigenvalues` asks dsyevr for the top one only: at d = 256, 4.1 -> 2.6 ms
-    a matrix, equal to 1e-15.
+    cannot overflow. Run on the host on the W_s a compiled chunk recorded after each step (from
+    `BEHIND_FROM_D` on, behind the next call: `norms_behind`): LAPACK on the host costs far less than an
+    eigh inside the compiled step loop (bench/README.md has the numbers). Below `SUBSET_FROM_D` one
+    batched `numpy.linalg.eigvalsh` (all eigenvalues) is cheapest; from it on, `_top_eigenvalues` asks
+    dsyevr for the top one only: at d = 256, 4.1 -> 2.6 ms a matrix, equal to 1e-15.
     """
     stack = np.asarray(recurrent, dtype=np.float64)
     out = np.full(stack.shape[0], np.inf)
