@@ -14,8 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
 pytestmark = pytest.mark.browser
 
 APP = f"""
@@ -40,10 +42,12 @@ def server(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit-browser-id.log", "w")  # read it when a page below waits in vain
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
          str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(150):
@@ -56,13 +60,18 @@ def server(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(15)
+        log.close()
 
 
 def _owner(page, not_equal: str = "", timeout: int = 30_000) -> str:
-    page.wait_for_function(
-        "prev => { const m = /owner: ([A-Za-z0-9_-]{32})\\b/.exec(document.body.innerText); "
-        "return m && m[1] !== prev; }",
-        arg=not_equal, timeout=timeout)
+    try:
+        page.wait_for_function(
+            "prev => { const m = /owner: ([A-Za-z0-9_-]{32})\\b/.exec(document.body.innerText); "
+            "return m && m[1] !== prev; }",
+            arg=not_equal, timeout=timeout)
+    except PlaywrightTimeout:
+        pytest.fail(f"no new owner id on {page.url} within {timeout / 1000:.0f} s; the page says: "
+                    f"{page.inner_text('body')[:300]!r}")
     return re.search(r"owner: (\S+)", page.inner_text("body")).group(1)
 
 
