@@ -144,8 +144,11 @@ class History:
         }
 
     def settle(self) -> None:
-        """Wait for the norms still being computed (`spectral.norms_behind`) and keep their values."""
-        self.sigma_max = [settled(s) for s in self.sigma_max]
+        """Wait for the norms still being computed (`spectral.norms_behind`) and keep their values. Only the
+        latest chunk's can be pending (the trainer settles each before adding the next), so only it is looked at:
+        the trainer calls this every chunk, and a walk over the whole list would grow with the run."""
+        if self.sigma_max:
+            self.sigma_max[-1] = settled(self.sigma_max[-1])
 
     def profiles(self) -> dict[str, np.ndarray]:
         """Kept per-position rows: step [r], position_loss, grad_norms, temporal [r, n]."""
