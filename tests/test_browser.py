@@ -11,6 +11,7 @@ import time
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from conftest import main_button, open_page, shot, wait_idle
 from rnn_core.config import RunConfig
@@ -31,9 +32,17 @@ def charts_drawn(page) -> int:
     return page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").count()
 
 
-def sliders(page):
-    """The sidebar's sliders (d, then n) as their range inputs."""
-    return page.locator("[data-testid='stSidebar'] [data-testid='stSlider'] input[type='range']")
+def slider(page, label: str):
+    """A sidebar slider's range input, found by its label: while a rerun replaces the sidebar, the n-th slider
+    on the page is not always the n-th setting (CI once read the window's 12 as the first slider, d)."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSlider']").filter(has_text=label)
+    return box.locator("input[type='range']")
+
+
+def expect_sliders(page, d: str, n: str) -> None:
+    """The sidebar shows state size d and window n (waiting out a rerun that is still redrawing them)."""
+    expect(slider(page, "State size d")).to_have_value(d, timeout=30_000)
+    expect(slider(page, "Window n")).to_have_value(n, timeout=30_000)
 
 
 
@@ -94,7 +103,7 @@ def test_the_buttons_redrawn_after_a_run_act_on_a_click(app_url, page):
 
 def test_a_slider_changes_the_setting_and_the_url(app_url, page):
     open_page(page, f"{app_url}/?{SMALL}")
-    thumb = sliders(page).nth(1)  # d, then n
+    thumb = slider(page, "Window n")
     thumb.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => new URL(location.href).searchParams.get('truncation') === '6'", timeout=60_000)
@@ -147,8 +156,7 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
 
 def test_a_link_with_settings_opens_with_them(app_url, page):
     open_page(page, f"{app_url}/?truncation=12&state_size=16&optimizer=adam")
-    assert sliders(page).nth(0).input_value() == "16"
-    assert sliders(page).nth(1).input_value() == "12"
+    expect_sliders(page, d="16", n="12")
     assert selectbox_value(page, "Optimizer") == "Adam"
     assert page.locator("[data-testid='stAlert']").filter(has_text="ignored").count() == 0
 
@@ -159,8 +167,7 @@ def test_a_link_with_junk_settings_warns_and_uses_the_defaults(app_url, page):
     joined = " ".join(warnings)
     for name in ("truncation=abc", "state_size=100000", "optimizer=rmsprop", "present=maybe"):
         assert name in joined, joined
-    assert sliders(page).nth(0).input_value() == "4"
-    assert sliders(page).nth(1).input_value() == "5"
+    expect_sliders(page, d="4", n="5")
     assert page.locator("[data-testid='stException']").count() == 0
     shot(page, "junk-link")
 
@@ -317,7 +324,7 @@ def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
             shot(page, "cold-click")
         wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
-        assert sliders(page).nth(0).input_value() == "6" and sliders(page).nth(1).input_value() == "8"
+        expect_sliders(page, d="6", n="8")
         assert selectbox_value(page, "Optimizer") == "Adam"
         assert "state_size=6" in page.url and "optimizer=adam" in page.url
     finally:
