@@ -424,7 +424,7 @@ PROFILE_PARTS = (  # (part, substrings of a frame "function (file:line)"): a sam
     ("XLA compiles (kernels.build_compiled, warm-up)", ("build_compiled", "warm_up (rnn_core", "warm_eager")),
     ("live chart redraws while training (Board.draw_live)", ("draw_live",)),
     ("final charts (Board.draw, targets)", ("Board.draw", "Board.show", "targets_figure", "viz/")),
-    ("training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body)",
+    ("training uncompiled (no idle compiled kernel of the shapes: Python runs the chunk body, eager or tracing)",
      ("Kernel._chunk.<locals>", "Program._chunk.<locals>")),
     ("building a Kernel or Program", ("Kernel.__init__", "Program.__init__")),
     ("generating the epoch's data", ("epoch_data",)),

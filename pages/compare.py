@@ -214,5 +214,5 @@ with tab_runs:
             "final loss": st.column_config.NumberColumn(format="%.4f"),
             "steps/s": st.column_config.NumberColumn(format="%.0f"),
             "seconds": st.column_config.NumberColumn(format="%.1f")})
-        st.caption("Seconds and steps/s count training time, including any steps run eagerly while a new shape was "
+        st.caption("Seconds and steps/s count training time, including any steps run uncompiled while a new shape was "
                    "still compiling; the Truncation styles tab compiles first, so its speeds compare fairly.")

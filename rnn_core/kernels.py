@@ -1,7 +1,9 @@
 """Compiled training chunks, one program per shape, shared by every run and session at once.
 
 A `Program` is one XLA-compiled function that runs up to `capacity` training steps inside one call,
-the loop over steps and the loop over time both in the graph. It is stateless: it takes a run's
+the loop over steps and the loop over time both in the graph. Until XLA has built it, the same traced
+graph runs on TensorFlow's own graph executor (a few times slower a step, but no compile), and a new
+shape's very first call runs eagerly (no trace before its first metrics). It is stateless: it takes a run's
 weights (W, b_s, U, b_p) and optimizer state as arguments and returns the new ones
 (rnn_core/optimizers.py holds keras's updates as pure functions), so any number of runs of the same
 shapes call one program concurrently and a shape compiles once per process. Programs are keyed by
@@ -133,7 +135,11 @@ class Program:
         # autograph=False: the loops are explicit tf.while_loop/tf.cond; autograph's ast.parse on the warm-up
         # thread races Streamlit's page parsing (CPython 3.11's "AST constructor recursion depth mismatch"
         # SystemError, shown on the page)
-        self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False, autograph=False)
+        # One trace of the chunk serves both programs: `_graph` runs it on TensorFlow's graph executor (no XLA),
+        # a new shape's steps while XLA compiles; `_fn` is XLA's compile of a call to that same traced graph,
+        # so whichever comes first traces and the other reuses it (a shape's compile no longer traces twice).
+        self._graph = tf.function(self._chunk, jit_compile=False, reduce_retracing=False, autograph=False)
+        self._fn = tf.function(self._xla_chunk, jit_compile=True, reduce_retracing=False, autograph=False)
         self._compile_lock = threading.Lock()
 
     def compile(self) -> None:
@@ -150,8 +156,11 @@ class Program:
             self.call(params, opt, slab, np.zeros((key.batch_size, d), np.float32), 0, True, 0.0, compiled=True)
 
     def call(self, params, opt_state, slab, state, count, first_window, clip, compiled: bool,
-             sample_at: list[int] | None = None, norms_later: bool = False) -> dict[str, np.ndarray]:
-        """Run `count` training steps (XLA-compiled, or eagerly) from these weights and optimizer state.
+             sample_at: list[int] | None = None, norms_later: bool = False,
+             eager: bool = False) -> dict[str, np.ndarray]:
+        """Run `count` training steps from these weights and optimizer state: XLA-compiled, or uncompiled on
+        TensorFlow's graph executor (the first such call traces the graph), or with `eager` op by op (no trace:
+        a new shape's first metrics at once).
 
         Calls from many runs at once are not queued here: each is one thread the OS shares the cores
         among, so a heavy run's one step (which cannot be split) takes its share of the CPU, not a
@@ -173,7 +182,10 @@ class Program:
             tf.constant(slab), tf.constant(state), tf.constant(count, tf.int32),
             tf.constant(first_window), tf.constant(clip, tf.float32), tf.constant(at),
         )
-        out = self._fn(*args) if compiled else self._chunk(*args, eager_size=count)
+        if compiled:
+            out = self._fn(*args)
+        else:
+            out = self._chunk(*args, eager_size=count) if eager else self._graph(*args)
         if compiled:
             self.compiled = True
         result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt", "taken_params", "taken_state")}
@@ -185,6 +197,14 @@ class Program:
         records = result.pop("recurrent")[:count]
         result["sigma_max"] = norms_behind(records) if norms_later else spectral_norms(records).astype(np.float32)
         return result
+
+    @property
+    def traced(self) -> bool:
+        """Whether the chunk's graph is traced (a first uncompiled call traces it: its time is not a step's)."""
+        return self._graph.experimental_get_tracing_count() > 0
+
+    def _xla_chunk(self, *args):
+        return self._graph(*args)
 
     def _chunk(self, params, opt_state, slab, state, count, first_window, clip, sample_at,
                eager_size: int | None = None):
@@ -303,14 +323,16 @@ class Kernel:
         return [p.copy() for p in self.params], [v.copy() for v in self.optimizer_state]
 
     def run_packed(self, slab, state, count, first_window, clip, compiled: bool = True,
-                   sample_at: list[int] | None = None, norms_later: bool = False) -> dict[str, np.ndarray]:
-        """Run `count` training steps (XLA-compiled, or eagerly); numpy metrics and the carried state.
+                   sample_at: list[int] | None = None, norms_later: bool = False,
+                   eager: bool = False) -> dict[str, np.ndarray]:
+        """Run `count` training steps (XLA-compiled, as a TensorFlow graph, or eagerly); numpy metrics and the
+        carried state.
 
         slab: int8 [B, slab_width] holding x + 2 y per time step (`pack`), one byte a step.
-        sample_at, norms_later: as in `Program.call`.
+        sample_at, norms_later, eager: as in `Program.call`.
         """
         out = self.program.call(self.params, self.optimizer_state, slab, state, count, first_window, clip, compiled,
-                                sample_at, norms_later)
+                                sample_at, norms_later, eager)
         self.params, self.optimizer_state = out.pop("params"), out.pop("opt")
         return out
 

@@ -11,12 +11,12 @@ state is zero at the start of every epoch, and no gradient crosses from one wind
 The rule of which window trains what and which state is carried is `truncation.py`.
 
 A chunk runs as many steps as fit in about `chunk_seconds` inside one call of the XLA program that
-every run of the same shapes shares (kernels.Program). Shapes never compiled before run eagerly while
-the program is built on a background thread, started after the first eager chunk (the compile's tracing
-would compete with that chunk for the GIL and delay the first metrics); the run moves to it as soon
-as it is ready. After the first eager chunk it waits up to `eager_pause` seconds for the compile
-before each further eager chunk: an eager step is worth hundreds of compiled ones, and an eager
-loop that never pauses takes CPU from the compile it waits for.
+every run of the same shapes shares (kernels.Program). A shape never compiled before trains while the
+program is built on a background thread: its first chunk eagerly (one step, its metrics at once), the
+next ones on TensorFlow's graph executor (the chunk traced once, a graph step a few times a compiled
+one where an eager step is worth hundreds), and the run moves to the XLA program as soon as it is ready.
+The compile starts after the first chunk (its tracing would compete with that chunk for the GIL and
+delay the first metrics) and reuses the graph's trace.
 
 While more runs train in this process than it has cores, a chunk's wall time is stretched by the others'
 (`contention`); the chunk is then sized to the steps it would fit alone, so a class of runs makes as many
@@ -175,7 +175,8 @@ class RunState:
     steps_done: int = 0
     seconds: float = 0.0
     compile_seconds: float = 0.0
-    eager_steps: int = 0  # steps run uncompiled (while the compiled program was built)
+    uncompiled_steps: int = 0  # steps run before the XLA program was built: eagerly or on TensorFlow's graph executor
+    eager_steps: int = 0  # of those, the steps run eagerly (a new shape's first chunk)
     status: str = "ready"
     diverged_at: int | None = None
 
@@ -206,14 +207,12 @@ class Trainer:
         sequence: tuple[np.ndarray, np.ndarray] | None = None,
         initial_params: Params | None = None,
         chunk_seconds: float = 0.1,
-        eager_pause: float = 0.3,
         max_profiles: int | None = 2000,
         use_compiled: bool = True,
     ):
         self.cfg = cfg.validate()
         self.sequence = sequence
         self.chunk_seconds = chunk_seconds
-        self.eager_pause = eager_pause
         # How the run leaves the CPU to the others for `fair_pause`'s seconds; a server with a line of runs
         # (rnn_core/turns.py) sends it to the back of the line instead of sleeping while it holds a turn.
         self.pause: Callable[[float], None] = time.sleep
@@ -268,16 +267,16 @@ class Trainer:
         waiting_since = time.perf_counter()
         compile_job = None
         defer_compile = False
-        if self.use_compiled and not kernel.compiled:  # train eagerly until the program is built
+        if self.use_compiled and not kernel.compiled:  # train uncompiled until the program is built
             if compiling(self.key):
                 compile_job = compile_in_background(self.key)  # another run's compile of these shapes
             else:
-                defer_compile = True  # started after the first eager chunk, which it would slow down
+                defer_compile = True  # started after the first chunk, which its tracing would slow down
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
         budget = max_steps if max_steps is not None else math.inf
-        eager_chunks = 0
+        uncompiled_chunks = 0
         compiled = self.use_compiled and kernel.compiled
         per_step = kernel.seconds_per_step if compiled else None  # known from an earlier run: no 1-step probe
         pause = 0.0
@@ -304,9 +303,6 @@ class Trainer:
                 elif pause > 0:
                     self.pause(pause)  # the last chunk overran while others train: leave them the CPU
                 if self.use_compiled and not compiled:
-                    if compile_job is not None and eager_chunks > 0 and self.eager_pause > 0:
-                        # an eager step is worth a few hundred compiled ones: leave the compile the CPU
-                        wait([compile_job], timeout=self.eager_pause)
                     pooled = kernel if kernel.compiled else POOL.lease_compiled(self.key)
                     if pooled is not None:  # the program of these shapes is built (by this run's compile or another's)
                         kernel.program = pooled.program
@@ -321,20 +317,24 @@ class Trainer:
                 count = self._next_count(per_step, left, budget, compiled)
                 planned = [] if self.sampler is None else self.sampler.planned_in(st.steps_done, count)
                 first_step, first_window = st.steps_done, st.window
+                # A new shape's first chunk runs eagerly (its metrics at once), the next ones on the traced graph;
+                # the call that traces it takes mostly the trace's time, not its steps'.
+                eager = not compiled and uncompiled_chunks == 0 and not kernel.program.traced
+                traces = not compiled and not eager and not kernel.program.traced
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
                     self._slab(rows, st.window, count), st.state, count, st.window == 0, cfg.clip, compiled=compiled,
-                    sample_at=planned, norms_later=norms_later,
+                    sample_at=planned, norms_later=norms_later, eager=eager,
                 )
                 elapsed = time.perf_counter() - t0
                 stretch = contention()
-                pause = fair_pause(elapsed, self.chunk_seconds * stretch)
-                eager_chunks += 0 if compiled else 1
-                per_step = elapsed / count / stretch  # what a step costs alone: sizes the next chunk
+                pause = 0.0 if traces else fair_pause(elapsed, self.chunk_seconds * stretch)  # a trace is once a shape
+                uncompiled_chunks += 0 if compiled else 1
+                per_step = None if traces else elapsed / count / stretch  # a step's cost alone: sizes the next chunk
                 if compiled and count > 1:
                     kernel.seconds_per_step = per_step
                 st.seconds += elapsed
-                chunk = self._record(out, count, compiled, rows)
+                chunk = self._record(out, count, compiled, rows, eager)
                 for j, offset in enumerate(planned):
                     if first_step + offset < st.steps_done:  # trained (a diverged chunk stops early)
                         self.sampler.observe(first_step + offset, st.epoch, first_window + offset, rows,
@@ -398,7 +398,8 @@ class Trainer:
                 count = planned[slots]
         return int(max(1, min(count, cap, left, budget)))
 
-    def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, rows: np.ndarray) -> Chunk:
+    def _record(self, out: dict[str, np.ndarray], count: int, compiled: bool, rows: np.ndarray,
+                eager: bool = False) -> Chunk:
         st, cfg = self.state, self.cfg
         loss = out["loss"][:count]
         bad = np.flatnonzero(~np.isfinite(loss))
@@ -415,7 +416,8 @@ class Trainer:
         self._settle_norms()  # the chunk before's: at most one chunk's norms are being computed at a time
         first = st.steps_done
         st.steps_done += count
-        st.eager_steps += 0 if compiled else count
+        st.uncompiled_steps += 0 if compiled else count
+        st.eager_steps += count if eager else 0
         st.state = out["state"]
         k1, n = cfg.effective_k1, cfg.truncation
         last_start = window_start(st.window + count - 1, k1)
@@ -486,14 +488,20 @@ class Trainer:
             self.state.status = "paused"
 
     def program(self) -> str:
-        """Which program computed the gradients so far, and whether XLA-compiled or eager."""
+        """Which program computed the gradients so far, and how: eagerly, as a TensorFlow graph, XLA-compiled."""
         st = self.state
+        eager, graph = st.eager_steps, st.uncompiled_steps - st.eager_steps
+        xla = st.steps_done - st.uncompiled_steps
         if st.steps_done == 0:
             how = "not run yet"
-        elif st.eager_steps == 0:
+        elif xla == st.steps_done:
             how = "XLA-compiled"
-        elif st.eager_steps == st.steps_done:
+        elif eager == st.steps_done:
             how = "eager (uncompiled)"
+        elif graph == st.steps_done:
+            how = "TensorFlow graph (not XLA-compiled)"
         else:
-            how = f"eager for the first {st.eager_steps} steps, then XLA-compiled"
+            parts = [f"{what} for {k:,} step{'s' if k != 1 else ''}" for what, k in
+                     (("eager", eager), ("TensorFlow graph (not XLA)", graph), ("XLA-compiled", xla)) if k]
+            how = ", then ".join(parts)
         return f"{program_name(self.cfg.gradient, self.cfg.truncation)}; {how}"

@@ -27,7 +27,8 @@ def test_profile_summary_puts_each_sample_in_one_part(tmp_path):
     text = classroom.profile_summary(prof)
     assert "100 busy samples" in text and "40 samples waiting" in text
     assert "| live chart redraws while training (Board.draw_live) | 30 % |" in text
-    assert "| training eagerly (no idle compiled kernel of the shapes: Python runs the chunk body) | 50 % |" in text
+    assert ("| training uncompiled (no idle compiled kernel of the shapes: Python runs the chunk body, eager or "
+            "tracing) | 50 % |") in text
     assert "| training, rest (compiled calls, loading weights, metrics) | 20 % |" in text
     assert "| Altair (schema validation, to_dict) | 30 % |" in text
 

@@ -1,11 +1,11 @@
 """The trainer's SGD steps against a NumPy float64 replay of truncated BPTT (tests/numpy_reference.py).
 
 From the same weights on the same data, every step's loss, per-position loss and gradient norms,
-the final weights and the carried state of `Trainer` (compiled XLA kernel, and eager kernel) equal
-the reference's; the replay starts each window from the state the previous window handed on, and
-the tests show that replays with a wrong hand-over disagree. Also: BPTT(n; n) Williams-Peng is
-TensorFlow style, BPTT(k2; 1) trains only the last loss of each window through all k2 positions,
-and global-norm clipping and Adagrad follow their formulas.
+the final weights and the carried state of `Trainer` (compiled XLA kernel, and uncompiled: one eager
+chunk, then TensorFlow graph chunks) equal the reference's; the replay starts each window from the
+state the previous window handed on, and the tests show that replays with a wrong hand-over disagree.
+Also: BPTT(n; n) Williams-Peng is TensorFlow style, BPTT(k2; 1) trains only the last loss of each
+window through all k2 positions, and global-norm clipping and Adagrad follow their formulas.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def assert_matches(trainer: train.Trainer, chunks: list[train.Chunk], expected: 
 
 
 @pytest.mark.parametrize("gradient", ["autodiff", "derived"])
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "eager"])
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "uncompiled"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_sgd_steps_match_numpy_reference(case, compiled, gradient, request):
     if not compiled:
@@ -98,7 +98,7 @@ def test_sgd_steps_match_numpy_reference(case, compiled, gradient, request):
     moved = max(np.abs(p - q).max() for p, q in zip(expected["params"], start))
     assert moved > 0.05, "the steps barely move the weights; the comparison would be weak"
     trainer, chunks = run_engine(cfg, compiled)
-    assert_matches(trainer, chunks, expected, f"{case} {gradient} {'compiled' if compiled else 'eager'}")
+    assert_matches(trainer, chunks, expected, f"{case} {gradient} {'compiled' if compiled else 'uncompiled'}")
 
 
 @pytest.mark.parametrize("case,wrong", [("tf-n5", "zero"), ("wp-n5-k1=2", "final")])

@@ -42,7 +42,7 @@ def test_two_sessions_share_nothing_but_the_program():
     assert a.session_state[state.SEQUENCE] is upload
     for mine, seed in ((a, 1), (b, 2)):
         trainer = mine.session_state[state.TRAINER]
-        assert trainer.state.eager_steps == 0
+        assert trainer.state.uncompiled_steps == 0
         np.testing.assert_array_equal(trainer.history.scalars()["loss"], alone[seed].history.scalars()["loss"])
         for p, q in zip(trainer.params, alone[seed].params):
             np.testing.assert_array_equal(p, q)

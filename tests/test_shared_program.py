@@ -81,7 +81,7 @@ def test_concurrent_runs_on_one_program_equal_each_run_alone(fresh_pool, optimiz
     assert len({round(float(v[-1]), 6) for v in losses.values()}) == len(seeds)  # distinct runs: equality has teeth
     for seed in seeds:
         a, b = alone[seed], together[seed]
-        assert a.state.eager_steps == b.state.eager_steps == 0
+        assert a.state.uncompiled_steps == b.state.uncompiled_steps == 0
         np.testing.assert_array_equal(losses[seed], a.history.scalars()["loss"])
         for p, q in zip(a.params, b.params):
             np.testing.assert_array_equal(p, q)

@@ -1,7 +1,8 @@
 """rnn_core.train.Trainer: divergence ends a run cleanly, stop/continue gives the uninterrupted
-run's numbers, a run that switches from the eager kernel to the compiled one mid-way matches the
-NumPy reference, compiled and eager runs agree, history thinning keeps the right rows, a file
-sequence trains like the reference says, and the summary is what it claims.
+run's numbers, a run that switches from uncompiled chunks (eager, then a TensorFlow graph) to the
+compiled program mid-way matches the NumPy reference, compiled and uncompiled runs agree, history
+thinning keeps the right rows, a file sequence trains like the reference says, and the summary is
+what it claims.
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_reasonable_huge_settings_run_to_the_end_as_the_reference_does():
     np.testing.assert_allclose(trainer.history.scalars()["loss"][:3], expected["loss"][:3], rtol=1e-4)
 
 
-def test_divergence_in_an_eager_chunk_ends_the_run(fresh_pool):
+def test_divergence_in_an_uncompiled_chunk_ends_the_run(fresh_pool):
     cfg = make_cfg(epochs=1)
     trainer = train.Trainer(cfg, initial_params=exploding_params(), use_compiled=False)
     chunks = list(trainer.run())
@@ -196,8 +197,8 @@ def test_stop_and_continue_gives_the_uninterrupted_run():
     np.testing.assert_allclose(whole.history.scalars()["loss"], reference(cfg)["loss"], **TOL)
 
 
-def test_switch_from_eager_to_compiled_mid_run_keeps_weights_and_optimizer_state(fresh_pool):
-    """A new shape starts eagerly while XLA compiles; the hand-over must not change the numbers."""
+def test_switch_from_uncompiled_to_compiled_mid_run_keeps_weights_and_optimizer_state(fresh_pool):
+    """A new shape starts uncompiled while XLA compiles; the hand-over must not change the numbers."""
     cfg = make_cfg(optimizer="adagrad", learning_rate=0.1, truncation=6, epochs=1)
     trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9)
     flags = []
@@ -225,7 +226,7 @@ def test_a_new_shapes_compile_starts_after_its_first_eager_chunk(fresh_pool, mon
 
     monkeypatch.setattr(train, "compile_in_background", recording)
     cfg = make_cfg(truncation=9, epochs=1)
-    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9, eager_pause=0.0)
+    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9)
     runner = trainer.run()
     first = next(runner)
     assert not first.compiled and calls == [1]  # queued once the first chunk has run, before it is shown
@@ -236,35 +237,46 @@ def test_a_new_shapes_compile_starts_after_its_first_eager_chunk(fresh_pool, mon
     assert pooled is not None and pooled.compiled and pooled.key == trainer.key
 
 
-@pytest.mark.parametrize("pause", [0.0, 0.05])
-def test_eager_chunks_after_the_first_leave_the_compile_the_cpu(fresh_pool, monkeypatch, pause):
-    """While compiling, the run waits up to eager_pause for the compile between eager chunks, not before the first."""
-    calls = []
-    real_wait = train.wait
-
-    def recording_wait(futures, timeout=None):
-        calls.append((trainer.state.steps_done, timeout))
-        return real_wait(futures, timeout=timeout)
-
-    monkeypatch.setattr(train, "wait", recording_wait)
+def test_a_new_shape_trains_eagerly_once_then_on_one_traced_graph_that_the_compile_reuses(fresh_pool):
+    """While XLA compiles: the first chunk eagerly (no trace before the first metrics), then TensorFlow graph
+    chunks; the chunk is traced once for both the graph and the XLA program, and the numbers are the reference's."""
     cfg = make_cfg(truncation=7, epochs=1)
-    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9, eager_pause=pause)
-    chunks = list(trainer.run())
-    eager = [c for c in chunks if not c.compiled]
-    assert len(eager) >= 2  # one-step chunks: several run before the compile is done
-    if pause == 0.0:
-        assert calls == []
-    else:
-        assert calls and all(timeout == pause for _, timeout in calls)
-        assert all(done > 0 for done, _ in calls)  # the first chunk (first metrics) never waits
-        assert len(calls) <= len(eager)
+    trainer = train.Trainer(cfg, max_profiles=None, chunk_seconds=1e-9)
+    program = kernels.POOL.program(trainer.key)
+    runner = trainer.run()
+    first = next(runner)
+    assert not first.compiled and trainer.state.eager_steps == 1 and not program.traced
+    chunks = [first, *runner]
+    graph_steps = trainer.state.uncompiled_steps - trainer.state.eager_steps
+    assert graph_steps > 0 and trainer.state.eager_steps == 1  # graph chunks followed the one eager chunk
+    kernels.warm_up(trainer.key)  # the compile started after the first chunk: wait for it
+    assert program.compiled and program._graph.experimental_get_tracing_count() == 1
+    how = trainer.program().split("; ")[1]
+    xla = trainer.state.steps_done - trainer.state.uncompiled_steps
+    expected = "eager for 1 step, then TensorFlow graph (not XLA) for " + f"{graph_steps:,} steps"
+    assert how == (expected + f", then XLA-compiled for {xla:,} steps" if xla else expected), how
+    assert sum(len(c.loss) for c in chunks) == trainer.state.steps_done
     np.testing.assert_allclose(trainer.history.scalars()["loss"], reference(cfg)["loss"], **TOL)
+
+
+def test_a_program_label_names_each_way_the_steps_ran():
+    trainer = train.Trainer(make_cfg(), max_profiles=None)
+    st = trainer.state
+    name = trainer.program().split("; ")[0]
+    cases = [((0, 0, 0), "not run yet"), ((10, 0, 0), "XLA-compiled"), ((3, 3, 3), "eager (uncompiled)"),
+             ((5, 5, 0), "TensorFlow graph (not XLA-compiled)"),
+             ((1001, 1000, 1), "eager for 1 step, then TensorFlow graph (not XLA) for 999 steps, then XLA-compiled "
+                               "for 1 step"),
+             ((1200, 200, 0), "TensorFlow graph (not XLA) for 200 steps, then XLA-compiled for 1,000 steps")]
+    for (done, uncompiled, eager), how in cases:
+        st.steps_done, st.uncompiled_steps, st.eager_steps = done, uncompiled, eager
+        assert trainer.program() == f"{name}; {how}"
 
 
 # ---------------------------------------------------------------- compiled vs eager
 
 
-def test_compiled_and_eager_runs_agree(fresh_pool):
+def test_compiled_and_uncompiled_runs_agree(fresh_pool):
     cfg = make_cfg(style="williams-peng", k1=2, optimizer="adagrad", learning_rate=0.1, clip=0.3, epochs=1)
     eager = train.Trainer(cfg, use_compiled=False, max_profiles=None)
     eager_chunks = []
@@ -291,7 +303,7 @@ def test_autodiff_and_derived_give_the_same_weights_after_an_r2rt_epoch(n):
     for gradient in ("autodiff", "derived"):
         trainer = compiled_trainer(cfg.replace(gradient=gradient), max_profiles=None)
         trainer.run_to_end()
-        assert trainer.summary()["program"].startswith(gradient) and trainer.state.eager_steps == 0
+        assert trainer.summary()["program"].startswith(gradient) and trainer.state.uncompiled_steps == 0
         runs[gradient] = trainer
     a, h = runs["autodiff"], runs["derived"]
     assert a.state.steps_done == h.state.steps_done == cfg.series_length // 200 // n
@@ -396,7 +408,7 @@ def test_a_run_whose_eager_steps_would_be_costly_waits_for_its_program_instead(m
     paused = []
     trainer.pause = paused.append
     first = next(trainer.run())
-    assert first.compiled and trainer.state.eager_steps == 0  # no step ran eagerly
+    assert first.compiled and trainer.state.uncompiled_steps == 0  # no step ran eagerly
     assert paused and set(paused) == {0.0}  # while it waited, it let others go first each time it looked
     assert trainer.state.compile_seconds > 0
 

@@ -12,7 +12,7 @@ QUICK_STEPS = 100  # training steps of the on-the-spot run: enough for a gradien
 
 def quick_run(cfg: RunConfig, sequence: tuple[np.ndarray, np.ndarray] | None) -> RunRecord:
     """Train QUICK_STEPS steps of `cfg` (one epoch just long enough; R2RT's task for a file task without its
-    file), eagerly: the run is over before a compile would be."""
+    file), uncompiled (one eager chunk, then a plain TensorFlow graph): the run is over before a compile would be."""
     length = cfg.truncation + (QUICK_STEPS - 1) * cfg.effective_k1  # a row holding exactly QUICK_STEPS windows
     quick = cfg.replace(epochs=1, series_length=cfg.batch_size * length)
     if quick.task == "file" and sequence is None:

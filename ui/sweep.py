@@ -45,7 +45,7 @@ def train_in_turn(
             warm_up(trainer.key)
         progress.progress(i / count, text=f"Run {i + 1} of {count}: {name}, starting…")
         for chunk in trainer.run():
-            note = "" if chunk.compiled else " (running eagerly while the compiled program builds)"
+            note = "" if chunk.compiled else " (running uncompiled while the XLA program builds)"
             progress.progress(
                 min(1.0, (i + chunk.steps_done / max(1, chunk.total_steps)) / count),
                 text=f"Run {i + 1} of {count}: {name}, step {chunk.steps_done:,} of {chunk.total_steps:,}{note}",
