@@ -103,6 +103,14 @@ class OnlineKernel:
         # thread races Streamlit's page parsing (CPython 3.11's "AST constructor recursion depth mismatch"
         # SystemError, shown on the page)
         self._fn = tf.function(self._chunk, jit_compile=True, reduce_retracing=False, autograph=False)
+        # Before its XLA program is built, a run calls the same chunk as a plain TensorFlow graph (traced on
+        # its first call): an eager update walked every slot of the chunk's arrays in Python, about a second.
+        self._graph = tf.function(self._chunk, jit_compile=False, reduce_retracing=False, autograph=False)
+
+    @property
+    def traced(self) -> bool:
+        """Whether the uncompiled chunk's graph is traced (the first uncompiled call traces it)."""
+        return self._graph.experimental_get_tracing_count() > 0
 
     def fresh_optimizer_state(self, learning_rate: float) -> list[np.ndarray]:
         """The optimizer's variables as newly built, with the run's learning rate."""
@@ -137,7 +145,7 @@ class OnlineKernel:
             raise ValueError(f"count must be between 1 and the capacity {self.key.capacity}, got {count}")
         args = (tf.constant(slab), [tf.constant(c) for c in carry], tf.constant(count, tf.int32),
                 tf.constant(clip, tf.float32), tf.constant(seed, tf.int32), tf.constant(time_offset, tf.int32))
-        out = self._fn(*args) if compiled else self._chunk(*args)
+        out = (self._fn if compiled else self._graph)(*args)
         self.compiled = self.compiled or compiled
         result = {k: v.numpy() for k, v in out.items() if k != "carry"}
         result["carry"] = [c.numpy() for c in out["carry"]]

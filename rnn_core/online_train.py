@@ -11,8 +11,10 @@ through the whole history since the epoch start. Same data (`data.epoch_data`), 
 and clipping, same loss, global norm and sigma_max; there is no window, so the per-position
 profiles and the row-0 window snapshot are empty (the pages say "not applicable").
 
-Compiling an online program takes seconds: a new shape runs eagerly (short chunks) while one is
-built on a background thread, as the truncated trainer does, and moves to it when it is ready.
+Compiling an online program takes seconds: a new shape runs its chunks as a plain TensorFlow graph
+(traced on the first call; an eager update took about a second) while the XLA program is built on a
+background thread, started after that first chunk so its tracing does not hold up the first metrics,
+and moves to it when it is ready.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from .model import Params, init_params
 from .train import Chunk, History, RunState, Snapshot, Trainer, final_loss
 
 UPDATE_EVERY = 1
-EAGER_CHUNK = 8  # updates per eager call: an eager time step is a few ms of Python
+UNCOMPILED_CHUNK = 64  # most updates per uncompiled call, so the run moves to the XLA program soon after it is built
 
 
 class OnlineHistory(History):
@@ -115,7 +117,6 @@ class OnlineTrainer:
         sequence: tuple[np.ndarray, np.ndarray] | None = None,
         initial_params: Params | None = None,
         chunk_seconds: float = 0.1,
-        eager_pause: float = 0.3,
         max_profiles: int | None = 2000,
         use_compiled: bool = True,
     ):
@@ -124,7 +125,6 @@ class OnlineTrainer:
             raise ValueError(f"OnlineTrainer trains styles rtrl and uoro, not {cfg.style!r}; use Trainer")
         self.sequence = sequence
         self.chunk_seconds = chunk_seconds
-        self.eager_pause = eager_pause
         self.use_compiled = use_compiled
         params = initial_params if initial_params is not None else init_params(cfg.state_size, cfg.init_scale, cfg.seed)
         self.state = RunState(params=[np.asarray(p, np.float32) for p in params])
@@ -163,21 +163,19 @@ class OnlineTrainer:
         kernel = _lease(self.key) if self.use_compiled else None
         compile_job = None
         waiting_since = time.perf_counter()
+        defer_compile = False
         if kernel is None:
             kernel = OnlineKernel(self.key)
             if self.use_compiled:
-                compile_job = compile_online(self.key)
+                defer_compile = True  # queued after the first chunk, whose trace its own would slow down
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
         budget = max_steps if max_steps is not None else math.inf
         per_step = getattr(kernel, "seconds_per_step", None)
-        eager_chunks = 0
         try:
             while st.epoch < cfg.epochs and budget > 0:
                 if compile_job is not None and not kernel.compiled:
-                    if eager_chunks > 0 and self.eager_pause > 0:
-                        wait([compile_job], timeout=self.eager_pause)  # leave the compile the CPU
                     ready = _lease(self.key)
                     if ready is not None:
                         st.compile_seconds += time.perf_counter() - waiting_since
@@ -191,16 +189,18 @@ class OnlineTrainer:
                 count = self._next_count(per_step, left, budget, compiled)
                 slab = np.zeros((cfg.batch_size, kernel.slab_width()), np.int8)
                 slab[:, :count] = rows[:, st.window : st.window + count]
+                traces = not compiled and not kernel.traced  # this call's time is mostly the trace
                 t0 = time.perf_counter()
                 out = kernel.run_packed(slab, self.carry, count, cfg.clip, seed=cfg.seed,
                                         time_offset=st.epoch * self.steps_per_epoch + st.window, compiled=compiled)
                 elapsed = time.perf_counter() - t0
-                per_step = elapsed / count
+                per_step = None if traces else elapsed / count
                 if compiled and count > 1:
                     kernel.seconds_per_step = per_step
-                eager_chunks += 0 if compiled else 1
                 st.seconds += elapsed
                 chunk = self._record(out, count, compiled)
+                if defer_compile:
+                    compile_job, defer_compile = compile_online(self.key), False
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:
@@ -220,7 +220,7 @@ class OnlineTrainer:
     def _next_count(self, per_step: float | None, left: int, budget: float, compiled: bool) -> int:
         count = 1 if per_step is None else int(self.chunk_seconds / max(per_step, 1e-7))
         if not compiled:
-            count = min(count, EAGER_CHUNK)
+            count = min(count, UNCOMPILED_CHUNK)
         return int(max(1, min(count, self.key.capacity, left, budget)))
 
     def _record(self, out: dict, count: int, compiled: bool) -> Chunk:
@@ -235,7 +235,7 @@ class OnlineTrainer:
             st.diverged_at = st.steps_done + count - 1
         first = st.steps_done
         st.steps_done += count
-        st.eager_steps += 0 if compiled else count
+        st.uncompiled_steps += 0 if compiled else count
         self.carry = out["carry"]
         st.state = self.carry[0]
         empty = np.zeros((count, 0), np.float32)
@@ -266,18 +266,19 @@ class OnlineTrainer:
         }
 
     def program(self) -> str:
-        """Which learner computed the gradients so far, and whether XLA-compiled or eager."""
+        """Which learner computed the gradients so far, and whether XLA-compiled or a plain TensorFlow graph."""
         st = self.state
         name = ("RTRL: exact online gradient through the whole history (influence matrix)" if self.cfg.style == "rtrl"
                 else "UORO: unbiased rank-one estimate of the online gradient")
         if st.steps_done == 0:
             how = "not run yet"
-        elif st.eager_steps == 0:
+        elif st.uncompiled_steps == 0:
             how = "XLA-compiled"
-        elif st.eager_steps == st.steps_done:
-            how = "eager (uncompiled)"
+        elif st.uncompiled_steps == st.steps_done:
+            how = "TensorFlow graph (not XLA-compiled)"
         else:
-            how = f"eager for the first {st.eager_steps} steps, then XLA-compiled"
+            how = (f"TensorFlow graph (not XLA) for {st.uncompiled_steps:,} steps, then XLA-compiled for "
+                   f"{st.steps_done - st.uncompiled_steps:,} steps")
         return f"{name}; {how}"
 
 

@@ -94,6 +94,33 @@ def test_online_trainer_equals_the_online_kernel_run_directly(style):
     assert trainer.summary()["program"].startswith(style.upper())
 
 
+def test_a_new_online_shape_trains_as_a_graph_and_queues_its_compile_after_the_first_chunk(monkeypatch):
+    """No eager updates (about a second each): the first chunk traces the graph, then the XLA compile is queued."""
+    from rnn_core import online_train
+
+    calls, real = [], online_train.compile_online
+
+    def recording(key):
+        calls.append(trainer.state.steps_done)
+        return real(key)
+
+    monkeypatch.setattr(online_train, "compile_online", recording)
+    cfg = RunConfig(style="uoro", batch_size=20, series_length=2_000, seed=3, state_size=5)  # shapes no other test uses
+    trainer = OnlineTrainer(cfg, chunk_seconds=1e-4)
+    runner = trainer.run()
+    first = next(runner)
+    assert not first.compiled and calls == [1]  # queued once the first chunk has run
+    list(runner)
+    st = trainer.state
+    how = trainer.summary()["program"].split("; ")[1]
+    if st.uncompiled_steps == st.steps_done:
+        assert how == "TensorFlow graph (not XLA-compiled)"
+    else:
+        assert how == (f"TensorFlow graph (not XLA) for {st.uncompiled_steps:,} steps, then XLA-compiled for "
+                       f"{st.steps_done - st.uncompiled_steps:,} steps")
+    real(online_key(cfg)).result(timeout=600)  # the queued compile ends before the test does
+
+
 def test_online_trainer_stops_and_continues_to_the_same_losses():
     cfg = RunConfig(style="uoro", batch_size=20, series_length=2_000, seed=1)
     whole = OnlineTrainer(cfg).run_to_end().history.scalars()["loss"]
