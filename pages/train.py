@@ -32,11 +32,18 @@ budget = state.step_budget()
 st.title("Truncated backpropagation through time")
 lesson_link.show_note()
 if not present:
-    st.caption(
-        f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence in windows of n = {cfg.truncation} "
-        "steps. Gradients never cross from one window into the one before, so can it still learn a dependency "
-        "longer than n? Press **Train** and watch the loss against the exact baselines."
-    )
+    if cfg.online:
+        st.caption(
+            f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence, learning online with "
+            f"{cfg.style.upper()}: one update per time step, its gradient through the whole history, no window and "
+            "no truncation. Press **Train** and compare the loss with a truncated run's against the exact baselines."
+        )
+    else:
+        st.caption(
+            f"An RNN with a state of d = {cfg.state_size} units reads an echo sequence in windows of "
+            f"n = {cfg.truncation} steps. Gradients never cross from one window into the one before, so can it still "
+            "learn a dependency longer than n? Press **Train** and watch the loss against the exact baselines."
+        )
 
 state.drop_if_changed(cfg, sequence)  # the settings changed since this run was made
 state.save()  # a run stopped by the click that started this rerun goes into the run list now

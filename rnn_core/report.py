@@ -268,12 +268,17 @@ def settings_line(cfg: RunConfig) -> str:
 
 
 def settings_lines(cfg: RunConfig) -> list[str]:
-    """`settings_line` in two parts, the model then the data, for a subtitle that fits half a screen."""
-    style = (f"TensorFlow style BPTT({cfg.truncation}; {cfg.truncation})" if cfg.style == "tensorflow"
-             else f"Williams–Peng BPTT({cfg.truncation}; {cfg.k1})")
+    """`settings_line` in two parts, the model then the data, for a subtitle that fits half a screen.
+    An online run (RTRL, UORO) has no window: its line names no n."""
     named = {"echo": f"echo {cfg.echo_step}", "custom": "custom lags " + ",".join(map(str, cfg.lags))}
     task = named.get(cfg.task, cfg.task)
-    return [f"d = {cfg.state_size}, n = {cfg.truncation}, {style}", f"task {task}, seed {cfg.seed}"]
+    if cfg.online:
+        model = f"d = {cfg.state_size}, {cfg.style.upper()}, online (no truncation)"
+    else:
+        style = (f"TensorFlow style BPTT({cfg.truncation}; {cfg.truncation})" if cfg.style == "tensorflow"
+                 else f"Williams–Peng BPTT({cfg.truncation}; {cfg.k1})")
+        model = f"d = {cfg.state_size}, n = {cfg.truncation}, {style}"
+    return [model, f"task {task}, seed {cfg.seed}"]
 
 
 def _num(v: Any) -> float | None:

@@ -25,6 +25,10 @@ def trained():
 def test_settings_line_names_d_n_style_task_seed():
     assert settings_line(CFG) == "d = 3, n = 4, Williams–Peng BPTT(4; 2), task r2rt, seed 7"
     assert settings_line(RunConfig()) == "d = 4, n = 5, TensorFlow style BPTT(5; 5), task r2rt, seed 0"
+    # an online run has no window: no n, no BPTT (the Train page once labelled a UORO run "Williams–Peng BPTT(5; 1)")
+    uoro = RunConfig(style="uoro", state_size=6)
+    assert settings_line(uoro) == "d = 6, UORO, online (no truncation), task r2rt, seed 0"
+    assert settings_line(RunConfig(style="rtrl")) == "d = 4, RTRL, online (no truncation), task r2rt, seed 0"
 
 
 def test_every_train_chart_carries_the_settings(trained):

@@ -414,6 +414,8 @@ def test_train_page_online_run_says_not_applicable():
                                      state.RUNS: [record]})
     infos = " | ".join(i.value for i in at.info)
     assert infos.count("Not applicable for UORO") == 5 and "UORO does not truncate" in infos
+    captions = " | ".join(c.value for c in at.caption)
+    assert "learning online with UORO" in captions and "windows of n" not in captions  # no window to speak of
 
 
 def test_learn_page_section_uses_the_latest_truncated_run():
