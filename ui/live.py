@@ -232,7 +232,7 @@ class Drawn:
     built: bool = True  # False: the spec is not made yet (a chart the page draws its own way, `Board.draw`'s `leave`)
 
 
-PLACEHOLDER_PX = 330  # about a chart's height with its title and subtitle: a live placeholder keeps its place
+PLACEHOLDER_PX = 400  # about a chart's height (viz/train_charts.HEIGHT) and its margins: a placeholder keeps its place
 LIVE_SHARE = 0.25  # of one core: what all sessions' live redraws together may take while training
 
 

@@ -15,7 +15,10 @@ from viz.common import finite_rows, props, reference_lines, smooth, thin_indices
 
 MAX_POINTS = 1000
 MAX_CELLS = 2400  # a browser redraws a few thousand rectangles several times a second without stalling
-HEIGHT = 260
+# The whole chart's height in the app: Streamlit fits a stretched chart's title, two-line subtitle, legend and axes
+# into it, so at 260 px the gradient profile (a two-row legend) kept a plot about 10 px tall, its log axis labels
+# drawn over each other; at 330 px that plot is about 80 px, the loss chart's about 145 px.
+HEIGHT = 330
 SHORT = 20  # a series this short also gets point marks: a single step draws no line
 STEP_AXIS = alt.Axis(format="d", tickMinStep=1)  # steps are whole numbers, also on a run of two steps
 RAW, SMOOTH, GRAD, TEMPORAL = "#9ecae1", "#08519c", "#08519c", "#e6550d"
