@@ -184,10 +184,11 @@ class Program:
         )
         if compiled:
             out = self._fn(*args)
-        else:
-            out = self._chunk(*args, eager_size=count) if eager else self._graph(*args)
-        if compiled:
             self.compiled = True
+        elif eager:
+            out = self._chunk(*args, eager_size=count)
+        else:
+            out = self._graph(*args)
         result = {k: v.numpy() for k, v in out.items() if k not in ("params", "opt", "taken_params", "taken_state")}
         result["params"] = [np.asarray(v.numpy()) for v in out["params"]]
         result["opt"] = [np.asarray(v.numpy()) for v in out["opt"]]

@@ -29,7 +29,7 @@ import numpy as np
 from .config import RunConfig
 from .data import baselines, epoch_data, task_for
 from .model import Params, init_params
-from .train import Chunk, History, RunState, Snapshot, Trainer, final_loss
+from .train import Chunk, History, RunState, Snapshot, Trainer, final_loss, how_steps_ran
 
 UPDATE_EVERY = 1
 UNCOMPILED_CHUNK = 64  # most updates per uncompiled call, so the run moves to the XLA program soon after it is built
@@ -270,16 +270,7 @@ class OnlineTrainer:
         st = self.state
         name = ("RTRL: exact online gradient through the whole history (influence matrix)" if self.cfg.style == "rtrl"
                 else "UORO: unbiased rank-one estimate of the online gradient")
-        if st.steps_done == 0:
-            how = "not run yet"
-        elif st.uncompiled_steps == 0:
-            how = "XLA-compiled"
-        elif st.uncompiled_steps == st.steps_done:
-            how = "TensorFlow graph (not XLA-compiled)"
-        else:
-            how = (f"TensorFlow graph (not XLA) for {st.uncompiled_steps:,} steps, then XLA-compiled for "
-                   f"{st.steps_done - st.uncompiled_steps:,} steps")
-        return f"{name}; {how}"
+        return f"{name}; {how_steps_ran(st.steps_done, st.uncompiled_steps, st.eager_steps)}"
 
 
 def make_trainer(cfg: RunConfig, *args, **kwargs) -> Trainer | OnlineTrainer:

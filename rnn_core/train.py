@@ -490,18 +490,22 @@ class Trainer:
     def program(self) -> str:
         """Which program computed the gradients so far, and how: eagerly, as a TensorFlow graph, XLA-compiled."""
         st = self.state
-        eager, graph = st.eager_steps, st.uncompiled_steps - st.eager_steps
-        xla = st.steps_done - st.uncompiled_steps
-        if st.steps_done == 0:
-            how = "not run yet"
-        elif xla == st.steps_done:
-            how = "XLA-compiled"
-        elif eager == st.steps_done:
-            how = "eager (uncompiled)"
-        elif graph == st.steps_done:
-            how = "TensorFlow graph (not XLA-compiled)"
-        else:
-            parts = [f"{what} for {k:,} step{'s' if k != 1 else ''}" for what, k in
-                     (("eager", eager), ("TensorFlow graph (not XLA)", graph), ("XLA-compiled", xla)) if k]
-            how = ", then ".join(parts)
+        how = how_steps_ran(st.steps_done, st.uncompiled_steps, st.eager_steps)
         return f"{program_name(self.cfg.gradient, self.cfg.truncation)}; {how}"
+
+
+def how_steps_ran(steps_done: int, uncompiled: int, eager: int) -> str:
+    """How a run's steps ran, in order: 'XLA-compiled', or e.g. 'eager for 1 step, then TensorFlow graph (not
+    XLA) for 999 steps' (`uncompiled` steps ran before the XLA program was built, the first `eager` of them eagerly)."""
+    graph, xla = uncompiled - eager, steps_done - uncompiled
+    if steps_done == 0:
+        return "not run yet"
+    if xla == steps_done:
+        return "XLA-compiled"
+    if eager == steps_done:
+        return "eager (uncompiled)"
+    if graph == steps_done:
+        return "TensorFlow graph (not XLA-compiled)"
+    parts = [f"{what} for {k:,} step{'s' if k != 1 else ''}" for what, k in
+             (("eager", eager), ("TensorFlow graph (not XLA)", graph), ("XLA-compiled", xla)) if k]
+    return ", then ".join(parts)
