@@ -299,7 +299,7 @@ def test_history_thin_full_none(tmp_path):
     assert 1000 <= len(kept) <= 2000
     gaps = np.diff(kept)
     assert gaps.min() == gaps.max()  # evenly spread
-    # each process runs its first chunks eagerly until its compile is done: float32 rounding differs (README)
+    # each process runs its first chunks uncompiled until its compile is done: float32 rounding differs (README)
     assert [rec["loss"] for rec in thin] == pytest.approx([rec["loss"] for rec in full], rel=1e-4)
     by_step = {rec["step"]: rec for rec in full}
     for rec in thin[::50]:
