@@ -172,14 +172,21 @@ def test_a_link_with_junk_settings_warns_and_uses_the_defaults(app_url, page):
     shot(page, "junk-link")
 
 
+SAMPLES_SETTLED = ("() => { const main = document.querySelector(\"[data-testid='stMainBlockContainer']\");"
+                   " const text = main ? main.innerText : '';"
+                   " return text.includes('the window kept') && !text.includes('Computing the exact gradients')"
+                   " && !!document.querySelector(\"[data-test-script-state='notRunning']\"); }")
+
+
 def test_download_a_chart_as_png(app_url, page):
     open_page(page, f"{app_url}/?{SMALL}&truncation=4")
     main_button(page, "Train").click()
     page.wait_for_selector("text=Done:", timeout=120_000)
-    # the page reruns once when the run's background full-gradient samples are in; a download clicked
-    # during that rerun is cancelled, so wait for them (the flow caption says how much the window kept)
-    page.get_by_text("the window kept", exact=False).first.wait_for(timeout=120_000)
-    wait_idle(page)
+    # the page reruns once when the run's background full-gradient samples are all in, and a download clicked
+    # during that rerun is cancelled. The flow caption ("the window kept") is drawn from the first sample on,
+    # while a "Computing the exact gradients" caption says more are coming, so wait for both captions' states
+    # and the idle marker at one moment.
+    page.wait_for_function(SAMPLES_SETTLED, timeout=120_000)
     with page.expect_download(timeout=60_000) as info:
         main_button(page, "PNG").first.click()
     path = info.value.path()

@@ -80,12 +80,14 @@ def train_section(record: RunRecord | None) -> None:
 
     @st.fragment(run_every=POLL_SECONDS if busy else None)
     def draw() -> None:
+        pending = False
         if sampler is not None:
             sampler.flush(wait=False)
-            if busy and not sampler.busy:
+            pending = sampler.busy  # read once: the caption below and the rerun must agree
+            if busy and not pending:
                 state.rerun()  # the samples are in: redraw the page once, without this fragment's polling
         samples, flow = record.gradient_samples(), record.gradient_flow()
-        if sampler is not None and sampler.busy:
+        if pending:
             st.caption(f"Computing the exact gradients of {len(sampler.records) - len(samples['step'])} sampled "
                        "steps in the background…")
         if not len(samples["step"]):
