@@ -23,13 +23,10 @@ pytestmark = pytest.mark.browser
 SMALL = "series_length=40000"
 
 
-
-
-
-
-def charts_drawn(page) -> int:
-    """How many Vega-Lite charts have rendered a canvas or svg."""
-    return page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").count()
+def wait_charts(page, count: int, timeout: float = 60_000) -> None:
+    """Wait until at least `count` charts have rendered (Vega draws each a moment after its element arrives)."""
+    page.wait_for_function("n => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas,"
+                           " [data-testid='stVegaLiteChart'] svg\").length >= n", arg=count, timeout=timeout)
 
 
 def slider(page, label: str):
@@ -47,10 +44,10 @@ def expect_sliders(page, d: str, n: str) -> None:
 
 
 
-def selectbox_value(page, label: str) -> str:
-    """The shown value of a sidebar selectbox."""
+def selectbox_input(page, label: str):
+    """The input showing a sidebar selectbox's value, found by its label."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text=label)
-    return box.locator("input").first.input_value()
+    return box.locator("input").first
 
 
 def status_text(page) -> str:
@@ -75,7 +72,7 @@ def test_train_draws_the_charts_and_reports_the_result(app_url, page):
     main_button(page, "Train").click()
     page.wait_for_selector("text=Done:", timeout=120_000)
     wait_idle(page)
-    assert charts_drawn(page) >= 6
+    wait_charts(page, 6)
     text = status_text(page)
     loss = float(re.search(r"Final loss ([0-9.]+) nats", text).group(1))
     assert 0.3 < loss < 0.8, text
@@ -91,7 +88,8 @@ def test_the_buttons_redrawn_after_a_run_act_on_a_click(app_url, page):
     main_button(page, "Train").click()
     page.wait_for_selector("text=Done: 40 steps", timeout=120_000)
     wait_idle(page)
-    assert not main_button(page, "Stop").is_enabled() and main_button(page, "One more epoch").is_enabled()
+    expect(main_button(page, "Stop")).to_be_disabled(timeout=30_000)
+    expect(main_button(page, "One more epoch")).to_be_enabled(timeout=30_000)
     main_button(page, "One more epoch").click()
     page.wait_for_selector("text=Done: 80 steps", timeout=120_000)
     wait_idle(page)
@@ -128,9 +126,7 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
         "() => { const p = document.querySelector(\"[data-testid='stProgress']\");"
         " return p && /Step [1-9]/.test(p.innerText); }", timeout=120_000)
     time.sleep(1.0)
-    page.wait_for_function(  # the charts are drawn live, while the run still trains
-        "() => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] canvas,"
-        " [data-testid='stVegaLiteChart'] svg\").length >= 6", timeout=60_000)
+    wait_charts(page, 6)  # the charts are drawn live, while the run still trains
     assert page.locator("[data-test-script-state='running']").count() == 1
     t0 = time.time()
     main_button(page, "Stop").click()
@@ -140,7 +136,7 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
     text = status_text(page)
     step = int(re.search(r"Stopped at step ([0-9,]+)", text).group(1).replace(",", ""))
     assert step > 0
-    assert charts_drawn(page) >= 6
+    wait_charts(page, 6)
     shot(page, "train-stopped")
     assert stopped_after < 30, stopped_after  # generous: the machine is shared; typical is well under 2 s
     resume = main_button(page, "Continue")
@@ -157,7 +153,7 @@ def test_stop_mid_run_keeps_what_was_trained_and_continue_resumes(app_url, page)
 def test_a_link_with_settings_opens_with_them(app_url, page):
     open_page(page, f"{app_url}/?truncation=12&state_size=16&optimizer=adam")
     expect_sliders(page, d="16", n="12")
-    assert selectbox_value(page, "Optimizer") == "Adam"
+    expect(selectbox_input(page, "Optimizer")).to_have_value("Adam", timeout=30_000)
     assert page.locator("[data-testid='stAlert']").filter(has_text="ignored").count() == 0
 
 
@@ -332,7 +328,7 @@ def test_train_pressed_the_moment_a_cold_page_shows_it_trains(browser):
         wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
         expect_sliders(page, d="6", n="8")
-        assert selectbox_value(page, "Optimizer") == "Adam"
+        expect(selectbox_input(page, "Optimizer")).to_have_value("Adam", timeout=30_000)
         assert "state_size=6" in page.url and "optimizer=adam" in page.url
     finally:
         ctx.close()

@@ -48,20 +48,19 @@ def test_a_note_that_tries_html_is_shown_as_text(app_url, page):
 
 def test_lesson_progress_is_in_the_url(app_url, page):
     open_page(page, f"{app_url}/lessons?lesson=r2rt&step=3")
-    assert page.locator("h2").filter(has_text="3. Truncation at n").count() == 1
-    go = main_button(page, "Apply these settings and train")
-    assert go.is_disabled()  # predict first
+    expect(page.locator("h2").filter(has_text="3. Truncation at n")).to_have_count(1, timeout=30_000)
+    expect(main_button(page, "Apply these settings and train")).to_be_disabled(timeout=30_000)  # predict first
     main_button(page, "Next step").click()
     page.wait_for_function("() => /step=4/.test(location.search)", timeout=60_000)
     wait_idle(page)
-    assert page.locator("h2").filter(has_text="4. R2RT's three regimes").count() == 1
+    expect(page.locator("h2").filter(has_text="4. R2RT's three regimes")).to_have_count(1, timeout=30_000)
     open_page(page, f"{app_url}/lessons?lesson=r2rt&step=6")
     page.get_by_text("About in proportion to n").click()
     wait_idle(page)
     main_button(page, "Time training steps for n = 5, 10, 20, 40").click()
     page.wait_for_selector("text=What happened", timeout=120_000)
     wait_idle(page)
-    assert "n = 40:" in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    expect(page.locator("[data-testid='stAlert']").filter(has_text="n = 40:").first).to_be_visible(timeout=30_000)
     shot(page, "lessons")
     open_page(page, f"{app_url}/lessons?lesson=nope&step=x")
     alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
@@ -89,6 +88,7 @@ def test_step_trains_one_window_at_a_time_and_a_pick_on_the_loss_chart_shows_tha
     page.wait_for_selector("text=Done: 20 steps", timeout=120_000)
     wait_idle(page)
     chart = page.locator("[data-testid='stVegaLiteChart']").first
+    chart.locator("canvas, svg").first.wait_for(timeout=60_000)  # drawn, so the click lands on its plot
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.55)
