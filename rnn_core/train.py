@@ -30,7 +30,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -181,7 +181,8 @@ class RunState:
     diverged_at: int | None = None
 
 
-EAGER_STEP_LIMIT = 0.05  # s, estimated compiled step (rnn_core/cost.py) above which a new shape runs no eager step
+EAGER_STEP_LIMIT = 0.05  # s, estimated compiled step (rnn_core/cost.py) above which a run waits for its program
+COMPILE_POLL = 0.25  # s between a waiting run's looks at its compile (and its pause hook's turn)
 
 
 def final_loss(loss: np.ndarray, last: int = 100) -> float:
@@ -264,9 +265,13 @@ class Trainer:
         st.status = "running"
         kernel = POOL.lease(self.key)  # this run's own state on the one program of its shapes
         waiting_since = time.perf_counter()
-        # Train uncompiled until the program is built: unless another run is compiling these shapes already, the
-        # compile starts after the first chunk, which its tracing would slow down.
-        defer_compile = self.use_compiled and not kernel.compiled and not compiling(self.key)
+        compile_job = None
+        defer_compile = False
+        if self.use_compiled and not kernel.compiled:  # train uncompiled until the program is built
+            if compiling(self.key):
+                compile_job = compile_in_background(self.key)  # another run's compile of these shapes
+            else:
+                defer_compile = True  # started after the first chunk, which its tracing would slow down
         if st.optimizer_state is None:
             st.optimizer_state = kernel.fresh_optimizer_state(cfg.learning_rate)
         kernel.load(st.params, st.optimizer_state)
@@ -277,13 +282,18 @@ class Trainer:
         pause = 0.0
         heavy = False  # its steps overrun its chunks' budget: it goes after the light runs (`_after_light_runs`)
         norms_later = cfg.state_size >= BEHIND_FROM_D  # each chunk's sigma_max behind the next call (`_record`)
-        # An eager step of costly shapes would take a second or more, most of it holding Python's lock, and their
-        # graph step is close to XLA's (their dots dominate): their first chunk traces the graph instead.
-        costly = step_seconds(cfg) > EAGER_STEP_LIMIT
         begin_training()
         try:
+            if self.use_compiled and not compiled and step_seconds(cfg) > EAGER_STEP_LIMIT:
+                # An eager step of these shapes would take seconds (hundreds of compiled steps), all of it
+                # holding Python's lock: wait for the program instead, leaving the CPU to others meanwhile.
+                if compile_job is None:
+                    compile_job, defer_compile = compile_in_background(self.key), False
+                while not compile_job.done():
+                    wait([compile_job], timeout=COMPILE_POLL)
+                    self.pause(0.0)
             while st.epoch < cfg.epochs and budget > 0:
-                if (compiled or costly) and per_step is not None and (per_step > self.chunk_seconds) != heavy:
+                if compiled and per_step is not None and (per_step > self.chunk_seconds) != heavy:
                     heavy = not heavy
                     set_heavy(heavy)
                     if self.sampler is not None:
@@ -299,7 +309,7 @@ class Trainer:
                         st.compile_seconds += time.perf_counter() - waiting_since
                         compiled, per_step = True, kernel.seconds_per_step
                     elif not defer_compile and not compiling(self.key):  # compile failed, or the pool dropped it
-                        compile_in_background(self.key)
+                        compile_job = compile_in_background(self.key)
                 rows = self._epoch_rows(st.epoch)
                 if st.window == 0:
                     st.state = epoch_start_state(cfg.batch_size, cfg.state_size)
@@ -309,7 +319,7 @@ class Trainer:
                 first_step, first_window = st.steps_done, st.window
                 # A new shape's first chunk runs eagerly (its metrics at once), the next ones on the traced graph;
                 # the call that traces it takes mostly the trace's time, not its steps'.
-                eager = not compiled and not costly and uncompiled_chunks == 0 and not kernel.program.traced
+                eager = not compiled and uncompiled_chunks == 0 and not kernel.program.traced
                 traces = not compiled and not eager and not kernel.program.traced
                 t0 = time.perf_counter()
                 out = kernel.run_packed(
@@ -330,8 +340,7 @@ class Trainer:
                         self.sampler.observe(first_step + offset, st.epoch, first_window + offset, rows,
                                              out["taken_state"][j], [p[j] for p in out["taken_params"]])
                 if defer_compile:
-                    compile_in_background(self.key)
-                    defer_compile = False
+                    compile_job, defer_compile = compile_in_background(self.key), False
                 st.window += count
                 budget -= count
                 if st.window >= self.steps_per_epoch:
