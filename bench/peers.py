@@ -232,17 +232,23 @@ class JaxPeer:
         return EpochResult(loss.astype(np.float64), total * np.arange(1, steps + 1) / steps)
 
 
-def engine_epoch(cfg: RunConfig, params: Params | None = None, chunk_seconds: float = 0.1):
-    """One epoch of the engine's Trainer from `run()` to the final chunk: (EpochResult, trainer, first-chunk s).
+def engine_epoch(cfg: RunConfig, params: Params | None = None, chunk_seconds: float = 0.1,
+                 with_data: bool = True):
+    """One epoch of the engine's Trainer to its final chunk: (EpochResult, trainer, first-chunk s).
 
+    With `with_data` (what the JAX peer and `race.py` measure) the time starts before the Trainer is built,
+    so it holds the epoch's data generation (the Trainer generates epoch 0 when it is built) and the run's
+    set-up; without it, from `run()` on, as `run.py`'s Keras and NumPy peers, which are handed their rows.
     Per-step end times are spread evenly within each chunk (a chunk's steps finish together).
     """
     from rnn_core.train import Trainer
 
+    t0 = time.perf_counter()
     trainer = Trainer(cfg.replace(epochs=1), initial_params=params, chunk_seconds=chunk_seconds)
     losses, ends = [], []
     first = None
-    t0 = time.perf_counter()
+    if not with_data:
+        t0 = time.perf_counter()
     last = 0.0
     for chunk in trainer.run():
         now = time.perf_counter() - t0

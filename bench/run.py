@@ -150,7 +150,7 @@ def throughput(report: Report, rounds: int) -> dict:
     }
     # epoch 0 from the same weights on the same data: the learning check (and Keras's trace).
     first = {name: peer.train_epoch(0) for name, peer in peers.items()}
-    eng0, _, _ = engine_epoch(cfg, p)
+    eng0, _, _ = engine_epoch(cfg, p, with_data=False)
     final = {name: r.final_loss() for name, r in first.items()}
     final["engine"] = eng0.final_loss()
     final["kernel"] = final["engine"]
@@ -184,7 +184,7 @@ def throughput(report: Report, rounds: int) -> dict:
 
     rates: dict[str, list[float]] = {k: [] for k in ("engine", "kernel", *peers)}
     for r in range(1, rounds + 1):
-        res, _, _ = engine_epoch(cfg, p)
+        res, _, _ = engine_epoch(cfg, p, with_data=False)  # its peers are handed their rows
         rates["engine"].append(len(res.loss) / res.seconds)
         rates["kernel"].append(kernel_once())
         for name, peer in peers.items():
