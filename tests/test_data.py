@@ -11,7 +11,7 @@ import pytest
 
 from rnn_core import data
 from rnn_core.config import MAX_LAGS, RunConfig
-from rnn_core.data import R2RT, EchoTask
+from rnn_core.data import R2RT, SPLIT_FROM, EchoTask
 
 
 def test_r2rt_baselines_are_the_published_numbers():
@@ -274,3 +274,16 @@ def test_series_generated_on_many_threads_at_once_are_each_their_own():
     for seed, (x, y) in zip(seeds, got):
         px, py = _plain_generate(R2RT, 300_000, np.random.default_rng(seed))
         assert np.array_equal(x, px) and np.array_equal(y, py)
+
+
+@pytest.mark.parametrize("length", [SPLIT_FROM - 1, SPLIT_FROM, SPLIT_FROM + 1, 2 * SPLIT_FROM + 7])
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.MT19937])  # halves at once / one pass (no advance)
+def test_a_series_drawn_in_halves_is_the_one_drawn_in_one_pass(length, bits):
+    """The same bits either side of SPLIT_FROM, the generator left where one pass leaves it."""
+    lagging = EchoTask(lags=(1, 5, 8), effects=(0.3, 0.2, -0.4), base_prob=0.3, input_prob=0.7)
+    for task in (R2RT, lagging):
+        rng, plain_rng = np.random.Generator(bits(9)), np.random.Generator(bits(9))
+        x, y = task.generate(length, rng)
+        px, py = _plain_generate(task, length, plain_rng)
+        assert np.array_equal(x, px) and np.array_equal(y, py)
+        assert rng.random() == plain_rng.random()
