@@ -6,14 +6,15 @@ sessions training, NumPy's many small calls cost 0.14 s of server CPU per Train 
 session 6). Each program costs 3-5 s of CPU to compile, once per shape, history and process. A
 server (ui/warmup.py) opts in with `enable()`: from then on a batch of a shape whose program is
 compiled runs it, and a batch of a new shape runs in NumPy and queues that shape's compile on a
-background thread, so the next run of the shape gets it (windows up to BACKGROUND_MAX_N steps: a wider one's
-trace held the GIL for many seconds). A CLI process never compiles these. Tests
-check the two paths agree.
+background thread, which waits until no run has trained for QUIET_S seconds, so a later run of the
+shape gets it (windows up to BACKGROUND_MAX_N steps: a wider one's trace held the GIL for many
+seconds). A CLI process never compiles these. Tests check the two paths agree.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -30,6 +31,11 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sampling-compi
 # Wider windows are left to NumPy: building a program traces its window step by step in Python, holding the GIL
 # (d = 16, history 64: n = 5 1.1 s, 20 2.2 s, 50 4.8 s, 200 17.8 s), and one student's n = 200 run stalled a class.
 BACKGROUND_MAX_N = 20
+# A queued compile starts only once no run has trained for QUIET_S seconds: a sampling program is for later runs,
+# and its 3-5 s of compile on one of the two cores slowed the runs training now. A Compare sweep of 8 shapes
+# queued 21 programs, whose compiles kept a core busy through the whole sweep (bench/results.md, session 22).
+QUIET_S = 2.0
+QUIET_POLL = 0.25
 
 
 SMALL_D = 8  # up to here products with W_s are written as d broadcast multiply-adds, which XLA fuses
@@ -175,6 +181,15 @@ def _compile(key: tuple[int, int, int, int, int]) -> None:
         _READY[key] = program
 
 
+def _compile_when_quiet(key: tuple[int, int, int, int, int]) -> None:
+    """`_compile` once the process has trained nothing for QUIET_S seconds (`kernels.quiet_seconds`)."""
+    from .kernels import quiet_seconds
+
+    while (left := QUIET_S - quiet_seconds()) > 0:
+        time.sleep(min(QUIET_POLL, left))
+    _compile(key)
+
+
 def compile_now(N: int, B: int, K: int, n: int, d: int) -> None:
     """Compile the program of this shape at once (a server warming its default run's shapes)."""
     key = (N, B, K, n, d)
@@ -198,7 +213,7 @@ def run(W, b_s, U, b_p, slab, begin, mask, S0):
         program = _READY.get(key)
         if program is None and key not in _QUEUED and n <= BACKGROUND_MAX_N:
             _QUEUED.add(key)
-            _COMPILER.submit(_compile, key)
+            _COMPILER.submit(_compile_when_quiet, key)
     if program is None:
         return None
     exact, truncated, depth = program.call(*(tf.constant(a) for a in (W, b_s, U, b_p, slab)),

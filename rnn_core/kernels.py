@@ -21,6 +21,7 @@ without cutting a run into one call per sample.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -469,6 +470,7 @@ def warm_eager(key: KernelKey) -> float:
 MAX_PAUSE = 5.0  # longest a heavy run's chunk is made to wait, s (bounds the delay of its Stop)
 _TRAINING = [0, 0]  # runs inside Trainer.run now in this process, and how many of them are heavy
 _TRAINING_LOCK = threading.Lock()
+_LAST_TRAINED = [-math.inf]  # time.monotonic() when the last run left Trainer.run (never: -inf)
 
 
 def begin_training() -> None:
@@ -482,6 +484,7 @@ def end_training(heavy: bool = False) -> None:
     with _TRAINING_LOCK:
         _TRAINING[0] -= 1
         _TRAINING[1] -= 1 if heavy else 0
+        _LAST_TRAINED[0] = time.monotonic()
 
 
 def set_heavy(heavy: bool) -> None:
@@ -494,6 +497,12 @@ def training_runs() -> int:
     """How many runs are training in this process now."""
     with _TRAINING_LOCK:
         return _TRAINING[0]
+
+
+def quiet_seconds() -> float:
+    """How long no run has trained in this process: 0 while one trains, inf if none ever did."""
+    with _TRAINING_LOCK:
+        return 0.0 if _TRAINING[0] > 0 else time.monotonic() - _LAST_TRAINED[0]
 
 
 def light_runs() -> int:

@@ -582,3 +582,35 @@ def test_a_heavy_sample_batch_waits_without_spinning(monkeypatch):
     sampling._heavy_job(done.append, ["batch"])
     assert done == [["batch"]] and 3 <= len(looks) <= 6  # 0.35 s at 0.1 s a look
 
+
+
+def test_a_queued_sampling_compile_waits_until_no_run_has_trained_for_a_while(monkeypatch):
+    """A background compile (a later run's speed-up) waits while a run trains and QUIET_S seconds after it ends,
+    so it never takes a core from the runs training now; one asked for at once (`compile_now`) does not wait."""
+    import threading
+    import time
+
+    from rnn_core import exact_batch_xla, kernels
+
+    built = []
+    monkeypatch.setattr(exact_batch_xla, "_compile", lambda key: built.append((key, time.monotonic())))
+    monkeypatch.setattr(exact_batch_xla, "QUIET_S", 0.6)
+    monkeypatch.setattr(exact_batch_xla, "QUIET_POLL", 0.05)
+    kernels.begin_training()
+    ended = None
+    try:
+        worker = threading.Thread(target=exact_batch_xla._compile_when_quiet, args=((1, 2, 3, 4, 5),))
+        worker.start()
+        time.sleep(1.0)
+        assert built == [] and kernels.quiet_seconds() == 0.0  # a run trains: the compile waits
+        monkeypatch.setattr(exact_batch_xla, "_READY", {})
+        monkeypatch.setattr(exact_batch_xla, "_QUEUED", set())
+        exact_batch_xla.compile_now(9, 8, 7, 6, 5)  # a server warming its default shapes: at once
+        assert [key for key, _ in built] == [(9, 8, 7, 6, 5)]
+        built.clear()
+    finally:
+        kernels.end_training()
+        ended = time.monotonic()
+    worker.join(timeout=10)
+    assert [key for key, _ in built] == [(1, 2, 3, 4, 5)]
+    assert built[0][1] - ended >= 0.6  # not before the process had been quiet that long
