@@ -4,7 +4,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from rnn_core.compare import estimate_seconds, row_length, style_configs, sweep_configs, total_steps
+from rnn_core.compare import (
+    DEFAULT_SWEEP_DS,
+    DEFAULT_SWEEP_EPOCHS,
+    DEFAULT_SWEEP_NS,
+    DEFAULT_SWEEP_SEEDS,
+    estimate_seconds,
+    row_length,
+    style_configs,
+    sweep_configs,
+    total_steps,
+)
 from rnn_core.config import BOUNDS, RunConfig
 from rnn_core.data import task_baselines
 from ui import compare_view, exact_view, state, sweep_file
@@ -42,11 +52,11 @@ with tab_sweep:
         "far back the state remembers. The defaults (two state sizes, three seeds) show all of it."
     )
     c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
-    ns = c1.multiselect("Values of n", N_OPTIONS, default=[1, 2, 5, 10], key="sweep_ns")
-    ds = c2.multiselect("State sizes d", D_OPTIONS, default=[4, 16], key="sweep_ds")
-    seeds = c3.multiselect("Seeds", SEED_OPTIONS, default=[0, 1, 2], key="sweep_seeds",
+    ns = c1.multiselect("Values of n", N_OPTIONS, default=list(DEFAULT_SWEEP_NS), key="sweep_ns")
+    ds = c2.multiselect("State sizes d", D_OPTIONS, default=list(DEFAULT_SWEEP_DS), key="sweep_ds")
+    seeds = c3.multiselect("Seeds", SEED_OPTIONS, default=list(DEFAULT_SWEEP_SEEDS), key="sweep_seeds",
                            help="Several seeds show how far a result depends on luck: the reading gives their range.")
-    epochs = c4.number_input("Epochs", 1, int(BOUNDS["epochs"].high), 2, key="sweep_epochs",
+    epochs = c4.number_input("Epochs", 1, int(BOUNDS["epochs"].high), DEFAULT_SWEEP_EPOCHS, key="sweep_epochs",
                              help="Two epochs settle the small-n runs better than one, at little extra cost.")
     data_text = (f"your sequence of {seq_len:,} steps" if seq_len is not None and cfg.task == "file"
                  else f"{cfg.series_length:,} steps per epoch")

@@ -12,6 +12,12 @@ import numpy as np
 from .config import RunConfig
 from .truncation import window_start, windows_per_epoch
 
+# The Compare page's sweep over n as it opens (two state sizes, three seeds: what the page's text teaches); a
+# server compiles its shapes when idle (ui/warmup.py).
+DEFAULT_SWEEP_NS = (1, 2, 5, 10)
+DEFAULT_SWEEP_DS = (4, 16)
+DEFAULT_SWEEP_SEEDS = (0, 1, 2)
+DEFAULT_SWEEP_EPOCHS = 2
 TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine
 
 
@@ -36,6 +42,11 @@ def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: 
                     raise ValueError(f"n={n}, d={d}, seed={seed}: {exc}") from None
                 out.append(cfg)
     return out
+
+
+def default_sweep(base: RunConfig) -> list[RunConfig]:
+    """The Compare page's default sweep over `base` (`sweep_configs` of the DEFAULT_SWEEP_* values)."""
+    return sweep_configs(base, DEFAULT_SWEEP_NS, DEFAULT_SWEEP_DS, DEFAULT_SWEEP_SEEDS, DEFAULT_SWEEP_EPOCHS)
 
 
 def style_configs(base: RunConfig, n: int, k1: int, online: Sequence[str] = (),

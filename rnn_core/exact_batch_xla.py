@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -182,11 +181,10 @@ def _compile(key: tuple[int, int, int, int, int]) -> None:
 
 
 def _compile_when_quiet(key: tuple[int, int, int, int, int]) -> None:
-    """`_compile` once the process has trained nothing for QUIET_S seconds (`kernels.quiet_seconds`)."""
-    from .kernels import quiet_seconds
+    """`_compile` once the process has trained nothing for QUIET_S seconds (`kernels.wait_until_quiet`)."""
+    from .kernels import wait_until_quiet
 
-    while (left := QUIET_S - quiet_seconds()) > 0:
-        time.sleep(min(QUIET_POLL, left))
+    wait_until_quiet(QUIET_S, QUIET_POLL)
     _compile(key)
 
 

@@ -505,6 +505,13 @@ def quiet_seconds() -> float:
         return 0.0 if _TRAINING[0] > 0 else time.monotonic() - _LAST_TRAINED[0]
 
 
+def wait_until_quiet(seconds: float, poll: float = 0.25) -> None:
+    """Return once no run has trained in this process for `seconds` (`quiet_seconds`): background work that
+    only speeds up later runs (a compile) goes then, not while runs train."""
+    while (left := seconds - quiet_seconds()) > 0:
+        time.sleep(min(poll, left))
+
+
 def light_runs() -> int:
     """How many of the runs training now are light: their steps fit their chunks' budget."""
     with _TRAINING_LOCK:

@@ -85,7 +85,7 @@ def test_freezing_the_heap_takes_what_is_alive_now_out_of_the_collector_and_leav
         gc.unfreeze()
 
 
-def test_the_warm_up_freezes_the_heap_last(monkeypatch):
+def test_the_warm_up_freezes_the_heap_after_the_default_runs_programs_then_warms_the_sweep(monkeypatch):
     from rnn_core import kernels, sampling
     from ui import warmup
 
@@ -95,5 +95,30 @@ def test_the_warm_up_freezes_the_heap_last(monkeypatch):
     monkeypatch.setattr(sampling, "use_compiled", lambda cfg: (calls.append("sampling"), 0.0)[1])
     monkeypatch.setattr(warmup, "_warm_charts", lambda: (calls.append("charts"), 0.0)[1])
     monkeypatch.setattr(warmup, "freeze_heap", lambda: (calls.append("freeze"), (0, 0.0))[1])
+    monkeypatch.setattr(warmup, "_warm_sweep", lambda: (calls.append("sweep"), (0, 0.0))[1])
     warmup._warm()
-    assert calls[-1] == "freeze" and len(calls) == 5
+    assert calls[-2:] == ["freeze", "sweep"] and len(calls) == 6
+
+
+def test_the_sweeps_shapes_compile_one_at_a_time_each_after_a_quiet_spell(monkeypatch):
+    """Every shape of the Compare page's default sweep not in the pool yet is compiled, each only after
+    `wait_until_quiet` (no run training for a while); a shape already compiled is left as it is."""
+    from rnn_core import kernels
+    from rnn_core.compare import default_sweep
+    from rnn_core.config import RunConfig
+    from ui import warmup
+
+    calls = []
+    default_key = kernels.key_for(RunConfig())
+    pooled = kernels.Kernel(default_key)
+    monkeypatch.setattr(kernels, "wait_until_quiet", lambda seconds, poll=0.25: calls.append(("quiet", seconds)))
+    monkeypatch.setattr(kernels, "warm_up", lambda key: (calls.append(("compile", key)), 0.0)[1])
+    monkeypatch.setattr(kernels.POOL, "lease_compiled", lambda key: pooled if key == default_key else None)
+    monkeypatch.setattr(kernels.POOL, "give_back", lambda kernel: calls.append(("back", kernel.key)))
+    done, _ = warmup._warm_sweep()
+    keys = list(dict.fromkeys(kernels.key_for(cfg) for cfg in default_sweep(RunConfig())))
+    assert len(keys) == 8 and default_key in keys and done == 7
+    expected = []
+    for key in keys:
+        expected += [("quiet", warmup.QUIET_S), ("back", key) if key == default_key else ("compile", key)]
+    assert calls == expected

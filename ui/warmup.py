@@ -2,8 +2,9 @@
 draw a short run's charts once (their libraries' first use is slow), run one eager step, so a user's first
 run of new shapes (which starts eagerly) skips TensorFlow's one-off start-up, then switch full-gradient
 sampling to compiled programs and build the default run's (seconds of CPU once, then a third of NumPy's
-time for every run's samples), and last freeze the heap (`freeze_heap`), so the garbage collector's full
-passes no longer walk the libraries' half a million objects while a class trains."""
+time for every run's samples), freeze the heap (`freeze_heap`), so the garbage collector's full
+passes no longer walk the libraries' half a million objects while a class trains, and last, whenever no run
+has trained for a while, compile the Compare page's default sweep's shapes (`_warm_sweep`)."""
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,34 @@ def _warm() -> None:
         log.info("warmed the default kernel and the eager path in %.1f s", seconds)
         log.info("compiled the default run's sampling programs in %.1f s", use_compiled(RunConfig()))
         log.info("froze %d objects out of the collector's full passes in %.2f s", *freeze_heap())
+        log.info("compiled the Compare page's default sweep's %d other shapes in %.1f s when idle", *_warm_sweep())
     except Exception:  # a failed warm-up only costs the first run its compile time
         log.exception("warming the default kernel failed")
+
+
+def _warm_sweep() -> tuple[int, float]:
+    """Compile the training kernels of the Compare page's default sweep (`compare.default_sweep`), one shape at a
+    time, each once no run has trained for QUIET_S seconds: its first sweep then trains compiled from its first
+    step instead of beside seven compiles. Returns (shapes compiled, seconds of compiling)."""
+    import time
+
+    from rnn_core.compare import default_sweep
+    from rnn_core.config import RunConfig
+    from rnn_core.kernels import POOL, key_for, wait_until_quiet, warm_up
+
+    keys = list(dict.fromkeys(key_for(cfg) for cfg in default_sweep(RunConfig())))
+    done, seconds = 0, 0.0
+    for key in keys:
+        wait_until_quiet(QUIET_S)
+        kernel = POOL.lease_compiled(key)
+        if kernel is not None:  # the default run's, or a run's since
+            POOL.give_back(kernel)
+            continue
+        t0 = time.perf_counter()
+        warm_up(key)
+        seconds += time.perf_counter() - t0
+        done += 1
+    return done, seconds
 
 
 def _warm_charts() -> float:
@@ -71,6 +98,7 @@ def freeze_heap() -> tuple[int, float]:
 
 
 WARM_SERIES = 20_000  # a 20-step run of the default shapes (on the program just compiled)
+QUIET_S = 2.0  # the sweep's shapes compile only after this long without a run training (one at a time)
 
 
 @st.cache_resource(show_spinner=False)
