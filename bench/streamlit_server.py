@@ -22,24 +22,26 @@ LAUNCHERS = {  # how the server is started: Streamlit's own command, serve.py (t
 }
 
 
-def start_app(port: int, wait: bool = True, launcher: str = "streamlit") -> tuple[subprocess.Popen, str]:
+def start_app(port: int, wait: bool = True, launcher: str = "streamlit",
+              root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
 
     `wait=False` returns at once after the launch (a cold-start benchmark polls the page itself).
-    `launcher` names a command of LAUNCHERS.
+    `launcher` names a command of LAUNCHERS; `root` is the checkout whose app it serves (another commit's
+    worktree, to compare two in the same minutes).
 
     Raises RuntimeError naming the problem if app.py or the browser (chromium) is missing, the server
     exits (port busy?) or it is not healthy within 120 s; the process is stopped in those cases.
     """
-    if not (ROOT / "app.py").exists():
-        raise RuntimeError("app.py does not exist")
+    if not (root / "app.py").exists():
+        raise RuntimeError(f"{root / 'app.py'} does not exist")
     if not Path(CHROMIUM).exists():  # every user of the server here drives it with this browser
         raise RuntimeError(f"{CHROMIUM} not found")
     with open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w") as log:  # the server keeps its own handle
         server = subprocess.Popen(
             [sys.executable, *LAUNCHERS[launcher], "--server.headless", "true", "--server.port",
              str(port), "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://localhost:{port}"
     if not wait:
