@@ -101,10 +101,17 @@ def test_step_trains_one_window_at_a_time_and_a_pick_on_the_loss_chart_shows_tha
 
 def test_explain_lines_and_the_lesson_link_panel(app_url, page):
     open_page(page, f"{app_url}/?explain=1&truncation=10")
-    assert page.get_by_text(re.compile("What am I looking at: the training loss")).count() == 1
+    # polled: on a cold server the page can still be redrawing its first chart when the script reports idle
+    expect(page.get_by_text(re.compile("What am I looking at: the training loss"))).to_have_count(1, timeout=30_000)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Make a lesson link").click()
-    sidebar.get_by_role("checkbox", name="Hide every setting").check(force=True)
+    # click the visible label once the expander has opened (a forced click on the hidden input can land
+    # mid-animation and miss, which CI once saw), then wait for the box to show ticked
+    label = sidebar.get_by_text("Hide every setting", exact=True)
+    label.wait_for(state="visible")
+    wait_idle(page)
+    label.click()
+    expect(sidebar.get_by_role("checkbox", name="Hide every setting")).to_be_checked(timeout=30_000)
     wait_idle(page)
     note = sidebar.get_by_role("textbox", name="Note for the students (plain text)")
     note.fill("Predict first!")
