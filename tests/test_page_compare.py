@@ -1,12 +1,15 @@
 """The Compare page under AppTest: defaults, a small live sweep, the styles race, the runs overlay."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import run_page
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, baselines
+from rnn_core.online_train import make_trainer
+from rnn_core.report import RunRecord
 from ui import state
 
 SMALL = RunConfig(batch_size=10, series_length=2_000, truncation=4)  # 200 steps per row: runs in moments
@@ -59,6 +62,12 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     runs = at.session_state[state.RUNS]
     assert [r.extra["source"] for r in runs] == ["sweep", "sweep"]
     assert [r.config.truncation for r in runs] == [1, 3]
+    # the samples computed behind the sweep's chunks are those of the same run trained alone
+    alone = make_trainer(runs[1].config).run_to_end()
+    want, got = RunRecord.from_trainer(alone).gradient_samples(), runs[1].gradient_samples()
+    assert len(got["step"]) > 1 and set(got) == set(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, err_msg=name)
     assert any("**Reading** (final loss" in m.value and "of the way from" in m.value for m in at.markdown)
     # the Runs tab, filled after the sweep, already overlays and lists them
     assert len(at.multiselect(key="compare_selected").value) == 2

@@ -6,6 +6,8 @@ StylesResult) and return plain values; the keepers are the `on_done` callbacks o
 """
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +30,9 @@ from viz.common import with_subtitle
 OnDone = Callable[[int, RunRecord, Trainer], None]
 
 DATA_AXIS = "time steps of data consumed (all rows)"
+# A sweep's chart is redrawn at most this often while it runs: each redraw is an Altair spec built and validated on
+# the script thread (30 ms) and a chart the browser draws again, and a default sweep finishes a run every 0.4 s
+REDRAW_S = 1.0
 
 
 def run_row(record: RunRecord) -> dict:
@@ -70,11 +75,17 @@ def draw_sweep(slot: DeltaGenerator, sweep: SweepResult) -> None:
                       width="stretch")
 
 
-def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator) -> OnDone:
-    """Add each finished run to the sweep and redraw the chart, so it grows while the sweep runs."""
+def sweep_keeper(sweep: SweepResult, slot: DeltaGenerator, every: float = REDRAW_S,
+                 clock: Callable[[], float] = time.monotonic) -> OnDone:
+    """Add each finished run to the sweep and redraw the chart, so it grows while the sweep runs: after the first
+    run, then at most once every `every` seconds (the page draws the finished sweep's chart itself)."""
+    last = [-math.inf]
+
     def keep(i: int, record: RunRecord, trainer: Trainer) -> None:
         sweep.points.append(sweep_point(record))
-        draw_sweep(slot, sweep)
+        if clock() - last[0] >= every:
+            draw_sweep(slot, sweep)
+            last[0] = clock()
     return keep
 
 

@@ -45,6 +45,8 @@ def train_in_turn(
             warm_up(trainer.key)
         progress.progress(i / count, text=f"Run {i + 1} of {count}: {name}, starting…")
         for chunk in trainer.run():
+            if trainer.sampler is not None and not trainer.finished:  # the samples so far, on the other core
+                trainer.sampler.flush_behind()
             note = "" if chunk.compiled else " (running uncompiled while the XLA program builds)"
             progress.progress(
                 min(1.0, (i + chunk.steps_done / max(1, chunk.total_steps)) / count),
