@@ -97,7 +97,7 @@ with tab_sweep:
         sweep = SweepResult(len(plan), base_values, base_labels)
         state.set_sweep_result(sweep)
         train_in_turn([(f"n={c.truncation}, d={c.state_size}, seed {c.seed}", c) for c in plan], progress_slot,
-                      compare_view.sweep_keeper(sweep, chart_slot), sequence=sequence, source="sweep")
+                      compare_view.sweep_keeper(sweep, chart_slot), sequence=sequence, source="sweep", lanes=2)
         sweep.finished = True
     sweep = state.sweep_result()
     if sweep and sweep.points:
@@ -108,7 +108,10 @@ with tab_sweep:
         with table_slot.container():
             st.dataframe(table, hide_index=True, column_config={
                 "final_loss": st.column_config.NumberColumn("final loss", format="%.4f"),
-                "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+                "seconds": st.column_config.NumberColumn(
+                    "seconds", format="%.1f", help="The run's training time. While the server has nothing else "
+                    "to do, a sweep trains two runs at once, and each run's seconds include that sharing: for a "
+                    "race of speeds use the Truncation styles tab, which trains one run at a time.")})
             if sweep.labels:
                 st.markdown(compare_view.sweep_reading(table, sweep.baselines, sweep.labels))
                 st.caption(

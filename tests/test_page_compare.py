@@ -62,8 +62,10 @@ def test_a_small_sweep_completes_and_keeps_its_runs():
     runs = at.session_state[state.RUNS]
     assert [r.extra["source"] for r in runs] == ["sweep", "sweep"]
     assert [r.config.truncation for r in runs] == [1, 3]
-    # the samples computed behind the sweep's chunks are those of the same run trained alone
+    # two lanes trained the runs at once; run 1's loss and the samples computed behind its chunks are those of
+    # the same run trained alone
     alone = make_trainer(runs[1].config).run_to_end()
+    assert runs[1].final_loss() == pytest.approx(alone.summary()["final_loss"], rel=1e-6)
     want, got = RunRecord.from_trainer(alone).gradient_samples(), runs[1].gradient_samples()
     assert len(got["step"]) > 1 and set(got) == set(want)
     for name in want:
