@@ -30,11 +30,19 @@ def get_engine(url: str, busy_timeout_s: float) -> Engine:
             engine = _create(url, busy_timeout_s)
             try:
                 metadata.create_all(engine)
+                _add_missing_indexes(engine)
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise typed_error(exc, f"cannot open the run store at {_safe(url)}") from None
             _engines[key] = engine
         return engine
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Create the indexes a store made by an earlier version lacks (create_all makes them only with a new table)."""
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def dispose_all() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pg_server import PgServer, pg_bin_dir
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, inspect, text
 
 import runstore
 from runstore import (
@@ -510,3 +510,31 @@ def test_settings_come_from_the_environment_with_clear_errors():
         StoreSettings.from_env({"TRUNCATION_EXPLORER_MAX_RUNS": "lots"})
     with pytest.raises(ValueError, match="max_age_days must be positive"):
         StoreSettings.from_env({"TRUNCATION_EXPLORER_MAX_DAYS": "0"})
+
+
+def test_a_store_made_before_the_size_index_gets_it_when_opened_and_keeps_its_runs(url):
+    me = owner()
+    rid = RunStore(url, settings()).put(me, bundle("old")).run_id
+    with RunStore(url, settings()).engine.begin() as conn:
+        conn.execute(text("DROP INDEX explorer_runs_updated_size"))  # as a store of the earlier schema has it
+    runstore.dispose_all()
+    store = RunStore(url, settings())  # a new process opening that file
+    with store.engine.connect() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("explorer_runs")}
+    assert "explorer_runs_updated_size" in names
+    assert store.load(me, rid)["label"] == "old"
+
+
+def test_sqlite_answers_the_size_bound_from_the_index_without_reading_the_bodies(tmp_path):
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.sqlite3'}", settings())
+    store.put(owner(), bundle(pad=50_000))
+    queries = {  # what `_prune` and `usage` ask on every write
+        "sum": "SELECT coalesce(sum(size_bytes), 0) FROM explorer_runs",
+        "oldest": "SELECT id, size_bytes FROM explorer_runs WHERE id != 1 ORDER BY updated_at, id",
+    }
+    with store.engine.connect() as conn:
+        for name, sql in queries.items():
+            plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+            assert "COVERING INDEX explorer_runs_updated_size" in plan, (name, plan)
+            assert "TEMP B-TREE" not in plan, (name, plan)  # walked in index order, no sort
+    runstore.dispose_all()
