@@ -7,13 +7,15 @@ the start-up warm-up has gone quiet and `--idle` seconds more (a server a teache
 open Compare's "Sweep over n" tab and click Run sweep with the page's defaults (rnn_core.compare: 24 runs, 8
 shapes, 2 epochs each) twice: the **first** sweep of that server and the **next** one. Each is timed from the
 click to the "Done: 24 runs." line with the script finished. The server's RSS is read before the first sweep and
-after each. With `--other`, servers of another checkout (a worktree of an earlier commit) alternate with this
+after each. Each server has its own empty run store (a full one costs each save more: bench/store_writes.py).
+With `--other`, servers of another checkout (a worktree of an earlier commit) alternate with this
 one's and the table gives both.
 """
 from __future__ import annotations
 
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +39,8 @@ def one_server(root: Path, port: int, idle: float) -> dict:
     """Time the first and the next default sweep on a fresh server of `root`'s app."""
     from playwright.sync_api import sync_playwright
 
-    server, url = start_app(port, root=root)
+    store = tempfile.TemporaryDirectory(prefix="compare-sweep-store-")
+    server, url = start_app(port, root=root, env={"TRUNCATION_EXPLORER_DATA_DIR": store.name})
     out: dict = {"sweeps": [], "rss": []}
     try:
         with sync_playwright() as p:
@@ -68,13 +71,14 @@ def one_server(root: Path, port: int, idle: float) -> dict:
             browser.close()
     finally:
         stop_app(server)
+        store.cleanup()
     return out
 
 
 def markdown(results: dict[str, list[dict]], idle: float) -> str:
     """A results.md block: each server's first and next sweep, medians, RSS, the verdict on the first sweep."""
-    lines = [f"Launch a server, let its warm-up go quiet plus {idle:g} s, then click Compare's Run sweep twice "
-             "with the page's defaults (seconds, click to the last run done):", "",
+    lines = [f"Launch a server (its own empty run store), let its warm-up go quiet plus {idle:g} s, then click "
+             "Compare's Run sweep twice with the page's defaults (seconds, click to the last run done):", "",
              "| checkout | runs | first sweep, each | median | next sweep, each | median | RSS MB before / after |",
              "|---|---|---|---|---|---|---|"]
     for name, rows in results.items():

@@ -23,12 +23,12 @@ LAUNCHERS = {  # how the server is started: Streamlit's own command, serve.py (t
 
 
 def start_app(port: int, wait: bool = True, launcher: str = "streamlit",
-              root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+              root: Path = ROOT, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """The server process and its URL; its output goes to $BENCH_SERVER_LOG (default: discarded).
 
     `wait=False` returns at once after the launch (a cold-start benchmark polls the page itself).
     `launcher` names a command of LAUNCHERS; `root` is the checkout whose app it serves (another commit's
-    worktree, to compare two in the same minutes).
+    worktree, to compare two in the same minutes); `env` adds to the server's environment (e.g. its own run store).
 
     Raises RuntimeError naming the problem if app.py or the browser (chromium) is missing, the server
     exits (port busy?) or it is not healthy within 120 s; the process is stopped in those cases.
@@ -41,7 +41,7 @@ def start_app(port: int, wait: bool = True, launcher: str = "streamlit",
         server = subprocess.Popen(
             [sys.executable, *LAUNCHERS[launcher], "--server.headless", "true", "--server.port",
              str(port), "--browser.gatherUsageStats", "false"],
-            cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            cwd=root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
     url = f"http://localhost:{port}"
     if not wait:
