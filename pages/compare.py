@@ -17,6 +17,7 @@ from rnn_core.compare import (
 )
 from rnn_core.config import BOUNDS, RunConfig
 from rnn_core.data import task_baselines
+from rnn_core.kernels import POOL, key_for
 from ui import compare_view, exact_view, state, sweep_file
 from ui.entry import require_app
 from ui.state import MAX_RUNS, StylesResult, SweepResult
@@ -29,6 +30,15 @@ N_OPTIONS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50]
 D_OPTIONS = [1, 2, 4, 8, 16, 32, 64]
 SEED_OPTIONS = list(range(10))
 LONG_WAIT = 60.0  # seconds; warn before a sweep expected to take longer
+
+
+def _seconds(seconds: float) -> str:
+    """A rough duration in words: "under 1 s", "12 s", "3 min"."""
+    return "under 1 s" if seconds < 1 else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _compiled(cfg: RunConfig) -> bool:
+    return POOL.has_compiled(key_for(cfg))
 
 cfg = state.config()
 sequence = state.sequence(cfg)
@@ -78,9 +88,11 @@ with tab_sweep:
     if problem:
         st.error(problem)
     else:
-        train_s, compile_s = estimate_seconds(plan, seq_len)
-        wait = (f"{len(plan)} runs: roughly {train_s:.0f} s of training plus up to {compile_s:.0f} s of compiling "
-                "new shapes")
+        train_s, compile_s = estimate_seconds(plan, seq_len, compiled=_compiled)
+        wait = f"{len(plan)} runs: roughly {_seconds(train_s)} of training one after another"
+        wait += (f", plus up to {compile_s:.0f} s of compiling shapes this server has not compiled yet" if compile_s
+                 else "; their shapes are compiled on this server already")
+        wait += " (two runs train at once while the server has nothing else to do)" if len(plan) > 1 else ""
         if train_s + compile_s > LONG_WAIT:
             st.warning(f"{wait}. That is a long wait on 2 cores; fewer values, epochs or a shorter series are quicker.")
         else:
@@ -148,12 +160,13 @@ with tab_styles:
     if trio:
         rows = row_length(trio[0][1], seq_len)
         counts = ", ".join(dict.fromkeys(f"{compare_view.style_short(c)} {total_steps(c, rows):,}" for _, c in trio))
-        train_s, compile_s = estimate_seconds([c for _, c in trio], seq_len)
+        train_s, compile_s = estimate_seconds([c for _, c in trio], seq_len, compiled=_compiled)
         st.caption(
             f"Training steps over {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} of "
             f"{seq_len if cfg.task == 'file' and seq_len is not None else cfg.series_length:,} steps: {counts}. "
             "BPTT(n; 1) takes about n times as many steps for the same data. "
-            f"Roughly {train_s:.0f} s of training plus up to {compile_s:.0f} s of compiling."
+            f"Roughly {_seconds(train_s)} of training"
+            + (f" plus up to {compile_s:.0f} s of compiling." if compile_s else "; the shapes are compiled already.")
         )
     with st.container(horizontal=True):
         race = st.button("Compare styles", type="primary", disabled=not trio, key="styles_start")

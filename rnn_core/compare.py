@@ -5,7 +5,7 @@ needs to put different runs on a common axis.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,11 @@ DEFAULT_SWEEP_NS = (1, 2, 5, 10)
 DEFAULT_SWEEP_DS = (4, 16)
 DEFAULT_SWEEP_SEEDS = (0, 1, 2)
 DEFAULT_SWEEP_EPOCHS = 2
-TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine
+TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine (cost.py)
+# A warm compiled step of the truncated styles, B = 200: STEP_FIXED + n (STEP_PER_N + STEP_PER_ND d + STEP_PER_ND2 d²)
+# seconds, the d terms (arithmetic) scaled with B. Least squares in relative error over n = 1..50, d = 4, 16, 64 on
+# a 2-core machine (session 23): within 0.6-1.25x of each measured step; the 1e-4 scale above was 2-14x high.
+STEP_FIXED, STEP_PER_N, STEP_PER_ND, STEP_PER_ND2 = 1.85e-5, 1.67e-7, 2.55e-6, 1.39e-9
 
 
 def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int],
@@ -102,11 +106,19 @@ def total_steps(cfg: RunConfig, rows: int) -> int:
     return windows_per_epoch(rows, cfg.window_width, cfg.effective_k1) * cfg.epochs
 
 
-def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None) -> tuple[float, float]:
-    """Rough (training, compiling) seconds for the runs on 2 cores; compiling counts each new shape once.
+def compiled_step_seconds(cfg: RunConfig) -> float:
+    """Estimated seconds of one warm compiled training step of a truncated-style `cfg` (the STEP_* fit)."""
+    d, arithmetic = cfg.state_size, cfg.batch_size / 200
+    return STEP_FIXED + cfg.truncation * (STEP_PER_N + arithmetic * (STEP_PER_ND * d + STEP_PER_ND2 * d * d))
 
-    Training grows with steps x n x (1 + d/32); compiling the unrolled graph grows with n. Both are
-    crude fits to timings on a 2-core machine (within a factor of 2-3), good enough to warn about a long wait.
+
+def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None,
+                     compiled: Callable[[RunConfig], bool] = lambda cfg: False) -> tuple[float, float]:
+    """Rough (training, compiling) seconds for the runs one after another; compiling counts each shape once,
+    and none for a truncated-style shape `compiled` says is compiled already.
+
+    Training is the steps times `compiled_step_seconds` (RTRL and UORO: their own fits); compiling the unrolled
+    graph grows with n. Both are fits to timings on a 2-core machine, good enough to warn about a long wait.
     """
     train, compile_ = 0.0, 0.0
     shapes = set()
@@ -119,9 +131,9 @@ def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = No
                 shapes.add((cfg.style, cfg.state_size))
                 compile_ += 10.0
             continue
-        train += steps * TRAIN_SECONDS_PER_STEP * (2 + cfg.truncation * (1 + cfg.state_size / 32))
+        train += steps * compiled_step_seconds(cfg)
         shape = (cfg.batch_size, cfg.truncation, cfg.effective_k1, cfg.state_size, cfg.optimizer, cfg.gradient)
-        if shape not in shapes:
+        if shape not in shapes and not compiled(cfg):
             shapes.add(shape)
             compile_ += min(15.0, 3.0 + 0.3 * min(cfg.truncation, 16))
     return train, compile_

@@ -368,6 +368,12 @@ class KernelPool:
             program = self._programs.get(key)
         return Kernel(key, program) if program is not None and program.compiled else None
 
+    def has_compiled(self, key: KernelKey) -> bool:
+        """Whether `key`'s program is compiled (a run of its shapes trains compiled from its first chunk)."""
+        with self._lock:
+            program = self._programs.get(key)
+        return program is not None and program.compiled
+
     def give_back(self, kernel: Kernel) -> None:
         """Keep a compiled kernel's program for later runs (its state stays with the run)."""
         if not kernel.compiled:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_core.compare import (
+    compiled_step_seconds,
     data_seen,
     estimate_seconds,
     nearest_baseline,
@@ -69,6 +70,31 @@ def test_estimate_counts_each_shape_once_and_grows_with_steps():
     assert compile2 == compile1 and train2 == pytest.approx(2 * train1)
     wp = small.replace(style="williams-peng", k1=1)
     assert estimate_seconds([wp])[0] > 3 * train1  # n times the steps
+
+
+# Warm compiled ms a step, B = 200, one run at a time on a 2-core machine (session 23; the fit's own data)
+MEASURED_MS = {4: [0.0495, 0.0378, 0.0565, 0.0976, 0.3417, 0.8664],
+               16: [0.0525, 0.1114, 0.2028, 0.4094, 0.9355, 2.4437],
+               64: [0.2101, 0.4026, 0.7559, 1.586, 3.3436, 9.2583]}
+
+
+def test_the_step_estimate_is_within_a_factor_of_two_of_measured_steps():
+    for d, times in MEASURED_MS.items():
+        for n, ms in zip((1, 2, 5, 10, 20, 50), times):
+            est = compiled_step_seconds(RunConfig(truncation=n, state_size=d)) * 1e3
+            assert 0.5 < est / ms < 2.0, (d, n, est, ms)
+    def arithmetic(cfg: RunConfig) -> float:  # what a state of 64 units costs over one of 1
+        return compiled_step_seconds(cfg) - compiled_step_seconds(cfg.replace(state_size=1))
+
+    wide = RunConfig(truncation=10, state_size=64)
+    assert arithmetic(wide.replace(batch_size=100)) == pytest.approx(arithmetic(wide) / 2)  # half the rows
+
+
+def test_a_compiled_shape_adds_no_compile_time():
+    a, b = RunConfig(series_length=20_000), RunConfig(series_length=20_000, truncation=10)
+    _, both = estimate_seconds([a, b])
+    _, only_b = estimate_seconds([a, b], compiled=lambda c: c.truncation == a.truncation)
+    assert 0 < only_b < both and estimate_seconds([a, b], compiled=lambda c: True)[1] == 0
 
 
 def test_nearest_baseline():

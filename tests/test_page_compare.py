@@ -6,8 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import run_page
+from rnn_core.compare import default_sweep, estimate_seconds
 from rnn_core.config import RunConfig
 from rnn_core.data import R2RT, baselines
+from rnn_core.kernels import POOL, key_for
 from rnn_core.online_train import make_trainer
 from rnn_core.report import RunRecord
 from ui import state
@@ -33,7 +35,13 @@ def test_controls_and_defaults():
     assert at.number_input(key="styles_n").value == RunConfig().truncation
     assert at.number_input(key="styles_k1").value == 2
     assert {b.key for b in at.button} >= {"sweep_start", "sweep_stop", "styles_start", "styles_stop"}
-    assert any("long wait" in w.value for w in at.warning)  # 24 runs on a million steps each
+    # 24 runs on a million steps each: about 5 s of compiled training, and the shapes' compiles in this process
+    plan = default_sweep(RunConfig())
+    train_s, compile_s = estimate_seconds(plan, compiled=lambda c: POOL.has_compiled(key_for(c)))
+    caption = next(c.value for c in at.caption if c.value.startswith("24 runs: roughly"))
+    assert f"roughly {train_s:.0f} s of training one after another" in caption and 2 < train_s < 15
+    assert (f"plus up to {compile_s:.0f} s of compiling" in caption) == (compile_s > 0)
+    assert "two runs train at once" in caption and not at.warning
     assert "No runs yet" in at.info[0].value
     assert not at.error
 
