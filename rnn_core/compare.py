@@ -18,11 +18,10 @@ DEFAULT_SWEEP_NS = (1, 2, 5, 10)
 DEFAULT_SWEEP_DS = (4, 16)
 DEFAULT_SWEEP_SEEDS = (0, 1, 2)
 DEFAULT_SWEEP_EPOCHS = 2
-TRAIN_SECONDS_PER_STEP = 1e-4  # scale of a compiled step, B = 200, fitted to timings on a 2-core machine (cost.py)
 # A warm compiled step of the truncated styles, B = 200: STEP_FIXED + n (STEP_PER_N + STEP_PER_ND d + STEP_PER_ND2 d²)
-# seconds, the d terms (arithmetic) scaled with B. Least squares in relative error over n = 1..50, d = 4, 16, 64 on
-# a 2-core machine (session 23): within 0.6-1.25x of each measured step; the 1e-4 scale above was 2-14x high.
-STEP_FIXED, STEP_PER_N, STEP_PER_ND, STEP_PER_ND2 = 1.85e-5, 1.67e-7, 2.55e-6, 1.39e-9
+# seconds, the d terms (arithmetic) scaled with B. Least squares in relative error over 33 measured shapes, n = 1..50,
+# d = 4..256, on a 2-core machine (session 23): within 0.62-1.28x of each (the 1e-4 s scale before it was 2-14x high).
+STEP_FIXED, STEP_PER_N, STEP_PER_ND, STEP_PER_ND2 = 2.12e-5, 1.99e-6, 2.02e-6, 1.28e-8
 
 
 def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int],

@@ -1,30 +1,28 @@
 """What one run costs the server, estimated before it starts: the number a teacher's per-run cap is held to.
 
-A training step costs a fixed overhead that grows with the window (the per-step scale of
-`compare.TRAIN_SECONDS_PER_STEP`, measured at R2RT's shapes) plus its arithmetic, which grows with
-B x n x d(d + 4) (the state update and the output layer, forward and backward); `FLOP_SECONDS` turns
-that count into seconds of one core. Both are crude fits on a 2-core machine (within a factor of 2-3),
-enough to tell a lesson's run (well under a minute) from one that would hold a core for many minutes.
+A run's seconds are its steps times a warm compiled step (`compare.compiled_step_seconds`: a fixed overhead plus,
+per window position, terms in d and d² for the arithmetic, scaled with B; fitted to 33 measured shapes, d = 4..256,
+n = 1..50, within 0.62-1.28x of each; RTRL and UORO: their own fits, `compare.ONLINE_SECONDS_PER_STEP`), the compile
+not counted. Until session 23 the step was the old 1e-4 s scale plus 6e-10 s per unit of B n d (d + 4), 3-6x high
+at d >= 64: a cap refused runs that would have fitted, and its message overstated their time. Enough to tell a
+lesson's run (well under a minute) from one that would hold a core for many minutes.
 """
 from __future__ import annotations
 
 import math
 
-from .compare import TRAIN_SECONDS_PER_STEP, row_length, total_steps
+from .compare import compiled_step_seconds, estimate_seconds
 from .config import RunConfig
-
-FLOP_SECONDS = 6e-10  # seconds per unit of B n d (d + 4) arithmetic in a compiled step, forward and backward
 
 
 def step_seconds(cfg: RunConfig) -> float:
-    """Estimated seconds of one core for one compiled training step of `cfg`."""
-    n, d, B = cfg.truncation, cfg.state_size, cfg.batch_size
-    return TRAIN_SECONDS_PER_STEP * (2 + n) + FLOP_SECONDS * B * n * d * (d + 4)
+    """Estimated seconds of one core for one compiled training step of a truncated-style `cfg`."""
+    return compiled_step_seconds(cfg)
 
 
 def run_seconds(cfg: RunConfig, sequence_length: int | None = None) -> float:
     """Estimated seconds of one core to train `cfg` to the end (compiled, the compile not counted)."""
-    return total_steps(cfg, row_length(cfg, sequence_length)) * step_seconds(cfg)
+    return estimate_seconds([cfg], sequence_length)[0]
 
 
 def over_cap(cfg: RunConfig, cap_seconds: float, sequence_length: int | None = None) -> str | None:
@@ -68,6 +66,8 @@ def _largest(cost_of, current: int, cap: float) -> int | None:
 
 
 def _seconds(s: float) -> str:
+    if s < 1:  # two significant digits: a cap of 0.05 s and a run of 0.073 s must not both read "0.1 s"
+        return f"{s:.2g} s"
     if s < 10:
         return f"{s:.1f} s"
     return f"{s:,.0f} s" if s < 120 else f"{s / 60:,.0f} min"

@@ -75,7 +75,10 @@ def test_estimate_counts_each_shape_once_and_grows_with_steps():
 # Warm compiled ms a step, B = 200, one run at a time on a 2-core machine (session 23; the fit's own data)
 MEASURED_MS = {4: [0.0495, 0.0378, 0.0565, 0.0976, 0.3417, 0.8664],
                16: [0.0525, 0.1114, 0.2028, 0.4094, 0.9355, 2.4437],
-               64: [0.2101, 0.4026, 0.7559, 1.586, 3.3436, 9.2583]}
+               32: [0.1496, 0.1959, 0.4993, 0.8408, 1.5105],
+               64: [0.2101, 0.4026, 0.7559, 1.586, 3.3436, 9.2583],
+               128: [0.5128, 0.8023, 1.9772, 4.5347, 9.5230],
+               256: [1.9643, 3.2926, 6.4475, 14.2763, 31.7275]}
 
 
 def test_the_step_estimate_is_within_a_factor_of_two_of_measured_steps():
