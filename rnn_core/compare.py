@@ -18,10 +18,12 @@ DEFAULT_SWEEP_NS = (1, 2, 5, 10)
 DEFAULT_SWEEP_DS = (4, 16)
 DEFAULT_SWEEP_SEEDS = (0, 1, 2)
 DEFAULT_SWEEP_EPOCHS = 2
-# A warm compiled step of the truncated styles, B = 200: STEP_FIXED + n (STEP_PER_N + STEP_PER_ND d + STEP_PER_ND2 d²)
-# seconds, the d terms (arithmetic) scaled with B. Least squares in relative error over 33 measured shapes, n = 1..50,
-# d = 4..256, on a 2-core machine (session 23): within 0.62-1.28x of each (the 1e-4 s scale before it was 2-14x high).
-STEP_FIXED, STEP_PER_N, STEP_PER_ND, STEP_PER_ND2 = 2.12e-5, 1.99e-6, 2.02e-6, 1.28e-8
+# A warm compiled step of the truncated styles, B = 200, in seconds:
+#     STEP_FIXED + n (STEP_PER_N + STEP_PER_ND d + STEP_PER_ND2 d² + STEP_PER_N2D n d),
+# the d terms (arithmetic and the window's states) scaled with B. Least squares in relative error over 36 measured
+# shapes, n = 1..200, d = 4..256, on a 2-core machine (session 23): within 0.63-1.24x of each (the 1e-4 s scale
+# before it was 2-14x high; a fit without the n d term was 2x low at n = 200).
+STEP_FIXED, STEP_PER_N, STEP_PER_ND, STEP_PER_ND2, STEP_PER_N2D = 2.71e-5, 1.41e-6, 1.65e-6, 1.46e-8, 1.96e-8
 
 
 def sweep_configs(base: RunConfig, ns: Sequence[int], ds: Sequence[int], seeds: Sequence[int],
@@ -107,8 +109,8 @@ def total_steps(cfg: RunConfig, rows: int) -> int:
 
 def compiled_step_seconds(cfg: RunConfig) -> float:
     """Estimated seconds of one warm compiled training step of a truncated-style `cfg` (the STEP_* fit)."""
-    d, arithmetic = cfg.state_size, cfg.batch_size / 200
-    return STEP_FIXED + cfg.truncation * (STEP_PER_N + arithmetic * (STEP_PER_ND * d + STEP_PER_ND2 * d * d))
+    n, d, rows = cfg.truncation, cfg.state_size, cfg.batch_size / 200
+    return STEP_FIXED + n * (STEP_PER_N + rows * (STEP_PER_ND * d + STEP_PER_ND2 * d * d + STEP_PER_N2D * n * d))
 
 
 def estimate_seconds(cfgs: Sequence[RunConfig], sequence_length: int | None = None,

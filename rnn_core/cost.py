@@ -1,9 +1,9 @@
 """What one run costs the server, estimated before it starts: the number a teacher's per-run cap is held to.
 
 A run's seconds are its steps times a warm compiled step (`compare.compiled_step_seconds`: a fixed overhead plus,
-per window position, terms in d and d² for the arithmetic, scaled with B; fitted to 33 measured shapes, d = 4..256,
-n = 1..50, within 0.62-1.28x of each; RTRL and UORO: their own fits, `compare.ONLINE_SECONDS_PER_STEP`), the compile
-not counted. Until session 23 the step was the old 1e-4 s scale plus 6e-10 s per unit of B n d (d + 4), 3-6x high
+per window position, terms in d, d² and n d, scaled with B; fitted to 36 measured shapes, d = 4..256, n = 1..200,
+within 0.63-1.24x of each; RTRL and UORO: their own fits, `compare.ONLINE_SECONDS_PER_STEP`), the compile not
+counted. Until session 23 the step was the old 1e-4 s scale plus 6e-10 s per unit of B n d (d + 4), 3-6x high
 at d >= 64: a cap refused runs that would have fitted, and its message overstated their time. Enough to tell a
 lesson's run (well under a minute) from one that would hold a core for many minutes.
 """
