@@ -110,15 +110,14 @@ def test_the_sweeps_shapes_compile_one_at_a_time_each_after_a_quiet_spell(monkey
 
     calls = []
     default_key = kernels.key_for(RunConfig())
-    pooled = kernels.Kernel(default_key)
     monkeypatch.setattr(kernels, "wait_until_quiet", lambda seconds, poll=0.25: calls.append(("quiet", seconds)))
     monkeypatch.setattr(kernels, "warm_up", lambda key: (calls.append(("compile", key)), 0.0)[1])
-    monkeypatch.setattr(kernels.POOL, "lease_compiled", lambda key: pooled if key == default_key else None)
-    monkeypatch.setattr(kernels.POOL, "give_back", lambda kernel: calls.append(("back", kernel.key)))
+    monkeypatch.setattr(kernels.POOL, "has_compiled",
+                        lambda key: (calls.append(("compiled?", key)), key == default_key)[1])
     done, _ = warmup._warm_sweep()
     keys = list(dict.fromkeys(kernels.key_for(cfg) for cfg in default_sweep(RunConfig())))
     assert len(keys) == 8 and default_key in keys and done == 7
     expected = []
     for key in keys:
-        expected += [("quiet", warmup.QUIET_S), ("back", key) if key == default_key else ("compile", key)]
+        expected += [("quiet", warmup.QUIET_S), ("compiled?", key)] + ([] if key == default_key else [("compile", key)])
     assert calls == expected

@@ -48,9 +48,7 @@ def _warm_sweep() -> tuple[int, float]:
     done, seconds = 0, 0.0
     for key in keys:
         wait_until_quiet(QUIET_S)
-        kernel = POOL.lease_compiled(key)
-        if kernel is not None:  # the default run's, or a run's since
-            POOL.give_back(kernel)
+        if POOL.has_compiled(key):  # the default run's, or a run's since
             continue
         t0 = time.perf_counter()
         warm_up(key)
