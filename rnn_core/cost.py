@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import math
 
-from .compare import compiled_step_seconds, estimate_seconds
+from .compare import estimate_seconds
 from .config import RunConfig
-
-
-def step_seconds(cfg: RunConfig) -> float:
-    """Estimated seconds of one core for one compiled training step of a truncated-style `cfg`."""
-    return compiled_step_seconds(cfg)
 
 
 def run_seconds(cfg: RunConfig, sequence_length: int | None = None) -> float:

@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import sampling
+from .compare import compiled_step_seconds
 from .config import RunConfig
-from .cost import step_seconds
 from .data import baselines, epoch_data, task_for
 from .kernels import (
     MAX_PAUSE,
@@ -181,10 +181,10 @@ class RunState:
     diverged_at: int | None = None
 
 
-# s, estimated compiled step (rnn_core/cost.py) above which a run waits for its program: its eager step, about a
-# hundred compiled ones, would take a second or more. 0.05 s on the estimate before session 23 (3-6x high at large d,
-# low at large n); on the refitted one 0.01 s makes the same choice for 267 of 280 shapes (n 1..200, d 4..256,
-# B 1..1,000): 12 wide windows (n >= 20, measured costlier than the old estimate said) now wait, and one
+# s, estimated compiled step (compare.compiled_step_seconds) above which a run waits for its program: its eager
+# step, about a hundred compiled ones, would take a second or more. 0.05 s on the estimate before session 23 (3-6x
+# high at large d, low at large n); on the refitted one 0.01 s makes the same choice for 267 of 280 shapes (n 1..200,
+# d 4..256, B 1..1,000): 12 wide windows (n >= 20, measured costlier than the old estimate said) now wait, and one
 # (n = 100, d = 256, B = 10, 9.6 ms a step) now steps eagerly.
 EAGER_STEP_LIMIT = 0.01
 COMPILE_POLL = 0.25  # s between a waiting run's looks at its compile (and its pause hook's turn)
@@ -289,7 +289,7 @@ class Trainer:
         norms_later = cfg.state_size >= BEHIND_FROM_D  # each chunk's sigma_max behind the next call (`_record`)
         begin_training()
         try:
-            if self.use_compiled and not compiled and step_seconds(cfg) > EAGER_STEP_LIMIT:
+            if self.use_compiled and not compiled and compiled_step_seconds(cfg) > EAGER_STEP_LIMIT:
                 # An eager step of these shapes would take seconds (hundreds of compiled steps), all of it
                 # holding Python's lock: wait for the program instead, leaving the CPU to others meanwhile.
                 if compile_job is None:
